@@ -1,0 +1,65 @@
+"""Staff accounts, their login sessions, and the login throttle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, IdMixin, TimestampMixin
+
+
+class Role(StrEnum):
+    admin = "admin"
+    dispatcher = "dispatcher"
+    inspector = "inspector"
+    reviewer = "reviewer"
+    window = "window"
+
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.admin: ("系统管理员", "Administrator"),
+    Role.dispatcher: ("调度员", "Dispatcher"),
+    Role.inspector: ("踏勘人员", "Inspector"),
+    Role.reviewer: ("审核人员", "Reviewer"),
+    Role.window: ("窗口人员", "Window staff"),
+}
+
+
+class Staff(IdMixin, TimestampMixin, Base):
+    """A bureau employee who logs in to the console."""
+
+    __tablename__ = "staff"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(String(20))
+    organisation: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StaffSession(IdMixin, TimestampMixin, Base):
+    """One login. The bearer token is stored only as a SHA-256 hash."""
+
+    __tablename__ = "staff_sessions"
+
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failure counters per username and per client address (brute-force defence)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]

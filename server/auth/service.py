@@ -1,0 +1,213 @@
+"""Login, logout and token resolution for staff; link tokens for applicants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.service import Actor, append
+from server.auth.models import LoginThrottle, Staff, StaffSession
+from server.auth.passwords import verify_password
+from server.auth.principal import Principal
+from server.auth.tokens import APPLICANT_PREFIX, STAFF_PREFIX, hash_token, new_token
+from server.cases.models import Case, CaseLink
+from server.config import Settings
+from server.db import utcnow
+from server.errors import NotAuthenticated, TooManyRequests
+
+# Per client address: many failures across accounts means credential stuffing.
+IP_MAX_FAILURES = 30
+IP_WINDOW = timedelta(minutes=15)
+LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    token: str
+    staff: Staff
+    session: StaffSession
+
+
+def _bad_credentials() -> NotAuthenticated:
+    return NotAuthenticated(
+        "用户名或密码不正确。", "The username or password is incorrect.", reason="credentials"
+    )
+
+
+async def _throttle_row(session: AsyncSession, key: str) -> LoginThrottle | None:
+    return await session.get(LoginThrottle, key)
+
+
+async def _check_not_locked(session: AsyncSession, keys: list[str], now: datetime) -> None:
+    for key in keys:
+        row = await _throttle_row(session, key)
+        if row and row.locked_until and row.locked_until > now:
+            wait = int((row.locked_until - now).total_seconds()) + 1
+            raise TooManyRequests(
+                f"登录失败次数过多，请在 {wait} 秒后再试，或联系管理员。",
+                f"Too many failed logins; try again in {wait} seconds or contact an administrator.",
+                retry_after=wait,
+            )
+
+
+async def _record_failure(
+    session: AsyncSession,
+    key: str,
+    limit: int,
+    window: timedelta,
+    lockout: timedelta,
+    now: datetime,
+) -> None:
+    row = await _throttle_row(session, key)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_started_at=now)
+        session.add(row)
+    if now - row.window_started_at > window:
+        row.failures, row.window_started_at = 0, now
+    row.failures += 1
+    if row.failures >= limit:
+        row.locked_until = now + lockout
+    await session.flush()
+
+
+async def login(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    client_ip: str,
+) -> LoginResult:
+    """Check credentials under throttling; issue a fresh session token on success.
+
+    Failures are recorded by the caller's transaction, so the caller must commit them
+    even though this raises (see ``auth.router``).
+    """
+    now = utcnow()
+    user_key, ip_key = f"user:{username.strip().lower()}", f"ip:{client_ip}"
+    await _check_not_locked(session, [user_key, ip_key], now)
+    staff = await session.scalar(select(Staff).where(Staff.username == username.strip()))
+    ok = await verify_password(staff.password_hash if staff else None, password)
+    if not ok or staff is None or not staff.active:
+        lockout = timedelta(seconds=settings.login_lockout_seconds)
+        await _record_failure(session, user_key, settings.login_max_failures, lockout, lockout, now)
+        await _record_failure(session, ip_key, IP_MAX_FAILURES, IP_WINDOW, IP_WINDOW, now)
+        await append(
+            session,
+            Actor("anonymous", client_ip),
+            "auth.login_failed",
+            detail={"username": username[:64], "ip": client_ip},
+        )
+        raise _bad_credentials()
+    row = await _throttle_row(session, user_key)
+    if row is not None:
+        await session.delete(row)
+    token, token_hash = new_token(STAFF_PREFIX)
+    login_session = StaffSession(
+        staff_id=staff.id,
+        token_hash=token_hash,
+        last_seen_at=now,
+        expires_at=now + timedelta(minutes=settings.staff_token_minutes),
+    )
+    session.add(login_session)
+    await session.flush()
+    await append(
+        session,
+        Actor("staff", staff.id),
+        "auth.login",
+        detail={"ip": client_ip, "session": login_session.id},
+    )
+    return LoginResult(token, staff, login_session)
+
+
+async def logout(session: AsyncSession, principal: Principal) -> None:
+    await session.execute(
+        update(StaffSession)
+        .where(StaffSession.id == principal.session_id)
+        .values(revoked_at=utcnow())
+    )
+    await append(session, principal.actor, "auth.logout", detail={"session": principal.session_id})
+
+
+async def revoke_all_sessions(session: AsyncSession, staff_id: str) -> None:
+    """End every login of a staff member at once (disable, role change, password reset)."""
+    await session.execute(
+        update(StaffSession)
+        .where(StaffSession.staff_id == staff_id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _expired() -> NotAuthenticated:
+    return NotAuthenticated(
+        "登录已失效，请重新登录。", "Your login has expired; please log in again.", reason="expired"
+    )
+
+
+async def resolve_staff(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(StaffSession, Staff)
+            .join(Staff, Staff.id == StaffSession.staff_id)
+            .where(StaffSession.token_hash == hash_token(token))
+        )
+    ).one_or_none()
+    if row is None:
+        raise _expired()
+    login_session, staff = row.tuple()
+    idle_limit = login_session.last_seen_at + timedelta(minutes=settings.staff_idle_minutes)
+    if (
+        login_session.revoked_at is not None
+        or login_session.expires_at <= now
+        or idle_limit <= now
+        or not staff.active
+    ):
+        raise _expired()
+    if now - login_session.last_seen_at > LAST_SEEN_RESOLUTION:
+        login_session.last_seen_at = now
+    return Principal(
+        "staff",
+        staff.id,
+        role=staff.role,
+        display_name=staff.display_name,
+        session_id=login_session.id,
+    )
+
+
+def _link_invalid() -> NotAuthenticated:
+    return NotAuthenticated(
+        "此链接已失效或已被撤销，请联系受理窗口重新获取。",
+        "This link has expired or was revoked; ask the service window for a new one.",
+        reason="link_invalid",
+    )
+
+
+async def resolve_applicant(session: AsyncSession, token: str) -> Principal:
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(CaseLink, Case)
+            .join(Case, Case.id == CaseLink.case_id)
+            .where(CaseLink.token_hash == hash_token(token))
+        )
+    ).one_or_none()
+    if row is None:
+        raise _link_invalid()
+    link, case = row.tuple()
+    if link.revoked_at is not None or link.expires_at <= now:
+        raise _link_invalid()
+    if link.last_used_at is None or now - link.last_used_at > LAST_SEEN_RESOLUTION:
+        link.last_used_at = now
+    return Principal("applicant", link.id, case_id=case.id, display_name=case.applicant_name)
+
+
+async def resolve_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    if token.startswith(STAFF_PREFIX):
+        return await resolve_staff(session, settings, token)
+    if token.startswith(APPLICANT_PREFIX):
+        return await resolve_applicant(session, token)
+    raise _expired()

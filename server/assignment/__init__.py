@@ -1,0 +1,1 @@
+"""Inspector assignment (人员分派): the random draw (双随机) and replacements."""

@@ -65,9 +65,29 @@ class Settings(BaseSettings):
     turn_secret: SecretStr = SecretStr("")
     turn_ttl_seconds: int = 3600
 
+    # several app processes share signaling through Redis pub/sub; empty = in-process only
+    redis_url: str = ""
+
     # scheduler
     scheduler_enabled: bool = True
     sla_tick_seconds: int = 60
+    outbox_tick_seconds: int = 10
+
+    # SLA policy (working time); re-inspection is "immediate": a short configurable limit
+    sla_simple_minutes: int = 60
+    sla_general_working_days: int = 1
+    sla_reinspection_minutes: int = 120
+    sla_complex_working_days: int = 3
+    sla_yellow_share: float = Field(default=0.75, gt=0, lt=1)
+    no_show_minutes: int = 15
+
+    # notification senders, configured by URL; none configured = in-app feed only
+    sms_webhook_url: str = ""
+    wechat_webhook_url: str = ""
+    email_webhook_url: str = ""
+    approval_webhook_url: str = ""  # the approval system, told when an opinion is issued
+    webhook_secret: SecretStr = SecretStr("")  # HMAC key for outgoing webhooks
+    outbox_max_attempts: int = 8
 
     # the checklist catalogue
     catalogue_dir: Path | None = None  # None = the packaged checklists/catalogue

@@ -1,18 +1,29 @@
 """Imports every ORM model so ``Base.metadata`` is complete (for migrations and checks)."""
 
+from server.appointments.models import Appointment, Slot
+from server.assignment.models import Draw, InspectorConflict, InspectorProfile
 from server.audit.models import AuditHead, AuditRecord
 from server.auth.models import LoginThrottle, Staff, StaffSession
 from server.cases.models import Case, CaseInspector, CaseLink
 from server.db import Base
+from server.notifications import models as notification_models
+from server.sla import models as sla_models
 
 __all__ = [
+    "Appointment",
     "AuditHead",
     "AuditRecord",
     "Base",
     "Case",
     "CaseInspector",
     "CaseLink",
+    "Draw",
+    "InspectorConflict",
+    "InspectorProfile",
     "LoginThrottle",
+    "Slot",
     "Staff",
     "StaffSession",
+    "notification_models",
+    "sla_models",
 ]

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import Actor, append
-from server.auth.models import LoginThrottle, Staff, StaffSession
+from server.auth.models import LoginThrottle, Role, Staff, StaffSession
 from server.auth.passwords import verify_password
 from server.auth.principal import Principal
 from server.auth.tokens import APPLICANT_PREFIX, STAFF_PREFIX, hash_token, new_token
@@ -158,7 +158,7 @@ async def resolve_staff(session: AsyncSession, settings: Settings, token: str) -
     ).one_or_none()
     if row is None:
         raise _expired()
-    login_session, staff = row.tuple()
+    login_session, staff = row
     idle_limit = login_session.last_seen_at + timedelta(minutes=settings.staff_idle_minutes)
     if (
         login_session.revoked_at is not None
@@ -172,7 +172,7 @@ async def resolve_staff(session: AsyncSession, settings: Settings, token: str) -
     return Principal(
         "staff",
         staff.id,
-        role=staff.role,
+        role=Role(staff.role),
         display_name=staff.display_name,
         session_id=login_session.id,
     )
@@ -197,7 +197,7 @@ async def resolve_applicant(session: AsyncSession, token: str) -> Principal:
     ).one_or_none()
     if row is None:
         raise _link_invalid()
-    link, case = row.tuple()
+    link, case = row
     if link.revoked_at is not None or link.expires_at <= now:
         raise _link_invalid()
     if link.last_used_at is None or now - link.last_used_at > LAST_SEEN_RESOLUTION:

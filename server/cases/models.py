@@ -36,6 +36,9 @@ class Case(IdMixin, TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
+    # Optimistic locking: two concurrent transitions of one case cannot both win.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
 
 class CaseInspector(IdMixin, Base):
     """An inspector assigned to a case; a replaced one keeps the row with the reason."""

@@ -1,0 +1,103 @@
+"""The app factory and its lifespan: everything long-lived is built here and torn down here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+
+from server.appointments.router import router as appointments_router
+from server.assignment.router import router as assignment_router
+from server.auth.router import router as auth_router
+from server.cases.router import router as cases_router
+from server.catalogue import load as load_catalogue
+from server.catalogue import matter_lookup
+from server.config import Settings
+from server.context import AppContext
+from server.db import make_engine, make_sessionmaker
+from server.devsecrets import with_dev_secrets
+from server.errors import install_error_handlers
+from server.logs import configure_logging, get_logger
+from server.ops import MetricsMiddleware
+from server.ops import router as ops_router
+from server.seaweed import SeaweedProcess
+from server.staff.router import router as staff_router
+from server.storage import ObjectStore
+
+CLIENT_DIR = Path(__file__).resolve().parent.parent / "mini_client"
+log = get_logger(__name__)
+
+
+async def _start_storage(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[ObjectStore, SeaweedProcess | None]:
+    seaweed = None
+    endpoint = settings.s3_endpoint
+    if not endpoint:
+        seaweed = SeaweedProcess.from_settings(settings)
+        await seaweed.start()
+        stack.push_async_callback(seaweed.stop)
+        endpoint = seaweed.s3_endpoint
+        log.info("seaweedfs.started", endpoint=endpoint)
+    store = ObjectStore.from_settings(settings, endpoint_override=endpoint)
+    await store.ensure_bucket()
+    return store, seaweed
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        engine = make_engine(
+            settings.effective_database_url, sqlite_full_sync=settings.sqlite_synchronous_full
+        )
+        stack.push_async_callback(engine.dispose)
+        catalogue = await load_catalogue(settings.catalogue_dir)
+        store, seaweed = await _start_storage(settings, stack)
+        ctx = AppContext(
+            catalogue=catalogue,
+            matter_lookup=matter_lookup(catalogue),
+            settings=settings,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            store=store,
+            metrics=app.state.metrics,
+            seaweed=seaweed,
+        )
+        app.state.ctx = ctx
+        log.info("app.ready", base_url=settings.effective_base_url)
+        yield
+        log.info("app.stopping")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = with_dev_secrets(settings or Settings())
+    configure_logging(json_output=settings.log_json)
+    app = FastAPI(
+        title="云踏勘 Cloud Inspection",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = CollectorRegistry()
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, registry=app.state.metrics)
+    routers = (
+        ops_router,
+        auth_router,
+        staff_router,
+        cases_router,
+        assignment_router,
+        appointments_router,
+    )
+    for router in routers:
+        app.include_router(router)
+    app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
+    return app

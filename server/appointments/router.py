@@ -1,0 +1,114 @@
+"""Appointment endpoints for inspectors (offer slots) and the applicant (pick, ask to move)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from server.appointments import service
+from server.auth.models import Role
+from server.cases.states import CaseState
+from server.db import utcnow
+from server.deps import (
+    CaseApplicantDep,
+    CaseInspectorDep,
+    PrincipalDep,
+    SessionDep,
+    VisibleCaseDep,
+)
+from server.errors import Forbidden
+
+router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
+
+
+class SlotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class SlotsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slots: list[SlotIn] = Field(min_length=1, max_length=service.MAX_SLOTS)
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slot_id: str = Field(min_length=1, max_length=64)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class SlotOut(BaseModel):
+    id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class AppointmentOut(BaseModel):
+    open_slots: list[SlotOut]
+    appointment: SlotOut | None
+    state: str
+
+
+@router.get("/appointment")
+async def get_appointment(view: VisibleCaseDep, session: SessionDep) -> AppointmentOut:
+    """Open slots to choose from and the agreed appointment, if any."""
+    now = utcnow()
+    slots = await service.open_slots(session, view.case.id, now)
+    current = await service.current_appointment(session, view.case.id)
+    return AppointmentOut(
+        open_slots=[SlotOut(id=s.id, starts_at=s.starts_at, ends_at=s.ends_at) for s in slots],
+        appointment=SlotOut(id=current.id, starts_at=current.starts_at, ends_at=current.ends_at)
+        if current
+        else None,
+        state=view.case.state,
+    )
+
+
+@router.post("/slots", status_code=201)
+async def propose(
+    body: SlotsIn, view: VisibleCaseDep, inspector: CaseInspectorDep, session: SessionDep
+) -> list[SlotOut]:
+    """Offer the applicant times for the video inspection."""
+    rows = await service.propose_slots(
+        session,
+        inspector.actor,
+        view.case,
+        [(s.starts_at, s.ends_at) for s in body.slots],
+        utcnow(),
+    )
+    return [SlotOut(id=r.id, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
+
+
+@router.post("/appointment")
+async def accept(
+    body: AcceptIn, view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep
+) -> SlotOut:
+    """The applicant accepts one of the offered slots."""
+    appointment = await service.accept_slot(
+        session, applicant.actor, view.case, body.slot_id, utcnow()
+    )
+    return SlotOut(id=appointment.id, starts_at=appointment.starts_at, ends_at=appointment.ends_at)
+
+
+@router.post("/appointment/reschedule")
+async def reschedule(
+    body: ReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+) -> dict[str, CaseState]:
+    """Move the appointment: the applicant asks (clock pauses), or the bureau re-offers slots."""
+    by_applicant = principal.kind == "applicant"
+    bureau = principal.role == Role.dispatcher or (
+        principal.role == Role.inspector and principal.id in view.inspector_ids
+    )
+    if not (by_applicant or bureau):
+        raise Forbidden("您无权改约。", "You may not reschedule this case.")
+    state = await service.reschedule(
+        session, principal.actor, view.case, by_applicant=by_applicant, reason=body.reason
+    )
+    return {"state": state}

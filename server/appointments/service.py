@@ -1,0 +1,227 @@
+"""Appointments (预约): inspectors offer slots, the applicant picks one; reschedules, no-shows."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.appointments.models import Appointment, Slot
+from server.audit.service import Actor, append
+from server.cases.models import Case
+from server.cases.states import CaseAction, CaseState, allowed_actions
+from server.cases.workflow import transition
+from server.errors import BadInput, Conflict, InvalidState, not_found
+
+MAX_SLOTS = 5
+MIN_LENGTH, MAX_LENGTH = timedelta(minutes=15), timedelta(hours=4)
+MIN_NOTICE = timedelta(minutes=10)
+
+
+def check_slots(slots: list[tuple[datetime, datetime]], now: datetime) -> None:
+    """Pure checks on offered times: in the future, sensible length, no overlaps."""
+    if not 1 <= len(slots) <= MAX_SLOTS:
+        raise BadInput(f"每次请提供 1 至 {MAX_SLOTS} 个时段。", f"Offer 1 to {MAX_SLOTS} slots.")
+    for start, end in slots:
+        if start < now + MIN_NOTICE:
+            raise BadInput(
+                "预约时段必须在至少 10 分钟之后。", "Slots must start at least 10 minutes from now."
+            )
+        if not MIN_LENGTH <= end - start <= MAX_LENGTH:
+            raise BadInput(
+                "每个时段应为 15 分钟到 4 小时。", "Each slot must last 15 minutes to 4 hours."
+            )
+    ordered = sorted(slots)
+    for (_, end), (start, _) in itertools.pairwise(ordered):
+        if start < end:
+            raise BadInput("提供的时段互相重叠。", "The offered slots overlap.")
+
+
+def _require_action(case: Case, action: CaseAction) -> None:
+    allowed = allowed_actions(CaseState(case.state))
+    if action not in allowed:
+        raise InvalidState(
+            current=case.state, attempted=action.value, allowed=[a.value for a in allowed]
+        )
+
+
+async def propose_slots(
+    session: AsyncSession,
+    actor: Actor,
+    case: Case,
+    slots: list[tuple[datetime, datetime]],
+    now: datetime,
+) -> list[Slot]:
+    _require_action(case, CaseAction.schedule)
+    check_slots(slots, now)
+    rows = [Slot(case_id=case.id, starts_at=s, ends_at=e, proposed_by=actor.id) for s, e in slots]
+    session.add_all(rows)
+    await session.flush()
+    await append(
+        session,
+        actor,
+        "appointment.slots_proposed",
+        case_id=case.id,
+        detail={"slots": [[s.isoformat(), e.isoformat()] for s, e in slots]},
+    )
+    return rows
+
+
+async def open_slots(session: AsyncSession, case_id: str, now: datetime) -> list[Slot]:
+    return list(
+        await session.scalars(
+            select(Slot)
+            .where(Slot.case_id == case_id, Slot.status == "open", Slot.starts_at > now)
+            .order_by(Slot.starts_at)
+        )
+    )
+
+
+async def current_appointment(session: AsyncSession, case_id: str) -> Appointment | None:
+    appointment: Appointment | None = await session.scalar(
+        select(Appointment).where(Appointment.case_id == case_id, Appointment.status == "scheduled")
+    )
+    return appointment
+
+
+async def accept_slot(
+    session: AsyncSession, actor: Actor, case: Case, slot_id: str, now: datetime
+) -> Appointment:
+    """The applicant picks a slot; the other open slots are withdrawn."""
+    _require_action(case, CaseAction.schedule)
+    slot = await session.get(Slot, slot_id)
+    if slot is None or slot.case_id != case.id:
+        raise not_found("该预约时段", "Slot")
+    if slot.status != "open" or slot.starts_at <= now:
+        raise Conflict(
+            "该时段已不可选，请选择其他时段。", "That slot is no longer available; pick another."
+        )
+    await session.execute(
+        update(Slot)
+        .where(Slot.case_id == case.id, Slot.status == "open")
+        .values(status="withdrawn")
+    )
+    slot.status = "taken"
+    appointment = Appointment(
+        case_id=case.id, slot_id=slot.id, starts_at=slot.starts_at, ends_at=slot.ends_at
+    )
+    session.add(appointment)
+    await session.flush()
+    await transition(
+        session,
+        actor,
+        case,
+        CaseAction.schedule,
+        detail={"appointment": appointment.id, "starts_at": slot.starts_at.isoformat()},
+    )
+    return appointment
+
+
+async def _close_current(
+    session: AsyncSession, case: Case, status: str, actor: Actor, reason: str
+) -> None:
+    appointment = await current_appointment(session, case.id)
+    if appointment is not None:
+        appointment.status, appointment.closed_reason, appointment.closed_by = (
+            status,
+            reason,
+            actor.id,
+        )
+
+
+async def reschedule(
+    session: AsyncSession, actor: Actor, case: Case, *, by_applicant: bool, reason: str
+) -> CaseState:
+    """Move the appointment. At the applicant's request the SLA clock pauses meanwhile."""
+    if not reason.strip():
+        raise BadInput("改约需要说明理由。", "A reason is required to reschedule.")
+    action = CaseAction.request_reschedule if by_applicant else CaseAction.reschedule
+    _require_action(case, action)
+    await _close_current(session, case, "rescheduled", actor, reason)
+    return await transition(session, actor, case, action, reason=reason)
+
+
+async def cancel_case(session: AsyncSession, actor: Actor, case: Case, reason: str) -> CaseState:
+    if not reason.strip():
+        raise BadInput("撤销案件需要说明理由。", "A reason is required to cancel the case.")
+    _require_action(case, CaseAction.cancel)
+    await _close_current(session, case, "cancelled", actor, reason)
+    return await transition(session, actor, case, CaseAction.cancel, reason=reason)
+
+
+async def record_applicant_joined(session: AsyncSession, case_id: str, at: datetime) -> None:
+    """Called when the applicant's phone joins the call; stops the no-show rule."""
+    await session.execute(
+        update(Appointment)
+        .where(
+            Appointment.case_id == case_id,
+            Appointment.status == "scheduled",
+            Appointment.applicant_joined_at.is_(None),
+        )
+        .values(applicant_joined_at=at)
+    )
+
+
+async def mark_no_shows(
+    sessionmaker: async_sessionmaker[AsyncSession], *, no_show_after: timedelta, now: datetime
+) -> int:
+    """The no-show rule: not joined ``no_show_after`` past the start → recorded, clock paused."""
+    async with sessionmaker() as session:
+        due = list(
+            await session.scalars(
+                select(Appointment.id).where(
+                    Appointment.status == "scheduled",
+                    Appointment.applicant_joined_at.is_(None),
+                    Appointment.starts_at <= now - no_show_after,
+                )
+            )
+        )
+    marked = 0
+    for appointment_id in due:
+        marked += await _mark_one(sessionmaker, appointment_id, no_show_after, now)
+    return marked
+
+
+async def _mark_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    appointment_id: str,
+    no_show_after: timedelta,
+    now: datetime,
+) -> int:
+    actor = Actor.system("no-show-rule")
+    async with sessionmaker() as session:
+        claimed = await session.execute(
+            update(Appointment)
+            .where(
+                Appointment.id == appointment_id,
+                Appointment.status == "scheduled",
+                Appointment.applicant_joined_at.is_(None),
+            )
+            .values(
+                status="no_show",
+                closed_by=actor.id,
+                closed_reason=f"申请人在预约开始 {no_show_after.seconds // 60} 分钟后仍未进入",
+            )
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return 0  # joined meanwhile, or another process marked it
+        appointment = await session.get(Appointment, appointment_id)
+        assert appointment is not None
+        case = await session.get(Case, appointment.case_id)
+        if case is None or CaseAction.mark_no_show not in allowed_actions(CaseState(case.state)):
+            # The case moved on (call started, cancelled…): the appointment just lapses.
+            appointment.status = "lapsed"
+            await session.commit()
+            return 0
+        await transition(
+            session,
+            actor,
+            case,
+            CaseAction.mark_no_show,
+            now=now,
+            detail={"appointment": appointment_id},
+        )
+        await session.commit()
+    return 1

@@ -1,0 +1,198 @@
+"""Drawing and replacing a case's two inspectors from the stored pool."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.assignment.draw import (
+    Candidate,
+    DrawInput,
+    DrawResult,
+    ReplacementResult,
+    address_key,
+    applicant_key,
+    case_keys,
+    draw_pair,
+    new_seed,
+    phone_key,
+    replacement,
+)
+from server.assignment.models import Draw, InspectorConflict, InspectorProfile
+from server.audit.service import Actor, append
+from server.auth.models import Role, Staff
+from server.cases.models import Case, CaseInspector
+from server.cases.states import TERMINAL_STATES, CaseAction, CaseState, next_state
+from server.cases.workflow import transition
+from server.db import utcnow
+from server.errors import BadInput, Conflict, not_found
+
+ConflictKind = Literal["applicant", "address", "phone"]
+_KEY_MAKERS = {"applicant": applicant_key, "address": address_key, "phone": phone_key}
+
+
+def conflict_key(kind: ConflictKind, value: str) -> str:
+    key = _KEY_MAKERS[kind](value)
+    if key.endswith(":"):
+        raise BadInput("回避对象不能为空。", "The conflict value must not be empty.")
+    return key
+
+
+async def open_case_counts(session: AsyncSession) -> dict[str, int]:
+    """Current load per inspector: assignments on cases that are not finished."""
+    finished = [s.value for s in TERMINAL_STATES | {CaseState.issued}]
+    rows = await session.execute(
+        select(CaseInspector.staff_id, func.count())
+        .join(Case, Case.id == CaseInspector.case_id)
+        .where(CaseInspector.released_at.is_(None), Case.state.not_in(finished))
+        .group_by(CaseInspector.staff_id)
+    )
+    return dict(rows.all())
+
+
+async def candidates(session: AsyncSession) -> list[Candidate]:
+    rows = (
+        await session.execute(
+            select(Staff, InspectorProfile)
+            .outerjoin(InspectorProfile, InspectorProfile.staff_id == Staff.id)
+            .where(Staff.role == Role.inspector)
+        )
+    ).all()
+    loads = await open_case_counts(session)
+    conflicts: dict[str, set[str]] = {}
+    for staff_id, key in (
+        await session.execute(select(InspectorConflict.staff_id, InspectorConflict.key))
+    ).all():
+        conflicts.setdefault(staff_id, set()).add(key)
+    return [
+        Candidate(
+            inspector_id=staff.id,
+            organisation=staff.organisation,
+            matters=frozenset(profile.matters if profile else ()),
+            active=staff.active and bool(profile and profile.active),
+            open_cases=loads.get(staff.id, 0),
+            conflicts=frozenset(conflicts.get(staff.id, ())),
+        )
+        for staff, profile in rows
+    ]
+
+
+async def _draw_input(session: AsyncSession, case: Case, exclude: frozenset[str]) -> DrawInput:
+    return DrawInput(
+        case_id=case.id,
+        matters=frozenset(case.matters),
+        applicant_keys=case_keys(
+            applicant_name=case.applicant_name,
+            applicant_id_no=case.applicant_id_no,
+            phone=case.applicant_phone,
+            address=case.site_address,
+        ),
+        candidates=tuple(await candidates(session)),
+        seed=new_seed(),
+        exclude=exclude,
+    )
+
+
+def _result_record(result: DrawResult | ReplacementResult) -> dict[str, Any]:
+    record = asdict(result)
+    record["eligible"] = [asdict(c) for c in result.eligible]
+    record["excluded"] = [asdict(e) for e in result.excluded]
+    return record
+
+
+async def draw_for_case(session: AsyncSession, actor: Actor, case: Case) -> DrawResult:
+    """Draw two inspectors; with fewer than two eligible the case stays unassigned, with why."""
+    next_state(CaseState(case.state), CaseAction.assign)  # refuse early, before drawing
+    draw_input = await _draw_input(session, case, frozenset())
+    result = draw_pair(draw_input)
+    session.add(
+        Draw(
+            case_id=case.id,
+            kind="draw",
+            seed=draw_input.seed,
+            input=draw_input.as_record(),
+            result=_result_record(result),
+            created_by=actor.id,
+        )
+    )
+    if result.pair is None:
+        case.extra = case.extra | {"unassigned": {"zh": result.reason_zh, "en": result.reason_en}}
+        await session.flush()
+        await append(
+            session, actor, "case.draw_failed", case_id=case.id, detail={"reason": result.reason_en}
+        )
+        return result
+    for position, staff_id in zip(("lead", "second"), result.pair, strict=True):
+        session.add(CaseInspector(case_id=case.id, staff_id=staff_id, position=position))
+    case.extra = {k: v for k, v in case.extra.items() if k != "unassigned"}
+    await transition(session, actor, case, CaseAction.assign, detail={"pair": list(result.pair)})
+    return result
+
+
+async def replace_inspector(
+    session: AsyncSession,
+    actor: Actor,
+    case: Case,
+    *,
+    leaving: str,
+    reason: str,
+    chosen: str | None,
+) -> ReplacementResult:
+    """Swap one inspector, keeping the position; the reason is required and audited."""
+    rows = list(
+        await session.scalars(
+            select(CaseInspector).where(
+                CaseInspector.case_id == case.id, CaseInspector.released_at.is_(None)
+            )
+        )
+    )
+    by_position = {r.position: r for r in rows}
+    if set(by_position) != {"lead", "second"}:
+        raise Conflict("本案尚未分派两名踏勘人员。", "This case has no assigned pair yet.")
+    pair = (by_position["lead"].staff_id, by_position["second"].staff_id)
+    draw_input = await _draw_input(session, case, frozenset())
+    result = replacement(draw_input, pair=pair, leaving=leaving, reason=reason, chosen=chosen)
+    session.add(
+        Draw(
+            case_id=case.id,
+            kind="replacement",
+            seed=draw_input.seed,
+            input=draw_input.as_record() | {"pair": list(pair), "leaving": leaving},
+            result=_result_record(result),
+            created_by=actor.id,
+        )
+    )
+    if result.replacement is None:
+        raise Conflict(result.message_zh, result.message_en)
+    old = next(r for r in rows if r.staff_id == leaving)
+    old.released_at, old.release_reason = utcnow(), result.reason
+    session.add(CaseInspector(case_id=case.id, staff_id=result.replacement, position=old.position))
+    await transition(
+        session,
+        actor,
+        case,
+        CaseAction.replace_inspector,
+        reason=result.reason,
+        detail={"leaving": leaving, "joining": result.replacement, "by": result.chosen_by},
+    )
+    return result
+
+
+async def replay(session: AsyncSession, draw_id: str) -> dict[str, Any]:
+    """Re-run a stored draw from its inputs and seed; anyone can check it gives the same pair."""
+    stored = await session.get(Draw, draw_id)
+    if stored is None:
+        raise not_found("该抽取记录", "Draw")
+    if stored.kind != "draw":
+        raise BadInput("只能复现随机抽取记录。", "Only draws (not replacements) can be replayed.")
+    again = draw_pair(DrawInput.from_record(stored.input))
+    same = list(again.pair or []) == list(stored.result["pair"] or [])
+    return {
+        "draw_id": stored.id,
+        "stored_pair": stored.result["pair"],
+        "replayed_pair": again.pair,
+        "same": same,
+    }

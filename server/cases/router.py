@@ -1,0 +1,113 @@
+"""Case intake, reading cases, and the applicant's links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, select
+
+from server.access import REVIEWER_STATES, WINDOW_STATES, CaseView, current_inspectors
+from server.appointments.service import cancel_case
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.cases import service
+from server.cases.models import Case, CaseInspector
+from server.cases.schemas import CaseIntake, CaseOut, LinkOut
+from server.cases.states import CaseState
+from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+IntakeDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+LinkIssuerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+INITIAL_STATE = CaseState.received
+
+
+def case_out(view: CaseView) -> CaseOut:
+    out = CaseOut.model_validate(view.case)
+    out.inspector_ids = list(view.inspector_ids)
+    return out
+
+
+@router.post("", status_code=201)
+async def intake(
+    body: CaseIntake, principal: IntakeDep, session: SessionDep, ctx: ContextDep, response: Response
+) -> CaseOut:
+    """Open a case from an application; the same application replayed returns it (200)."""
+    case, created = await service.intake(
+        session, principal.actor, body, ctx.matter_lookup, INITIAL_STATE
+    )
+    if not created:
+        response.status_code = 200
+    return case_out(CaseView(case, await current_inspectors(session, case.id)))
+
+
+def _visible_cases(principal: Principal) -> Select[Case]:
+    query = select(Case).order_by(Case.created_at.desc())
+    if principal.kind == "applicant":
+        return query.where(Case.id == principal.case_id)
+    match principal.role:
+        case Role.inspector:
+            mine = select(CaseInspector.case_id).where(
+                CaseInspector.staff_id == principal.id, CaseInspector.released_at.is_(None)
+            )
+            return query.where(Case.id.in_(mine))
+        case Role.reviewer:
+            return query.where(Case.state.in_(REVIEWER_STATES))
+        case Role.window:
+            return query.where(Case.state.in_(WINDOW_STATES))
+    return query
+
+
+@router.get("")
+async def list_cases(principal: PrincipalDep, session: SessionDep) -> list[CaseOut]:
+    """Cases the caller may see, newest first."""
+    cases = (await session.scalars(_visible_cases(principal).limit(500))).all()
+    return [case_out(CaseView(c, await current_inspectors(session, c.id))) for c in cases]
+
+
+@router.get("/{case_id}")
+async def get_case(view: VisibleCaseDep) -> CaseOut:
+    """One case."""
+    return case_out(view)
+
+
+@router.post("/{case_id}/links", status_code=201)
+async def create_link(
+    view: VisibleCaseDep, principal: LinkIssuerDep, session: SessionDep, ctx: ContextDep
+) -> LinkOut:
+    """Issue the applicant a new link (the token is shown only in this response)."""
+    link, token, url = await service.create_link(
+        session,
+        principal,
+        view.case,
+        ctx.settings.applicant_link_hours,
+        ctx.settings.effective_base_url,
+    )
+    return LinkOut(id=link.id, token=token, url=url, expires_at=link.expires_at)
+
+
+@router.delete("/{case_id}/links/{link_id}", status_code=204)
+async def revoke_link(
+    view: VisibleCaseDep,
+    principal: LinkIssuerDep,
+    session: SessionDep,
+    link_id: Annotated[str, Path(max_length=64)],
+) -> None:
+    """Revoke an applicant link at once."""
+    await service.revoke_link(session, principal, view.case, link_id)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+@router.post("/{case_id}/cancel")
+async def cancel(
+    body: ReasonIn, view: VisibleCaseDep, principal: IntakeDep, session: SessionDep
+) -> CaseOut:
+    """Cancel the case with a reason (dispatcher or admin)."""
+    await cancel_case(session, principal.actor, view.case, body.reason)
+    return case_out(view)

@@ -1,0 +1,80 @@
+"""Case intake and case views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MATTER_CODE = r"^[A-Za-z][A-Za-z0-9_]{1,40}$"
+
+
+class ApplicantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["person", "company"]
+    name: str = Field(min_length=1, max_length=200)
+    id_no: str = Field(default="", max_length=64)
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,30}$")
+
+
+class SiteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str = Field(min_length=2, max_length=300)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+
+
+class CaseIntake(BaseModel):
+    """What the approval system sends to open a case."""
+
+    model_config = ConfigDict(extra="forbid")
+    application_no: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    applicant: ApplicantIn
+    site: SiteIn
+    matters: list[str] = Field(min_length=1, max_length=8)
+    scenarios: list[str] = Field(default_factory=list, max_length=20)
+    mode: Literal["online_video", "offline_onsite", "rectification"] | None = None
+    sla_class: Literal["simple", "general", "reinspection", "complex"] | None = None
+    override_reason: str = Field(default="", max_length=500)
+
+    @field_validator("matters", "scenarios")
+    @classmethod
+    def _codes(cls, values: list[str]) -> list[str]:
+        import re
+
+        for value in values:
+            if not re.match(MATTER_CODE, value):
+                raise ValueError(f"'{value}' is not a valid code (letters, digits, _)")
+        if len(set(values)) != len(values):
+            raise ValueError("codes must not repeat")
+        return values
+
+
+class CaseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    number: str
+    application_no: str
+    applicant_kind: str
+    applicant_name: str
+    applicant_phone: str
+    site_address: str
+    site_lat: float | None
+    site_lng: float | None
+    matters: list[str]
+    scenarios: list[str]
+    mode: str
+    sla_class: str
+    override_reason: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    inspector_ids: list[str] = Field(default_factory=list)
+
+
+class LinkOut(BaseModel):
+    id: str
+    token: str
+    url: str
+    expires_at: datetime

@@ -1,0 +1,175 @@
+"""Case intake and the applicant's links."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.service import Actor, append, canonical_json
+from server.auth.principal import Principal
+from server.auth.tokens import APPLICANT_PREFIX, new_token
+from server.cases.models import Case, CaseLink
+from server.cases.schemas import CaseIntake
+from server.db import new_id, utcnow
+from server.errors import BadInput, Conflict, not_found
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MODE_RANK = {"online_video": 0, "rectification": 0, "offline_onsite": 1}
+CLASS_RANK = {"simple": 0, "reinspection": 1, "general": 2, "complex": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class MatterSettings:
+    """A matter's catalogue settings that intake needs."""
+
+    code: str
+    name_zh: str
+    default_mode: str
+    default_sla_class: str
+
+
+MatterLookup = Callable[[str], MatterSettings | None]
+
+
+def default_mode_and_class(settings: Sequence[MatterSettings]) -> tuple[str, str]:
+    """For a joint inspection the most demanding matter decides (on-site beats video)."""
+    mode = max((s.default_mode for s in settings), key=MODE_RANK.__getitem__)
+    sla_class = max((s.default_sla_class for s in settings), key=CLASS_RANK.__getitem__)
+    return mode, sla_class
+
+
+def intake_fingerprint(body: CaseIntake) -> str:
+    return hashlib.sha256(canonical_json(body.model_dump(mode="json")).encode()).hexdigest()
+
+
+def _resolve_matters(body: CaseIntake, lookup: MatterLookup) -> list[MatterSettings]:
+    found = [(code, lookup(code)) for code in body.matters]
+    unknown = [code for code, s in found if s is None]
+    if unknown:
+        raise BadInput(
+            f"未知的踏勘事项：{', '.join(unknown)}。",
+            f"Unknown matter(s): {', '.join(unknown)}.",
+            field="matters",
+        )
+    return [s for _, s in found if s is not None]
+
+
+def _mode_and_class(body: CaseIntake, matters: list[MatterSettings]) -> tuple[str, str]:
+    default_mode, default_class = default_mode_and_class(matters)
+    mode, sla_class = body.mode or default_mode, body.sla_class or default_class
+    overridden = (mode, sla_class) != (default_mode, default_class)
+    if overridden and not body.override_reason.strip():
+        raise BadInput(
+            f"方式或时限类别与事项默认（{default_mode}/{default_class}）不同，请填写理由。",
+            f"Mode or class differs from the matter default ({default_mode}/{default_class}); "
+            "give an override_reason.",
+            field="override_reason",
+        )
+    return mode, sla_class
+
+
+def _case_number(case_id: str) -> str:
+    day = utcnow().astimezone(SHANGHAI).strftime("%Y%m%d")
+    return f"YTK{day}-{case_id[:6].upper()}"
+
+
+async def intake(
+    session: AsyncSession, actor: Actor, body: CaseIntake, lookup: MatterLookup, initial_state: str
+) -> tuple[Case, bool]:
+    """Open a case; replaying the same application returns it (``created`` is False)."""
+    fingerprint = intake_fingerprint(body)
+    existing = await session.scalar(select(Case).where(Case.application_no == body.application_no))
+    if existing is not None:
+        return _replayed(existing, fingerprint), False
+    mode, sla_class = _mode_and_class(body, _resolve_matters(body, lookup))
+    case_id = new_id()
+    case = Case(
+        id=case_id,
+        number=_case_number(case_id),
+        application_no=body.application_no,
+        intake_fingerprint=fingerprint,
+        applicant_kind=body.applicant.kind,
+        applicant_name=body.applicant.name,
+        applicant_id_no=body.applicant.id_no,
+        applicant_phone=body.applicant.phone,
+        site_address=body.site.address,
+        site_lat=body.site.lat,
+        site_lng=body.site.lng,
+        matters=body.matters,
+        scenarios=body.scenarios,
+        mode=mode,
+        sla_class=sla_class,
+        override_reason=body.override_reason,
+        state=initial_state,
+    )
+    session.add(case)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent intake of the same application won
+        raise Conflict(
+            "该申请正在被同时受理，请稍后重试。",
+            "This application is being received concurrently; retry shortly.",
+        ) from exc
+    await append(
+        session,
+        actor,
+        "case.received",
+        case_id=case.id,
+        detail={"application_no": case.application_no, "mode": mode, "sla_class": sla_class},
+    )
+    return case, True
+
+
+def _replayed(existing: Case, fingerprint: str) -> Case:
+    if existing.intake_fingerprint != fingerprint:
+        raise Conflict(
+            f"申请号 {existing.application_no} 已受理，且内容与本次不同；如需变更请走变更流程。",
+            f"Application {existing.application_no} already exists with different content.",
+            case_id=existing.id,
+        )
+    return existing
+
+
+async def create_link(
+    session: AsyncSession, principal: Principal, case: Case, hours: int, base_url: str
+) -> tuple[CaseLink, str, str]:
+    """Issue a new applicant link; returns the row, the token (shown once) and the URL."""
+    token, token_hash = new_token(APPLICANT_PREFIX, nbytes=24)
+    link = CaseLink(
+        case_id=case.id,
+        token_hash=token_hash,
+        created_by=principal.id,
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
+    session.add(link)
+    await session.flush()
+    await append(
+        session,
+        principal.actor,
+        "case.link_created",
+        case_id=case.id,
+        detail={"link": link.id, "expires_at": link.expires_at.isoformat()},
+    )
+    return link, token, f"{base_url}/applicant/#{token}"
+
+
+async def revoke_link(
+    session: AsyncSession, principal: Principal, case: Case, link_id: str
+) -> None:
+    result = await session.execute(
+        update(CaseLink)
+        .where(CaseLink.id == link_id, CaseLink.case_id == case.id, CaseLink.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise not_found("该链接", "Link")
+    await append(
+        session, principal.actor, "case.link_revoked", case_id=case.id, detail={"link": link_id}
+    )

@@ -1,0 +1,30 @@
+"""What the app builds in its lifespan and hands to requests (no module-level registries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.config import Settings
+
+if TYPE_CHECKING:
+    from checklists.schema import Catalogue
+    from server.cases.service import MatterLookup
+    from server.seaweed import SeaweedProcess
+    from server.storage import ObjectStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: ObjectStore
+    metrics: CollectorRegistry
+    catalogue: Catalogue
+    matter_lookup: MatterLookup
+    seaweed: SeaweedProcess | None = None
+    extras: dict[str, Any] = field(default_factory=dict)

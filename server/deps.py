@@ -1,0 +1,125 @@
+"""Request dependencies: the session, the caller, and access checks (one place, not per handler)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access import CaseView, load_visible_case
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.auth.service import resolve_token
+from server.config import Settings
+from server.context import AppContext
+from server.db import session_scope
+from server.errors import Forbidden, NotAuthenticated
+from server.storage import ObjectStore
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_settings(ctx: ContextDep) -> Settings:
+    return ctx.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_store(ctx: ContextDep) -> ObjectStore:
+    return ctx.store
+
+
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+
+
+async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(ctx.sessionmaker):
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise NotAuthenticated(
+            "请先登录，或通过申请人链接访问。",
+            "Log in first, or open the applicant link.",
+            reason="missing",
+        )
+    principal = await resolve_token(session, settings, token)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that admits only staff with one of ``roles``."""
+    names = "、".join(r.value for r in roles)
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if not principal.is_staff or principal.role not in roles:
+            raise Forbidden(
+                f"您的角色无权执行此操作（需要：{names}）。",
+                f"Your role may not do this (requires: {', '.join(r.value for r in roles)}).",
+            )
+        return principal
+
+    return check
+
+
+async def get_visible_case(
+    principal: PrincipalDep,
+    session: SessionDep,
+    case_id: Annotated[str, Path(max_length=64)],
+) -> CaseView:
+    return await load_visible_case(session, principal, case_id)
+
+
+VisibleCaseDep = Annotated[CaseView, Depends(get_visible_case)]
+
+
+def _is_case_inspector(principal: Principal, view: CaseView) -> bool:
+    return principal.role == Role.inspector and principal.id in view.inspector_ids
+
+
+async def get_case_inspector(principal: PrincipalDep, view: VisibleCaseDep) -> Principal:
+    """One of the case's two current inspectors."""
+    if not _is_case_inspector(principal, view):
+        raise Forbidden(
+            "只有本案的踏勘人员可以执行此操作。", "Only this case's inspectors may do this."
+        )
+    return principal
+
+
+CaseInspectorDep = Annotated[Principal, Depends(get_case_inspector)]
+
+
+async def get_case_applicant(principal: PrincipalDep, view: VisibleCaseDep) -> Principal:
+    """The applicant of this case, through their link."""
+    if principal.kind != "applicant" or principal.case_id != view.case.id:
+        raise Forbidden("只有申请人可以执行此操作。", "Only the applicant may do this.")
+    return principal
+
+
+CaseApplicantDep = Annotated[Principal, Depends(get_case_applicant)]

@@ -1,0 +1,210 @@
+"""Every endpoint × every kind of caller × a foreign case: nobody gets what they may not.
+
+A new endpoint must join ENDPOINTS (``test_every_api_route_is_in_the_access_table`` fails
+otherwise). Each row says which callers succeed; everyone else must get the status that the
+row's ``others`` gives (403 for a forbidden role on a visible case or a global endpoint, 404 for
+a case the caller may not see, 401 without credentials).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.auth.models import Role
+from server.cases.models import CaseInspector
+from tests.fixtures.app import Api
+from tests.test_intake import intake_body
+
+CALLERS = (
+    "anonymous",
+    "admin",
+    "dispatcher",
+    "inspector",  # assigned to the case
+    "inspector_other",  # not assigned: the case is foreign to them
+    "reviewer",
+    "window",
+    "applicant",  # holds the case's link
+    "applicant_other",  # holds another case's link
+)
+_serial = itertools.count()
+
+
+@dataclass
+class World:
+    api: Api
+    headers: dict[str, dict[str, str]]
+    case_id: str
+    staff_id: str
+    link_id: str
+
+    def body(self, name: str) -> Any:
+        n = next(_serial)
+        bodies: dict[str, Callable[[], Any]] = {
+            "staff": lambda: {
+                "username": f"made{n}",
+                "display_name": "新同事",
+                "role": "inspector",
+                "password": "long enough password",
+            },
+            "staff_patch": lambda: {"organisation": f"org {n}"},
+            "intake": lambda: intake_body(self.api, number=f"ACC-{n}"),
+        }
+        return bodies[name]() if name else None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    ok: dict[str, int]  # caller -> expected success status
+    body: str = ""
+    others: dict[str, int] = field(default_factory=dict)  # expected refusals, by caller
+    default_refusal: int = 403
+
+
+STAFF = ("admin", "dispatcher", "inspector", "inspector_other", "reviewer", "window")
+EVERYONE = (*STAFF, "applicant", "applicant_other")
+NOT_VISIBLE = {"inspector_other": 404, "reviewer": 404, "window": 404, "applicant_other": 404}
+
+ENDPOINTS = [
+    Endpoint("GET", "/api/v1/auth/me", dict.fromkeys(EVERYONE, 200)),
+    Endpoint("POST", "/api/v1/auth/logout", {}),  # exercised in test_auth (it ends the login)
+    Endpoint("POST", "/api/v1/auth/login", {}),  # public by design; covered in test_auth
+    Endpoint("GET", "/api/v1/staff", {"admin": 200, "dispatcher": 200}),
+    Endpoint("POST", "/api/v1/staff", {"admin": 201}, body="staff"),
+    Endpoint("PATCH", "/api/v1/staff/{staff_id}", {"admin": 200}, body="staff_patch"),
+    Endpoint("POST", "/api/v1/cases", {"admin": 201, "dispatcher": 201}, body="intake"),
+    Endpoint("GET", "/api/v1/cases", dict.fromkeys(EVERYONE, 200)),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}",
+        {"admin": 200, "dispatcher": 200, "inspector": 200, "applicant": 200},
+        others=NOT_VISIBLE,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/links",
+        {"admin": 201, "dispatcher": 201},
+        others=NOT_VISIBLE,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/cases/{case_id}/links/{link_id}",
+        {"admin": 204},
+        # The admin (asked first) revokes the link: then it is gone for the dispatcher, and
+        # the applicant's own token, being that link, no longer authenticates.
+        others={**NOT_VISIBLE, "dispatcher": 404, "applicant": 401},
+    ),
+]
+UNCHECKED = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/login")}
+
+
+async def _new_case(api: Api, headers: dict[str, str], number: str) -> str:
+    response = await api.client.post(
+        "/api/v1/cases", json=intake_body(api, number=number), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    case_id: str = response.json()["id"]
+    return case_id
+
+
+async def _link(api: Api, headers: dict[str, str], case_id: str) -> dict[str, Any]:
+    response = await api.client.post(f"/api/v1/cases/{case_id}/links", headers=headers)
+    assert response.status_code == 201, response.text
+    link: dict[str, Any] = response.json()
+    return link
+
+
+async def build_world(api: Api) -> World:
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    staff_ids: dict[str, str] = {}
+    roles = {"inspector_other": Role.inspector}
+    for caller in STAFF:
+        staff, headers[caller] = await api.staff_headers(roles.get(caller) or Role(caller))
+        staff_ids[caller] = staff.id
+    case_id = await _new_case(api, headers["dispatcher"], "ACC-MAIN")
+    other_case = await _new_case(api, headers["dispatcher"], "ACC-OTHER")
+    async with api.ctx.sessionmaker() as session:
+        session.add(
+            CaseInspector(case_id=case_id, staff_id=staff_ids["inspector"], position="lead")
+        )
+        await session.commit()
+    link = await _link(api, headers["dispatcher"], case_id)
+    headers["applicant"] = {"Authorization": f"Bearer {link['token']}"}
+    other_link = await _link(api, headers["dispatcher"], other_case)
+    headers["applicant_other"] = {"Authorization": f"Bearer {other_link['token']}"}
+    return World(api, headers, case_id, staff_ids["window"], link["id"])
+
+
+def _expected(endpoint: Endpoint, caller: str) -> int:
+    if caller in endpoint.ok:
+        return endpoint.ok[caller]
+    if caller == "anonymous":
+        return 401
+    return endpoint.others.get(caller, endpoint.default_refusal)
+
+
+async def test_every_caller_gets_exactly_what_the_table_allows(api: Api) -> None:
+    world = await build_world(api)
+    mismatches = []
+    for endpoint in ENDPOINTS:
+        if (endpoint.method, endpoint.path) in UNCHECKED:
+            continue
+        path = endpoint.path.format(
+            case_id=world.case_id, staff_id=world.staff_id, link_id=world.link_id
+        )
+        for caller in CALLERS:
+            response = await api.client.request(
+                endpoint.method, path, json=world.body(endpoint.body), headers=world.headers[caller]
+            )
+            expected = _expected(endpoint, caller)
+            if response.status_code != expected:
+                mismatches.append(
+                    f"{endpoint.method} {endpoint.path} as {caller}: "
+                    f"{response.status_code} != {expected} {response.text[:120]}"
+                )
+            elif expected >= 400:
+                assert response.headers["content-type"] == "application/problem+json"
+    assert mismatches == []
+
+
+async def test_case_list_shows_each_caller_only_their_cases(api: Api) -> None:
+    world = await build_world(api)
+
+    async def visible(caller: str) -> set[str]:
+        response = await api.client.get("/api/v1/cases", headers=world.headers[caller])
+        return {c["id"] for c in response.json()}
+
+    assert world.case_id in await visible("inspector")
+    assert await visible("inspector_other") == set()
+    assert await visible("applicant") == {world.case_id}
+    assert world.case_id not in await visible("applicant_other")
+    assert await visible("reviewer") == set()
+    assert len(await visible("dispatcher")) == 2
+
+
+async def test_revoked_link_stops_working_at_once(api: Api) -> None:
+    world = await build_world(api)
+    applicant = world.headers["applicant"]
+    assert (await api.client.get(f"/api/v1/cases/{world.case_id}", headers=applicant)).is_success
+    await api.client.delete(
+        f"/api/v1/cases/{world.case_id}/links/{world.link_id}", headers=world.headers["admin"]
+    )
+    refused = await api.client.get(f"/api/v1/cases/{world.case_id}", headers=applicant)
+    assert refused.status_code == 401
+    assert "链接已失效" in refused.json()["detail"]
+
+
+def test_every_api_route_is_in_the_access_table(app: Any) -> None:
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/v1")
+        for method in operations
+    }
+    assert len(routes) > 10  # the walk really found the routes
+    listed = {(e.method, e.path) for e in ENDPOINTS}
+    assert routes - listed == set(), "add the new endpoints to ENDPOINTS"

@@ -1,0 +1,117 @@
+"""Case intake from the approval system: idempotent replay, conflicting replay, defaults."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import func, select
+
+from server.audit.models import AuditRecord
+from server.auth.models import Role
+from server.cases.models import Case
+from tests.fixtures.app import Api
+
+
+def intake_body(api: Api, number: str = "SQ-2026-0001", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "application_no": number,
+        "applicant": {
+            "kind": "company",
+            "name": "惠民便利店有限公司",
+            "id_no": "91350100MA2XXXXX0K",
+            "phone": "13800138000",
+        },
+        "site": {"address": "福州市鼓楼区东街88号", "lat": 26.0878, "lng": 119.3036},
+        "matters": [api.ctx.catalogue.matters[0].code],
+    }
+    body.update(changes)
+    return body
+
+
+async def _count(api: Api, model: Any, *where: Any) -> int:
+    async with api.ctx.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_intake_opens_a_case_with_the_matter_defaults(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    matter = api.ctx.catalogue.matters[0]
+    response = await api.client.post("/api/v1/cases", json=intake_body(api), headers=headers)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["state"] == "received"
+    assert case["mode"] == matter.default_mode.value
+    assert case["sla_class"] == matter.default_sla.value
+    assert case["number"].startswith("YTK")
+    assert await _count(api, AuditRecord, AuditRecord.action == "case.received") == 1
+
+
+async def test_replaying_the_same_application_returns_the_same_case(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    first = await api.client.post("/api/v1/cases", json=intake_body(api), headers=headers)
+    again = await api.client.post("/api/v1/cases", json=intake_body(api), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert await _count(api, Case) == 1
+
+
+async def test_same_number_with_a_different_body_is_409_and_changes_nothing(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    body = intake_body(api)
+    await api.client.post("/api/v1/cases", json=body, headers=headers)
+    changed = copy.deepcopy(body)
+    changed["site"]["address"] = "福州市台江区另一个地址1号"
+    response = await api.client.post("/api/v1/cases", json=changed, headers=headers)
+    assert response.status_code == 409
+    assert "已受理" in response.json()["detail"]
+    async with api.ctx.sessionmaker() as session:
+        stored = await session.scalar(select(Case))
+    assert stored is not None
+    assert stored.site_address == body["site"]["address"]
+
+
+async def test_joint_inspection_takes_the_most_demanding_defaults(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    matters = api.ctx.catalogue.matters
+    codes = [m.code for m in matters[:3]]
+    response = await api.client.post(
+        "/api/v1/cases", json=intake_body(api, matters=codes), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    if any(m.default_mode.value == "offline_onsite" for m in matters[:3]):
+        assert response.json()["mode"] == "offline_onsite"
+    assert response.json()["matters"] == codes
+
+
+async def test_override_needs_a_reason(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    matter = api.ctx.catalogue.matters[0]
+    other = "complex" if matter.default_sla.value != "complex" else "simple"
+    refused = await api.client.post(
+        "/api/v1/cases", json=intake_body(api, sla_class=other), headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "override_reason"
+    accepted = await api.client.post(
+        "/api/v1/cases",
+        json=intake_body(api, sla_class=other, override_reason="场所面积大，需要更长时间"),
+        headers=headers,
+    )
+    assert accepted.status_code == 201
+    assert accepted.json()["sla_class"] == other
+
+
+async def test_unknown_matter_and_bad_fields_are_refused(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    unknown = await api.client.post(
+        "/api/v1/cases", json=intake_body(api, matters=["flying_cars"]), headers=headers
+    )
+    assert unknown.status_code == 422
+    assert "flying_cars" in unknown.json()["detail"]
+    bad_phone = intake_body(api)
+    bad_phone["applicant"]["phone"] = "call me"
+    response = await api.client.post("/api/v1/cases", json=bad_phone, headers=headers)
+    assert response.status_code == 422
+    assert "applicant.phone" in response.json()["detail_en"]
+    assert await _count(api, Case) == 0

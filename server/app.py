@@ -16,6 +16,7 @@ from server.auth.router import router as auth_router
 from server.cases.router import router as cases_router
 from server.catalogue import load as load_catalogue
 from server.catalogue import matter_lookup
+from server.notifications.router import router as notifications_router
 from server.config import Settings
 from server.context import AppContext
 from server.db import make_engine, make_sessionmaker
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cases_router,
         assignment_router,
         appointments_router,
+        notifications_router,
     )
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,70 @@
+"""The in-app message feed, and a case's notification delivery record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.deps import PrincipalDep, SessionDep, VisibleCaseDep, require_roles
+from server.notifications import service
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+OperatorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+
+
+class FeedItem(BaseModel):
+    """One in-app message."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    case_id: str | None
+    template: str
+    params: dict[str, Any]
+    text_zh: str
+    text_en: str
+    created_at: datetime
+
+
+class DeliveryRecord(BaseModel):
+    """One message on one channel, and what became of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    event: str
+    audience: str
+    recipient: str
+    channel: str
+    template: str
+    text_zh: str
+    text_en: str
+    status: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+@router.get("/feed")
+async def feed(
+    principal: PrincipalDep,
+    session: SessionDep,
+    since: Annotated[datetime | None, Query(description="only messages after this time")] = None,
+) -> list[FeedItem]:
+    """The caller's in-app messages, newest first."""
+    rows = await service.feed_for(session, principal, since)
+    return [FeedItem.model_validate(row) for row in rows]
+
+
+@router.get("/cases/{case_id}/notifications")
+async def case_notifications(
+    _: OperatorDep, view: VisibleCaseDep, session: SessionDep
+) -> list[DeliveryRecord]:
+    """Every notification of a case on every channel, with its delivery status."""
+    rows = await service.deliveries_for_case(session, view.case.id)
+    return [DeliveryRecord.model_validate(row) for row in rows]

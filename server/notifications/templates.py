@@ -1,0 +1,175 @@
+"""Message texts (zh-CN with an English alternative), keyed by template code. Pure: no I/O.
+
+Parameter values are shared by both languages (case numbers, times as shown in Asia/Shanghai);
+a value that must differ by language is passed twice, e.g. ``conclusion_zh``/``conclusion_en``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PREFIX_ZH = "【云踏勘】"
+PREFIX_EN = "[Cloud Inspection] "
+
+
+class TemplateError(ValueError):
+    """An unknown template code, or parameters a template needs are missing."""
+
+
+def _fields(text: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    code: str
+    zh: str
+    en: str
+
+    @property
+    def params(self) -> frozenset[str]:
+        return _fields(self.zh) | _fields(self.en)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    template: str
+    text_zh: str
+    text_en: str
+
+
+def _t(code: str, zh: str, en: str) -> Template:
+    return Template(code, PREFIX_ZH + zh, PREFIX_EN + en)
+
+
+_ALL = [
+    # to the applicant
+    _t(
+        "case_assigned",
+        "您好，您的踏勘申请（案件编号{case_number}）已受理并安排踏勘人员，"
+        "工作人员将尽快与您预约视频踏勘时间，请保持电话畅通。",
+        "Your inspection request (case {case_number}) has been accepted and inspectors have "
+        "been assigned. Staff will contact you soon to book the video inspection.",
+    ),
+    _t(
+        "applicant_link",
+        "您好，案件{case_number}的云踏勘链接：{url}，有效期至{expires}。"
+        "请用手机打开，无需安装软件。请勿将链接转发他人。",
+        "Your cloud inspection link for case {case_number}: {url} (valid until {expires}). "
+        "Open it on your phone; no app is needed. Do not share it.",
+    ),
+    _t(
+        "appointment_proposed",
+        "您好，案件{case_number}拟定于{time}进行视频踏勘，请通过踏勘链接确认或另选时间。",
+        "The video inspection of case {case_number} is proposed for {time}. Please confirm "
+        "or choose another time through your inspection link.",
+    ),
+    _t(
+        "appointment_confirmed",
+        "您好，案件{case_number}的视频踏勘时间已确定为{time}。"
+        "请提前阅读准备指南，并在开始前10分钟完成摄像头和网络检测。",
+        "The video inspection of case {case_number} is booked for {time}. Please read the "
+        "preparation guide and run the camera and network check 10 minutes before.",
+    ),
+    _t(
+        "appointment_changed",
+        "您好，案件{case_number}的视频踏勘时间已由{old_time}调整为{time}，原因：{reason}。"
+        "给您带来不便，敬请谅解。",
+        "The video inspection of case {case_number} has moved from {old_time} to {time} "
+        "(reason: {reason}). We apologise for the inconvenience.",
+    ),
+    _t(
+        "appointment_reminder",
+        "您好，案件{case_number}的视频踏勘将于{time}开始，请准时通过踏勘链接进入。",
+        "The video inspection of case {case_number} starts at {time}. Please join on time "
+        "through your inspection link.",
+    ),
+    _t(
+        "rectification_requested",
+        "您好，案件{case_number}经踏勘有{items}项需要补齐补正，"
+        "请于{deadline}前通过踏勘链接逐项上传整改照片。",
+        "The inspection of case {case_number} found {items} item(s) to rectify. Please upload "
+        "photos of each item through your inspection link before {deadline}.",
+    ),
+    _t(
+        "rectification_reminder",
+        "您好，案件{case_number}的补齐补正材料将于{deadline}截止，请尽快上传。",
+        "The rectification of case {case_number} is due by {deadline}; please upload it soon.",
+    ),
+    _t(
+        "opinion_issued_applicant",
+        "您好，案件{case_number}的电子踏勘意见书已出具，踏勘结论：{conclusion_zh}。"
+        "审批结果请留意受理窗口的后续通知。",
+        "The electronic inspection opinion for case {case_number} has been issued; "
+        "conclusion: {conclusion_en}. The service window will tell you the approval decision.",
+    ),
+    # to staff
+    _t(
+        "inspector_assigned",
+        "您已被抽取为案件{case_number}的{position_zh}，踏勘地点：{address}。请及时与申请人预约。",
+        "You have been drawn as the {position_en} of case {case_number} at {address}. "
+        "Please book a time with the applicant.",
+    ),
+    _t(
+        "review_requested",
+        "案件{case_number}的踏勘意见书已提交审核，请及时处理。",
+        "The inspection opinion for case {case_number} awaits your review.",
+    ),
+    _t(
+        "opinion_issued_window",
+        "案件{case_number}（申请人：{applicant_name}）的电子踏勘意见书已出具，"
+        "踏勘结论：{conclusion_zh}，请据此办理审批。",
+        "The electronic inspection opinion for case {case_number} (applicant: "
+        "{applicant_name}) has been issued; conclusion: {conclusion_en}. "
+        "Please proceed with the approval.",
+    ),
+    _t(
+        "sla_yellow",
+        "黄牌预警：案件{case_number}将于{due}到期，请抓紧办理。",
+        "Yellow card: case {case_number} is due at {due}; please act soon.",
+    ),
+    _t(
+        "sla_red",
+        "红牌警告：案件{case_number}已于{due}超期，请立即处理并说明原因。",
+        "Red card: case {case_number} became overdue at {due}; act now and record the reason.",
+    ),
+    _t(
+        "no_show",
+        "案件{case_number}预约于{time}的视频踏勘，申请人未按时进入，请联系申请人重新预约。",
+        "The applicant did not join the video inspection of case {case_number} booked for "
+        "{time}; please contact them to rebook.",
+    ),
+]
+
+TEMPLATES: Mapping[str, Template] = {t.code: t for t in _ALL}
+
+
+def get(code: str) -> Template:
+    try:
+        return TEMPLATES[code]
+    except KeyError:
+        raise TemplateError(f"unknown notification template {code!r}") from None
+
+
+def render(code: str, params: Mapping[str, Any]) -> Rendered:
+    """Both texts of ``code``; every parameter the template uses must be given."""
+    template = get(code)
+    missing = sorted(template.params - params.keys())
+    if missing:
+        raise TemplateError(
+            f"template {code!r} needs parameter(s) {', '.join(missing)}; "
+            f"given: {', '.join(sorted(params)) or 'none'}"
+        )
+    values = {k: str(v) for k, v in params.items()}
+    return Rendered(code, template.zh.format_map(values), template.en.format_map(values))
+
+
+def shanghai_time(value: datetime) -> str:
+    """A time as shown in messages: Asia/Shanghai, to the minute (``2026-03-05 14:30``)."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

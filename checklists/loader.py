@@ -107,10 +107,10 @@ def _load(directory: Path) -> tuple[Catalogue | None, list[CatalogueIssue]]:
         return None, [_file_issue(SHARED_FILE, "缺少共用文件", "shared file is missing")]
     issues: list[CatalogueIssue] = []
     documents = [doc for p in paths if (doc := _read(p, issues)) is not None]
-    shared_doc = next(d for d in documents if d.name == SHARED_FILE)
-    shared = _validate(shared_doc, SharedFile, issues)
+    shared_doc = next((d for d in documents if d.name == SHARED_FILE), None)
+    shared = _validate(shared_doc, SharedFile, issues) if shared_doc else None
     matters = _validate_matters([d for d in documents if d.name != SHARED_FILE], issues)
-    if shared is None or issues:
+    if shared is None or shared_doc is None or issues:
         return None, _sorted(issues)
     issues += _reference_issues(shared, matters, shared_doc)
     if issues:

@@ -101,6 +101,13 @@ def test_malformed_yaml_reports_file_and_line(catalogue_copy: Path) -> None:
     assert issue.message_en.startswith("malformed YAML")
 
 
+def test_malformed_shared_file_is_reported_not_crashed_on(catalogue_copy: Path) -> None:
+    (catalogue_copy / "shared.yaml").write_text("version: [unclosed\n", encoding="utf-8")
+    issue = only_issue(catalogue_copy)
+    assert issue.file == "shared.yaml"
+    assert issue.message_en.startswith("malformed YAML")
+
+
 def test_unknown_shared_item_reports_file_line_and_message(catalogue_copy: Path) -> None:
     line = edit(catalogue_copy, "food_retail.yaml", "  - ref: SH-06\n", "  - ref: SH-99\n")
     issue = only_issue(catalogue_copy)

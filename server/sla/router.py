@@ -1,0 +1,84 @@
+"""SLA clocks of cases and the admins' working-day calendar (节假日调整)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.db import utcnow
+from server.deps import SessionDep, SettingsDep, VisibleCaseDep, require_roles
+from server.sla import service
+from server.sla.service import ClockView, policy_from_settings
+
+router = APIRouter(prefix="/api/v1", tags=["sla"])
+CalendarReaderDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    is_workday: bool
+    note: str = Field(default="", max_length=500)  # required; checked with a message
+
+
+class OverrideOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    date: dt.date
+    is_workday: bool
+    note: str
+    created_by: str
+    created_at: dt.datetime
+
+
+class OverrideSaved(OverrideOut):
+    clocks_refreshed: int  # running clocks whose due time was recomputed
+
+
+@router.get("/cases/{case_id}/clock")
+async def get_clock(view: VisibleCaseDep, session: SessionDep, settings: SettingsDep) -> ClockView:
+    """The case's SLA clock: due time (UTC and Asia/Shanghai), share used, card."""
+    policy = policy_from_settings(settings)
+    return await service.clock_view(session, view.case.id, utcnow(), policy=policy)
+
+
+@router.get("/calendar/overrides")
+async def list_overrides(
+    _: CalendarReaderDep,
+    session: SessionDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> list[OverrideOut]:
+    """Admins' calendar overrides, by date."""
+    rows = await service.list_overrides(session, year=year)
+    return [OverrideOut.model_validate(r) for r in rows]
+
+
+@router.put("/calendar/overrides/{date}")
+async def set_override(
+    date: dt.date, body: OverrideIn, principal: AdminDep, session: SessionDep, settings: SettingsDep
+) -> OverrideSaved:
+    """Declare a date a working day or a day off; running clocks' due times follow."""
+    row, moved = await service.set_override(
+        session,
+        principal.actor,
+        date,
+        is_workday=body.is_workday,
+        note=body.note,
+        policy=policy_from_settings(settings),
+    )
+    out = OverrideOut.model_validate(row)
+    return OverrideSaved(**out.model_dump(), clocks_refreshed=moved)
+
+
+@router.delete("/calendar/overrides/{date}", status_code=204)
+async def remove_override(
+    date: dt.date, principal: AdminDep, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Remove an override; the official calendar applies to that date again."""
+    await service.remove_override(
+        session, principal.actor, date, policy=policy_from_settings(settings)
+    )

@@ -12,20 +12,24 @@ from prometheus_client import CollectorRegistry
 
 from server.appointments.router import router as appointments_router
 from server.assignment.router import router as assignment_router
+from server.auth import passwords
 from server.auth.router import router as auth_router
 from server.cases.router import router as cases_router
 from server.catalogue import load as load_catalogue
 from server.catalogue import matter_lookup
-from server.notifications.router import router as notifications_router
 from server.config import Settings
 from server.context import AppContext
 from server.db import make_engine, make_sessionmaker
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
+from server.inspection.router import router as inspection_router
 from server.logs import configure_logging, get_logger
+from server.notifications.router import router as notifications_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
+from server.scheduler import start_scheduler
 from server.seaweed import SeaweedProcess
+from server.sla.router import router as sla_router
 from server.staff.router import router as staff_router
 from server.storage import ObjectStore
 
@@ -70,6 +74,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             seaweed=seaweed,
         )
         app.state.ctx = ctx
+        if settings.scheduler_enabled:
+            scheduler = start_scheduler(ctx)
+            stack.callback(scheduler.shutdown, wait=False)
         log.info("app.ready", base_url=settings.effective_base_url)
         yield
         log.info("app.stopping")
@@ -78,6 +85,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = with_dev_secrets(settings or Settings())
     configure_logging(json_output=settings.log_json)
+    passwords.configure(
+        time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib
+    )
     app = FastAPI(
         title="云踏勘 Cloud Inspection",
         version="0.1.0",
@@ -98,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assignment_router,
         appointments_router,
         notifications_router,
+        sla_router,
+        inspection_router,
     )
     for router in routers:
         app.include_router(router)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     staff_token_minutes: int = 60 * 8  # absolute lifetime of a login
     staff_idle_minutes: int = 60  # idle timeout
     applicant_link_hours: int = 72
+    # argon2id cost (RFC 9106 second recommendation by default); tests turn it down
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=64 * 1024, ge=1024)
     login_max_failures: int = 5
     login_lockout_seconds: int = 300
 

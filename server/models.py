@@ -6,8 +6,10 @@ from server.audit.models import AuditHead, AuditRecord
 from server.auth.models import LoginThrottle, Staff, StaffSession
 from server.cases.models import Case, CaseInspector, CaseLink
 from server.db import Base
+from server.inspection import models as inspection_models
 from server.notifications import models as notification_models
 from server.sla import models as sla_models
+from server.supervision import models as supervision_models
 
 __all__ = [
     "Appointment",
@@ -24,6 +26,8 @@ __all__ = [
     "Slot",
     "Staff",
     "StaffSession",
+    "inspection_models",
     "notification_models",
     "sla_models",
+    "supervision_models",
 ]

@@ -14,11 +14,13 @@ from server.db import utcnow
 from server.deps import (
     CaseApplicantDep,
     CaseInspectorDep,
+    ContextDep,
     PrincipalDep,
     SessionDep,
     VisibleCaseDep,
 )
 from server.errors import Forbidden
+from server.notifications import events
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
 
@@ -73,7 +75,11 @@ async def get_appointment(view: VisibleCaseDep, session: SessionDep) -> Appointm
 
 @router.post("/slots", status_code=201)
 async def propose(
-    body: SlotsIn, view: VisibleCaseDep, inspector: CaseInspectorDep, session: SessionDep
+    body: SlotsIn,
+    view: VisibleCaseDep,
+    inspector: CaseInspectorDep,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> list[SlotOut]:
     """Offer the applicant times for the video inspection."""
     rows = await service.propose_slots(
@@ -83,16 +89,25 @@ async def propose(
         [(s.starts_at, s.ends_at) for s in body.slots],
         utcnow(),
     )
+    first = min(rows, key=lambda r: r.starts_at)
+    await events.slots_proposed(session, ctx.settings, view.case, first.starts_at, first.id)
     return [SlotOut(id=r.id, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
 
 
 @router.post("/appointment")
 async def accept(
-    body: AcceptIn, view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep
+    body: AcceptIn,
+    view: VisibleCaseDep,
+    applicant: CaseApplicantDep,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> SlotOut:
     """The applicant accepts one of the offered slots."""
     appointment = await service.accept_slot(
         session, applicant.actor, view.case, body.slot_id, utcnow()
+    )
+    await events.appointment_confirmed(
+        session, ctx.settings, view.case, appointment.starts_at, appointment.id
     )
     return SlotOut(id=appointment.id, starts_at=appointment.starts_at, ends_at=appointment.ends_at)
 

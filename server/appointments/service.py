@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -164,8 +165,15 @@ async def record_applicant_joined(session: AsyncSession, case_id: str, at: datet
     )
 
 
+OnNoShow = Callable[[AsyncSession, Case, Appointment], Awaitable[None]]
+
+
 async def mark_no_shows(
-    sessionmaker: async_sessionmaker[AsyncSession], *, no_show_after: timedelta, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    no_show_after: timedelta,
+    now: datetime,
+    on_no_show: OnNoShow | None = None,
 ) -> int:
     """The no-show rule: not joined ``no_show_after`` past the start → recorded, clock paused."""
     async with sessionmaker() as session:
@@ -180,7 +188,7 @@ async def mark_no_shows(
         )
     marked = 0
     for appointment_id in due:
-        marked += await _mark_one(sessionmaker, appointment_id, no_show_after, now)
+        marked += await _mark_one(sessionmaker, appointment_id, no_show_after, now, on_no_show)
     return marked
 
 
@@ -189,6 +197,7 @@ async def _mark_one(
     appointment_id: str,
     no_show_after: timedelta,
     now: datetime,
+    on_no_show: OnNoShow | None,
 ) -> int:
     actor = Actor.system("no-show-rule")
     async with sessionmaker() as session:
@@ -223,5 +232,7 @@ async def _mark_one(
             now=now,
             detail={"appointment": appointment_id},
         )
+        if on_no_show is not None:
+            await on_no_show(session, case, appointment)
         await session.commit()
     return 1

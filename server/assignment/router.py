@@ -16,6 +16,7 @@ from server.auth.models import Role, Staff
 from server.auth.principal import Principal
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
 from server.errors import BadInput, Conflict, Forbidden, not_found
+from server.notifications import events
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
@@ -125,9 +126,13 @@ def _draw_out(draw_id: str, record: dict[str, object], seed: str) -> DrawOut:
 
 
 @router.post("/cases/{case_id}/draw")
-async def draw(view: VisibleCaseDep, dispatcher: DispatchDep, session: SessionDep) -> DrawOut:
+async def draw(
+    view: VisibleCaseDep, dispatcher: DispatchDep, session: SessionDep, ctx: ContextDep
+) -> DrawOut:
     """Draw two qualified, unconflicted inspectors at random, weighted towards lighter load."""
-    await service.draw_for_case(session, dispatcher.actor, view.case)
+    result = await service.draw_for_case(session, dispatcher.actor, view.case)
+    if result.pair is not None:
+        await events.case_assigned(session, ctx.settings, view.case)
     stored = await session.scalar(
         select(Draw).where(Draw.case_id == view.case.id).order_by(Draw.created_at.desc()).limit(1)
     )

@@ -11,9 +11,20 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_PASSWORD_LENGTH = 10
 
 
+_cost = {"time_cost": 3, "memory_cost": 64 * 1024}
+
+
+def configure(*, time_cost: int, memory_kib: int) -> None:
+    """Set the argon2id cost for this process (from settings, at app start)."""
+    if (time_cost, memory_kib) != (_cost["time_cost"], _cost["memory_cost"]):
+        _cost.update(time_cost=time_cost, memory_cost=memory_kib)
+        _hasher.cache_clear()
+        _dummy_hash.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+    return PasswordHasher(time_cost=_cost["time_cost"], memory_cost=_cost["memory_cost"])
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from server.cases.models import Case, CaseInspector
 from server.cases.schemas import CaseIntake, CaseOut, LinkOut
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
+from server.sla.service import policy_from_settings
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 IntakeDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
@@ -36,7 +37,12 @@ async def intake(
 ) -> CaseOut:
     """Open a case from an application; the same application replayed returns it (200)."""
     case, created = await service.intake(
-        session, principal.actor, body, ctx.matter_lookup, INITIAL_STATE
+        session,
+        principal.actor,
+        body,
+        ctx.matter_lookup,
+        INITIAL_STATE,
+        policy_from_settings(ctx.settings),
     )
     if not created:
         response.status_code = 200

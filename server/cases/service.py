@@ -19,6 +19,8 @@ from server.cases.models import Case, CaseLink
 from server.cases.schemas import CaseIntake
 from server.db import new_id, utcnow
 from server.errors import BadInput, Conflict, not_found
+from server.sla import service as sla
+from server.sla.clock import SlaPolicy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MODE_RANK = {"online_video": 0, "rectification": 0, "offline_onsite": 1}
@@ -81,7 +83,12 @@ def _case_number(case_id: str) -> str:
 
 
 async def intake(
-    session: AsyncSession, actor: Actor, body: CaseIntake, lookup: MatterLookup, initial_state: str
+    session: AsyncSession,
+    actor: Actor,
+    body: CaseIntake,
+    lookup: MatterLookup,
+    initial_state: str,
+    policy: SlaPolicy,
 ) -> tuple[Case, bool]:
     """Open a case; replaying the same application returns it (``created`` is False)."""
     fingerprint = intake_fingerprint(body)
@@ -124,6 +131,7 @@ async def intake(
         case_id=case.id,
         detail={"application_no": case.application_no, "mode": mode, "sla_class": sla_class},
     )
+    await sla.start_for_case(session, case, now=case.created_at, policy=policy)
     return case, True
 
 

@@ -63,7 +63,7 @@ async def feed(
 
 @router.get("/cases/{case_id}/notifications")
 async def case_notifications(
-    _: OperatorDep, view: VisibleCaseDep, session: SessionDep
+    view: VisibleCaseDep, _: OperatorDep, session: SessionDep
 ) -> list[DeliveryRecord]:
     """Every notification of a case on every channel, with its delivery status."""
     rows = await service.deliveries_for_case(session, view.case.id)

@@ -1,0 +1,116 @@
+"""Who hears about what: case events turned into outbox messages (zh + en)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access import current_inspectors
+from server.auth.models import Role
+from server.cases.models import Case
+from server.config import Settings
+from server.notifications.service import configured_channels, notify
+from server.notifications.templates import shanghai_time
+from server.sla.jobs import CardRaised, OnCard
+
+POSITIONS = {
+    "lead": ("主办踏勘人员", "lead inspector"),
+    "second": ("协办踏勘人员", "second inspector"),
+}
+
+
+async def case_assigned(session: AsyncSession, settings: Settings, case: Case) -> None:
+    channels = configured_channels(settings)
+    await notify(
+        session,
+        template="case_assigned",
+        params={"case_number": case.number},
+        event=f"assigned:{case.id}:{case.version}",
+        channels=channels,
+        case_id=case.id,
+        applicant=True,
+    )
+    inspectors = await current_inspectors(session, case.id)
+    for position, staff_id in zip(("lead", "second"), inspectors, strict=False):
+        zh, en = POSITIONS[position]
+        await notify(
+            session,
+            template="inspector_assigned",
+            params={
+                "case_number": case.number,
+                "position_zh": zh,
+                "position_en": en,
+                "address": case.site_address,
+            },
+            event=f"inspector_assigned:{case.id}:{staff_id}",
+            channels=channels,
+            case_id=case.id,
+            staff_ids=(staff_id,),
+        )
+
+
+async def slots_proposed(
+    session: AsyncSession, settings: Settings, case: Case, first_start: datetime, event: str
+) -> None:
+    await notify(
+        session,
+        template="appointment_proposed",
+        params={"case_number": case.number, "time": shanghai_time(first_start)},
+        event=f"slots:{case.id}:{event}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        applicant=True,
+    )
+
+
+async def appointment_confirmed(
+    session: AsyncSession, settings: Settings, case: Case, starts_at: datetime, event: str
+) -> None:
+    await notify(
+        session,
+        template="appointment_confirmed",
+        params={"case_number": case.number, "time": shanghai_time(starts_at)},
+        event=f"confirmed:{case.id}:{event}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        applicant=True,
+        staff_ids=await current_inspectors(session, case.id),
+    )
+
+
+async def no_show(
+    session: AsyncSession, settings: Settings, case: Case, starts_at: datetime, event: str
+) -> None:
+    await notify(
+        session,
+        template="no_show",
+        params={"case_number": case.number, "time": shanghai_time(starts_at)},
+        event=f"no_show:{case.id}:{event}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        staff_ids=await current_inspectors(session, case.id),
+        roles=(Role.dispatcher.value,),
+    )
+
+
+def card_notifier(settings: Settings) -> OnCard:
+    """The SLA tick's ``on_card`` hook: dispatchers and the case's inspectors hear of it."""
+
+    async def on_card(session: AsyncSession, raised: CardRaised) -> None:
+        case = await session.get(Case, raised.case_id)
+        if case is None:
+            return
+        due = shanghai_time(raised.due_at) if raised.due_at else "-"
+        await notify(
+            session,
+            template=f"sla_{raised.card.value}",
+            params={"case_number": case.number, "due": due},
+            event=f"card:{raised.clock_id}:{raised.card.value}",
+            channels=configured_channels(settings),
+            case_id=case.id,
+            staff_ids=await current_inspectors(session, case.id),
+            roles=(Role.dispatcher.value,),
+        )
+
+    return on_card

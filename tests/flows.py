@@ -1,0 +1,123 @@
+"""Steps of the real journey, driven through the API, for tests that need a case in some state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.auth.models import Role, Staff
+from server.db import utcnow
+from tests.fixtures.app import Api
+from tests.test_intake import intake_body
+
+
+@dataclass
+class Journey:
+    api: Api
+    dispatcher: dict[str, str]
+    admin: dict[str, str]
+    inspectors: list[Staff] = field(default_factory=list)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # by staff id
+    case: dict[str, Any] = field(default_factory=dict)
+    applicant: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def case_id(self) -> str:
+        return str(self.case["id"])
+
+    def inspector_headers(self, position: int) -> dict[str, str]:
+        """Headers of the case's lead (0) or second (1) inspector."""
+        return self.headers[self.case["inspector_ids"][position]]
+
+
+async def start_journey(api: Api) -> Journey:
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    _, admin = await api.staff_headers(Role.admin)
+    return Journey(api, dispatcher, admin)
+
+
+async def add_inspector(
+    journey: Journey, matters: list[str], *, active: bool = True, organisation: str = ""
+) -> Staff:
+    api = journey.api
+    staff = await api.create_staff(Role.inspector)
+    if organisation:
+        staff.organisation = organisation
+    response = await api.client.put(
+        f"/api/v1/inspectors/{staff.id}/profile",
+        json={"matters": matters, "active": active},
+        headers=journey.admin,
+    )
+    assert response.status_code == 200, response.text
+    journey.inspectors.append(staff)
+    journey.headers[staff.id] = await api.login(staff.username)
+    return staff
+
+
+async def open_case(journey: Journey, number: str = "SQ-1", **changes: Any) -> dict[str, Any]:
+    api = journey.api
+    response = await api.client.post(
+        "/api/v1/cases", json=intake_body(api, number=number, **changes), headers=journey.dispatcher
+    )
+    assert response.status_code == 201, response.text
+    journey.case = response.json()
+    link = await api.client.post(
+        f"/api/v1/cases/{journey.case_id}/links", headers=journey.dispatcher
+    )
+    assert link.status_code == 201, link.text
+    journey.applicant = {"Authorization": f"Bearer {link.json()['token']}"}
+    return journey.case
+
+
+async def refresh(journey: Journey) -> dict[str, Any]:
+    response = await journey.api.client.get(
+        f"/api/v1/cases/{journey.case_id}", headers=journey.dispatcher
+    )
+    assert response.status_code == 200, response.text
+    journey.case = response.json()
+    return journey.case
+
+
+async def assign(journey: Journey, pool: int = 3) -> dict[str, Any]:
+    """A case with a drawn pair: the default matter, ``pool`` qualified inspectors."""
+    matter = journey.api.ctx.catalogue.matters[0].code
+    for i in range(pool):
+        await add_inspector(journey, [matter])
+        del i
+    if not journey.case:
+        await open_case(journey)
+    response = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/draw", headers=journey.dispatcher
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["pair"], response.text
+    return await refresh(journey)
+
+
+def slot(hours_from_now: float, minutes: int = 60, now: datetime | None = None) -> dict[str, str]:
+    start = (now or utcnow()) + timedelta(hours=hours_from_now)
+    return {
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
+    }
+
+
+async def schedule(journey: Journey) -> dict[str, Any]:
+    """Assign, then the lead offers two slots and the applicant takes the first."""
+    if not journey.case or not journey.case.get("inspector_ids"):
+        await assign(journey)
+    client = journey.api.client
+    offered = await client.post(
+        f"/api/v1/cases/{journey.case_id}/slots",
+        json={"slots": [slot(2), slot(5)]},
+        headers=journey.inspector_headers(0),
+    )
+    assert offered.status_code == 201, offered.text
+    accepted = await client.post(
+        f"/api/v1/cases/{journey.case_id}/appointment",
+        json={"slot_id": offered.json()[0]["id"]},
+        headers=journey.applicant,
+    )
+    assert accepted.status_code == 200, accepted.text
+    return await refresh(journey)

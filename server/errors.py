@@ -128,6 +128,16 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
         {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e["type"]}
         for e in exc.errors()
     ]
+    broken_json = next((e for e in errors if e["type"] == "json_invalid"), None)
+    if broken_json is not None:
+        position = broken_json["loc"][-1] if broken_json["loc"] else "?"
+        return _problem(
+            BadInput(
+                f"请求体不是合法的 JSON（约第 {position} 个字符处），请检查格式。",
+                f"The request body is not valid JSON (near character {position}).",
+                errors=errors,
+            )
+        )
     fields = "; ".join(".".join(e["loc"][1:]) or e["loc"][0] for e in errors if e["loc"])
     return _problem(
         BadInput(

@@ -132,6 +132,7 @@ async def test_malformed_json_is_422_and_records_nothing(api: Api) -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "bad_input"
+    assert "不是合法的 JSON" in response.json()["detail"]
     wrong_types = await api.client.post(LOGIN, json={"username": 5, "password": ["x"]})
     assert wrong_types.status_code == 422
     assert "username" in wrong_types.json()["detail_en"]

@@ -23,6 +23,7 @@ from server.db import make_engine, make_sessionmaker
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
 from server.inspection.router import router as inspection_router
+from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
 from server.ops import MetricsMiddleware
@@ -113,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    install_live(app)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

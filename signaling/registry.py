@@ -1,0 +1,94 @@
+"""The live rooms of one app: built per app and kept on ``app.state`` (never module-level)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from signaling.bus import Bus, LocalBus
+from signaling.media import MediaFactory, MediaSession
+from signaling.messages import CloseCode, ServerCandidate, ServerOffer
+from signaling.room import Room
+
+
+@dataclass
+class _RoomChannel:
+    """The ``SignalChannel`` a room's media session uses to reach its participants."""
+
+    room: Room
+    bus: Bus
+
+    def send_offer(self, participant_id: str, sdp: str) -> None:
+        member = self.room.members.get(participant_id)
+        if member is not None:
+            self.room.server_offered(participant_id)
+            self.bus.deliver(member.conn, ServerOffer(sdp=sdp))
+
+    def send_candidate(
+        self,
+        participant_id: str,
+        candidate: str | None,
+        sdp_mid: str | None,
+        sdp_mline_index: int | None,
+    ) -> None:
+        member = self.room.members.get(participant_id)
+        if member is not None:
+            message = ServerCandidate(
+                candidate=candidate, sdp_mid=sdp_mid, sdp_mline_index=sdp_mline_index
+            )
+            self.bus.deliver(member.conn, message)
+
+
+class Registry:
+    """Rooms by case id, their media sessions, and the bus that reaches connections."""
+
+    def __init__(self, media_factory: MediaFactory, bus: Bus | None = None) -> None:
+        self.bus: Bus = bus or LocalBus()
+        self._media_factory = media_factory
+        self._rooms: dict[str, Room] = {}
+        self._media: dict[str, MediaSession] = {}
+        self._ids = itertools.count(1)
+
+    def new_conn(self) -> str:
+        return f"c{next(self._ids)}"
+
+    def room(self, case_id: str) -> Room:
+        room = self._rooms.get(case_id)
+        if room is None:
+            room = self._rooms[case_id] = Room(case_id)
+        return room
+
+    def existing_room(self, case_id: str) -> Room | None:
+        return self._rooms.get(case_id)
+
+    def media(self, case_id: str) -> MediaSession:
+        session = self._media.get(case_id)
+        if session is None:
+            channel = _RoomChannel(self.room(case_id), self.bus)
+            session = self._media[case_id] = self._media_factory(case_id, channel)
+        return session
+
+    def existing_media(self, case_id: str) -> MediaSession | None:
+        return self._media.get(case_id)
+
+    def release_if_empty(self, case_id: str) -> MediaSession | None:
+        """Forget an empty room; returns its media session for the caller to close."""
+        room = self._rooms.get(case_id)
+        if room is None or not room.empty:
+            return None
+        del self._rooms[case_id]
+        return self._media.pop(case_id, None)
+
+    def kick(self, participant_id: str, code: CloseCode = CloseCode.policy) -> int:
+        """Close every live connection of a participant (logout, disable, reassignment)."""
+        closed = 0
+        for room in self._rooms.values():
+            member = room.members.get(participant_id)
+            if member is not None:
+                self.bus.close(member.conn, code, "access ended")
+                closed += 1
+        return closed
+
+    @property
+    def rooms(self) -> dict[str, Room]:
+        return dict(self._rooms)

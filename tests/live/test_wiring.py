@@ -1,0 +1,101 @@
+"""The live room wired to the real app: real tokens, real case facts, real persistence."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from server.appointments.models import Appointment
+from server.audit.models import AuditRecord
+from server.context import AppContext
+from server.live.wiring import install
+from signaling.messages import CloseCode
+from signaling.testing import FAKE_ANSWER_SDP, FakeMediaFactory
+from tests.fixtures.app import Api
+from tests.flows import Journey, open_case, schedule, start_journey
+from tests.signaling.live_server import joined, next_of, refused, running, send
+
+
+def token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.fixture
+async def base(app: FastAPI) -> AsyncIterator[str]:
+    install(app, FakeMediaFactory())
+    async with running(app) as url:
+        yield url
+
+
+@pytest.fixture
+async def journey(api: Api) -> Journey:
+    journey = await start_journey(api)
+    await schedule(journey)
+    return journey
+
+
+async def joined_at(ctx: AppContext, case_id: str) -> object:
+    async with ctx.sessionmaker() as session:
+        return await session.scalar(
+            select(Appointment.applicant_joined_at).where(Appointment.case_id == case_id)
+        )
+
+
+async def test_inspectors_and_applicant_join_with_their_tokens(
+    base: str, journey: Journey, ctx: AppContext
+) -> None:
+    url = f"{base}/ws/cases/{journey.case_id}"
+    assert await joined_at(ctx, journey.case_id) is None
+    async with (
+        joined(url, token(journey.inspector_headers(0))) as (lead, _),
+        joined(url, token(journey.inspector_headers(1))) as (_, second),
+        joined(url, token(journey.applicant)) as (phone, replay),
+    ):
+        assert second["kind"] == "inspector"
+        assert replay["kind"] == "applicant"
+        kinds = sorted(p["kind"] for p in replay["participants"])
+        assert kinds == ["applicant", "inspector", "inspector"]
+        await send(phone, type="offer", sdp="v=0\r\n")
+        assert (await next_of(phone, "answer"))["sdp"] == FAKE_ANSWER_SDP
+        await send(phone, type="current_item", item_id="A1")
+        assert (await next_of(phone, "error"))["code"] == "forbidden"
+        await next_of(lead, "participant_joined")
+    # the no-show rule stops: the appointment records the applicant's arrival
+    assert await joined_at(ctx, journey.case_id) is not None
+    async with ctx.sessionmaker() as session:
+        actions = list(
+            await session.scalars(
+                select(AuditRecord.action).where(AuditRecord.case_id == journey.case_id)
+            )
+        )
+    assert actions.count("live.join") == 3
+
+
+async def test_unassigned_inspector_is_refused(base: str, journey: Journey) -> None:
+    outsider = next(s for s in journey.inspectors if s.id not in journey.case["inspector_ids"])
+    async with refused(
+        f"{base}/ws/cases/{journey.case_id}", token(journey.headers[outsider.id])
+    ) as code:
+        assert code == CloseCode.policy
+
+
+async def test_another_cases_applicant_is_refused(base: str, journey: Journey, api: Api) -> None:
+    other = Journey(api, journey.dispatcher, journey.admin)
+    await open_case(other, number="SQ-2")
+    async with refused(f"{base}/ws/cases/{journey.case_id}", token(other.applicant)) as code:
+        assert code == CloseCode.policy
+
+
+async def test_received_case_is_not_joinable(base: str, api: Api) -> None:
+    journey = await start_journey(api)
+    await open_case(journey)
+    async with refused(f"{base}/ws/cases/{journey.case_id}", token(journey.applicant)) as code:
+        assert code == CloseCode.not_joinable
+
+
+async def test_forged_token_is_refused(base: str, journey: Journey) -> None:
+    async with refused(f"{base}/ws/cases/{journey.case_id}", "ci_s_forged") as code:
+        assert code == CloseCode.bad_token

@@ -1,0 +1,116 @@
+"""Zero-transcode fan-out through a server-side `MediaSession`, with real aiortc peers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiortc.codecs import opus, vpx
+
+from media.peers import MediaSession
+from tests.media import FPS, HEIGHT, WIDTH, Client, MemorySink, connect, wait_for
+
+pytestmark = pytest.mark.usefixtures("loopback_ice")
+from tests.media import loopback_ice  # noqa: E402,F401
+
+
+@pytest.fixture
+def codec_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[int]]:
+    """Which decoder/encoder instances were created or used, in this whole process."""
+    calls: dict[str, set[int]] = {
+        "vp8_decoders": set(),
+        "vp8_encoding": set(),
+        "opus_decoders": set(),
+    }
+
+    def wrap_init(cls: Any, key: str) -> None:
+        original = cls.__init__
+
+        def init(self: Any) -> None:
+            calls[key].add(id(self))
+            original(self)
+
+        monkeypatch.setattr(cls, "__init__", init)
+
+    wrap_init(vpx.Vp8Decoder, "vp8_decoders")
+    wrap_init(opus.OpusDecoder, "opus_decoders")
+    original_encode = vpx.Vp8Encoder.encode
+
+    def encode(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["vp8_encoding"].add(id(self))
+        return original_encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(vpx.Vp8Encoder, "encode", encode)
+    return calls
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> AsyncIterator[MediaSession]:
+    (tmp_path / "kept").mkdir()
+    session = MediaSession(sink=MemorySink(tmp_path / "kept"), directory=tmp_path)
+    yield session
+    await session.close()
+
+
+def video_of(client: Client) -> Any:
+    return next(r for r in client.received if r.kind == "video")
+
+
+def fps_since(received: Any, start: float) -> float:
+    arrivals = [t for t, _ in received.frames if t >= start]
+    return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+
+async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_transcoding(
+    session: MediaSession, codec_calls: dict[str, set[int]]
+) -> None:
+    phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
+    first = await connect(
+        lambda sdp: session.handle_offer("i1", "inspector", sdp), role="inspector"
+    )
+    clients = [phone, first]
+    try:
+        await wait_for(lambda: len(video_of(first).frames) > 10)
+        joined = time.monotonic()
+        late = await connect(
+            lambda sdp: session.handle_offer("i2", "inspector", sdp), role="inspector"
+        )
+        clients.append(late)
+        await wait_for(lambda: any(r.kind == "video" and r.frames for r in late.received), 3)
+        first_frame_delay = video_of(late).frames[0][0] - joined
+        window = time.monotonic()
+        await wait_for(lambda: len([t for t, _ in video_of(late).frames if t > window]) >= 60)
+
+        assert first_frame_delay < 1.0  # PLI: the late joiner does not wait for a GOP
+        assert session.relays["applicant.video"].pli_sent >= 1
+        for inspector in (first, late):
+            video = video_of(inspector)
+            assert video.sizes == {(WIDTH, HEIGHT)}
+            assert fps_since(video, window) > FPS * 0.8
+            counters = [n for t, n in video.frames if t > window]
+            assert counters == list(range(counters[0], counters[0] + len(counters)))
+            audio = [r for r in inspector.received if r.kind == "audio"]
+            assert len(audio) == 2
+            assert audio[0].frames  # the phone's voice
+        await wait_for(
+            lambda: all(r.frames for r in late.received) and all(r.frames for r in first.received)
+        )
+        await wait_for(lambda: all(r.frames for r in phone.received))  # both inspectors' voices
+
+        assert len(codec_calls["vp8_encoding"]) == 1  # the phone's own encoder only
+        assert len(codec_calls["vp8_decoders"]) == 2  # one per inspector client
+        assert len(codec_calls["opus_decoders"]) == 2 + 2 * 2  # clients only, none on the server
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_failed_or_closed_peer_is_removed_from_the_session(session: MediaSession) -> None:
+    phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
+    await wait_for(lambda: session.relays["applicant.video"].packets_in > 5)
+    await phone.close()
+    await wait_for(lambda: not session.relays["applicant.video"].publishing)
+    await wait_for(lambda: "p" not in session._participants)

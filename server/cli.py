@@ -69,6 +69,17 @@ def cmd_catalog_validate(args: argparse.Namespace) -> int:
     return validate_command(args.path)
 
 
+def cmd_verify_opinion(args: argparse.Namespace) -> int:
+    from server.opinions.cli import verify_opinion_command
+
+    return verify_opinion_command(
+        args.pdf,
+        expected_hash=args.expected_hash,
+        trust_paths=args.trust,
+        data_dir=Settings().data_dir,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cloudinspect", description="云踏勘 Cloud inspection")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate = catalog.add_parser("validate", help="validate catalogue files")
     validate.add_argument("path", nargs="?", type=Path, default=None)
     validate.set_defaults(func=cmd_catalog_validate)
+    verify = sub.add_parser(
+        "verify-opinion", help="check an opinion PDF's signature and content hash (offline)"
+    )
+    verify.add_argument("pdf", type=Path)
+    verify.add_argument("--expected-hash", default=None, help="the content hash on record")
+    verify.add_argument(
+        "--trust", type=Path, action="append", default=[], help="trusted root certificate (PEM)"
+    )
+    verify.set_defaults(func=cmd_verify_opinion)
     return parser
 
 

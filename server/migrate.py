@@ -27,7 +27,7 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
-async def upgrade(database_url: str, revision: str = "heads") -> None:
+async def upgrade(database_url: str, revision: str = "head") -> None:
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:

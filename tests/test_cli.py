@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 from checklists.loader import DEFAULT_CATALOGUE_DIR
+from server.opinions.content import content_hash
+from server.opinions.pdf import render_opinion_pdf
+from server.opinions.sample import sample_content, sample_photos
+from server.opinions.signing import ensure_dev_signing_material, sign_pdf
 
 
 def cloudinspect(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,3 +69,24 @@ def test_catalog_validate_reports_file_line_and_message(tmp_path: Path) -> None:
     assert bad.returncode != 0
     assert "pesticide.yaml:" in bad.stderr + bad.stdout
     assert "SH-99" in bad.stderr + bad.stdout
+
+
+def test_verify_opinion_accepts_the_signed_file_and_rejects_one_flipped_byte(
+    tmp_path: Path,
+) -> None:
+    photos = sample_photos(2, size=(320, 240))
+    content = sample_content(items=3, photos=photos)
+    material = ensure_dev_signing_material(tmp_path)
+    signed = sign_pdf(render_opinion_pdf(content, photos), material, reason="出具", location="测试")
+    good = tmp_path / "opinion.pdf"
+    good.write_bytes(signed)
+    ok = cloudinspect(
+        tmp_path, "verify-opinion", str(good), "--expected-hash", content_hash(content)
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    tampered = bytearray(signed)
+    tampered[len(tampered) // 3] ^= 0x01
+    bad = tmp_path / "tampered.pdf"
+    bad.write_bytes(bytes(tampered))
+    refused = cloudinspect(tmp_path, "verify-opinion", str(bad))
+    assert refused.returncode == 1, refused.stdout + refused.stderr

@@ -1,0 +1,1 @@
+"""The electronic inspection opinion (电子踏勘意见书): content, PDF, signature, verification."""

@@ -183,8 +183,11 @@ def write(result: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7)
-    result = run(parser.parse_args().runs)
-    write(result)
+    parser.add_argument("--quick", action="store_true", help="2 runs, to check it works")
+    args = parser.parse_args()
+    result = run(2 if args.quick else args.runs)
+    if not args.quick:  # a smoke run does not overwrite the recorded figures
+        write(result)
     print(markdown(result))
 
 

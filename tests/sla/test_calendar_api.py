@@ -4,31 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
-from starlette.routing import Mount
-
 from server.auth.models import Role
 from server.sla.clock import SlaPolicy
-from server.sla.router import router as sla_router
 from server.sla.service import start_for_case
 from tests.fixtures.app import Api
 from tests.sla import audit_count, new_case, sh
 
 OVERRIDES = "/api/v1/calendar/overrides"
 TUESDAY = "2026-03-10"
-
-
-@pytest.fixture(autouse=True)
-def _sla_routes(app: FastAPI) -> None:
-    """Mount the SLA router if the app factory does not yet (ahead of the static files)."""
-    if any(getattr(route, "path", "") == OVERRIDES for route in app.router.routes):
-        return
-    app.include_router(sla_router)
-    routes = app.router.routes
-    routes[:] = [r for r in routes if not isinstance(r, Mount)] + [
-        r for r in routes if isinstance(r, Mount)
-    ]
 
 
 async def case_with_clock(api: Api, sla_class: str = "general") -> str:

@@ -33,6 +33,7 @@ from server.seaweed import SeaweedProcess
 from server.sla.router import router as sla_router
 from server.staff.router import router as staff_router
 from server.storage import ObjectStore
+from server.supervision.router import router as supervision_router
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "mini_client"
 log = get_logger(__name__)
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications_router,
         sla_router,
         inspection_router,
+        supervision_router,
     )
     for router in routers:
         app.include_router(router)

@@ -65,6 +65,8 @@ class World:
             "verdict": lambda: {"value": "pass", "evidence_refs": ["snap-1"]},
             "resolution": lambda: {"value": "fail", "reason": "两人意见不一，以现场画面为准"},
             "current_item": lambda: {"item_id": "SH-01"},
+            "rating": lambda: {"score": 5, "comment": "满意"},
+            "close_note": lambda: {"note": "已电话回访"},
         }
         return bodies[name]() if name else None
 
@@ -167,6 +169,18 @@ ENDPOINTS = [
     Endpoint("GET", f"{CASE}/guide", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/guide.pdf", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("POST", f"{CASE}/links", {"admin": 201, "dispatcher": 201}, others=NOT_VISIBLE),
+    Endpoint("GET", "/api/v1/board", {"admin": 200, "dispatcher": 200, "reviewer": 200}),
+    Endpoint("GET", "/api/v1/follow-ups", {"admin": 200, "dispatcher": 200, "reviewer": 200}),
+    # No follow-up exists here: supervisors pass the role check and find nothing.
+    Endpoint(
+        "POST",
+        "/api/v1/follow-ups/{follow_up_id}/close",
+        {"admin": 404, "dispatcher": 404},
+        "close_note",
+    ),
+    # The case is only "received": the applicant may rate, but not yet (409).
+    Endpoint("POST", f"{CASE}/rating", {"applicant": 409}, "rating", others=NOT_VISIBLE),
+    Endpoint("GET", f"{CASE}/rating", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     # Rows below change the world for what follows, so they come last.
     Endpoint(
         "DELETE",
@@ -230,6 +244,7 @@ async def build_world(api: Api) -> World:
         "draw_id": drawn.json()["draw_id"],
         "item_id": "SH-01",
         "date": "2027-01-01",
+        "follow_up_id": "0" * 32,
     }
     return World(api, headers, ids)
 

@@ -140,6 +140,12 @@ _ALL = [
         "Red card: case {case_number} became overdue at {due}; act now and record the reason.",
     ),
     _t(
+        "bad_rating",
+        "差评提醒：案件{case_number}的申请人评价为{score}分，请回访并填写处理情况。",
+        "Bad rating: the applicant of case {case_number} rated the service {score}/5; "
+        "please follow up and record the outcome.",
+    ),
+    _t(
         "no_show",
         "案件{case_number}预约于{time}的视频踏勘，申请人未按时进入，请联系申请人重新预约。",
         "The applicant did not join the video inspection of case {case_number} booked for "

@@ -1,7 +1,7 @@
 """ratings (好差评) and follow-ups of bad ratings
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0006
 """
 
 from __future__ import annotations

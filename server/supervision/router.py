@@ -1,0 +1,109 @@
+"""The supervision board, the applicant's rating (好差评), and follow-ups of bad ratings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.cases.states import Label
+from server.db import utcnow
+from server.deps import (
+    CaseApplicantDep,
+    ContextDep,
+    SessionDep,
+    SettingsDep,
+    VisibleCaseDep,
+    require_roles,
+)
+from server.notifications.service import configured_channels
+from server.sla.service import load_calendar
+from server.supervision import service
+from server.supervision.board import Board
+from server.supervision.service import FollowUpOut, RatingOut, RatingStatus
+
+router = APIRouter(prefix="/api/v1", tags=["supervision"])
+BoardReaderDep = Annotated[
+    Principal, Depends(require_roles(Role.admin, Role.dispatcher, Role.reviewer))
+]
+SupervisorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=1, le=5, strict=True)  # 1 很不满意 … 5 非常满意
+    comment: str = Field(default="", max_length=500)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=2000)  # required; checked with a message
+
+
+@router.get("/board")
+async def board(
+    _: BoardReaderDep,
+    session: SessionDep,
+    ctx: ContextDep,
+    since: Annotated[dt.date | None, Query(description="cases created on or after (local)")] = None,
+) -> Board:
+    """Cases by state and card, overdue cases, elapsed working time, remote share, unassigned."""
+    names = {m.code: Label(m.name, m.name_en) for m in ctx.catalogue.matters}
+    return await service.build_board(
+        session,
+        now=utcnow(),
+        calendar=await load_calendar(session),
+        matter_names=names,
+        since=since,
+    )
+
+
+@router.post("/cases/{case_id}/rating", status_code=201)
+async def rate(
+    body: RatingIn,
+    view: VisibleCaseDep,
+    applicant: CaseApplicantDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> RatingOut:
+    """The applicant rates the closed case once (好差评); 1–2 opens a follow-up."""
+    return await service.rate(
+        session,
+        applicant,
+        view.case,
+        score=body.score,
+        comment=body.comment,
+        channels=configured_channels(settings),
+    )
+
+
+@router.get("/cases/{case_id}/rating")
+async def get_rating(view: VisibleCaseDep, session: SessionDep) -> RatingStatus:
+    """The case's rating, if given, and whether it can be rated now."""
+    return await service.rating_status(session, view.case)
+
+
+@router.get("/follow-ups")
+async def list_follow_ups(
+    _: BoardReaderDep,
+    session: SessionDep,
+    status: Literal["open", "closed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.FOLLOW_UP_LIMIT)] = service.FOLLOW_UP_LIMIT,
+) -> list[FollowUpOut]:
+    """Follow-ups of bad ratings (差评回访), the oldest first."""
+    return await service.list_follow_ups(session, status=status, limit=limit)
+
+
+@router.post("/follow-ups/{follow_up_id}/close")
+async def close_follow_up(
+    body: CloseIn,
+    supervisor: SupervisorDep,
+    session: SessionDep,
+    follow_up_id: Annotated[str, Path(max_length=64)],
+) -> FollowUpOut:
+    """Close a follow-up with a note of what was done; only once."""
+    return await service.close_follow_up(session, supervisor.actor, follow_up_id, note=body.note)

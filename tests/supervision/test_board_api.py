@@ -1,0 +1,168 @@
+"""The supervision board through the API, over real cases opened by intake."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from server.auth.models import Role
+from server.cases.models import Case
+from server.cases.states import CaseState
+from server.db import utcnow
+from server.sla.calendar import CHINA_TZ
+from server.sla.clock import SlaPolicy
+from server.sla.models import SlaClockRow
+from server.sla.service import restart_for_case
+from server.supervision.service import case_timings
+from tests.fixtures.app import Api
+from tests.supervision import BOARD, mount_supervision, move_to, open_case, sh
+
+
+@pytest.fixture(autouse=True)
+def _supervision_routes(app: FastAPI) -> None:
+    mount_supervision(app)
+
+
+async def _board(api: Api, headers: dict[str, str], **params: str) -> dict[str, Any]:
+    response = await api.client.get(BOARD, params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_supervisors_and_reviewers_read_the_board_and_others_are_refused(api: Api) -> None:
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    _, applicant = await open_case(api, dispatcher, "BD-ROLES")
+    for role in (Role.admin, Role.dispatcher, Role.reviewer):
+        _, headers = await api.staff_headers(role)
+        assert (await api.client.get(BOARD, headers=headers)).status_code == 200, role
+    for role in (Role.inspector, Role.window):
+        _, headers = await api.staff_headers(role)
+        assert (await api.client.get(BOARD, headers=headers)).status_code == 403, role
+    assert (await api.client.get(BOARD, headers=applicant)).status_code == 403
+    assert (await api.client.get(BOARD)).status_code == 401
+
+
+async def _overdue_clock(api: Api, case_id: str) -> None:
+    """Start the case's clock on Monday 2026-03-02 10:00: due Tuesday 10:00, long past."""
+    async with api.ctx.sessionmaker() as session:
+        case = await session.get(Case, case_id)
+        assert case is not None
+        started = sh(2026, 3, 2, 10)
+        await restart_for_case(session, case, now=started, policy=SlaPolicy(), phase="initial")
+        await session.commit()
+
+
+async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late_and_waiting(
+    api: Api,
+) -> None:
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    failed, _ = await open_case(api, dispatcher, "BD-NOPOOL")
+    draw = await api.client.post(f"/api/v1/cases/{failed}/draw", headers=dispatcher)
+    assert draw.status_code < 500, draw.text
+    waiting, _ = await open_case(api, dispatcher, "BD-WAIT")
+    closed, _ = await open_case(api, dispatcher, "BD-DONE")
+    await move_to(api, closed, CaseState.closed)
+    onsite, _ = await open_case(
+        api, dispatcher, "BD-ONSITE", mode="offline_onsite", override_reason="需现场核验"
+    )
+    await move_to(api, onsite, CaseState.in_progress)
+    late, _ = await open_case(api, dispatcher, "BD-LATE")
+    await move_to(api, late, CaseState.scheduled)
+    await _overdue_clock(api, late)
+
+    board = await _board(api, dispatcher)
+
+    states = {s["state"]: s for s in board["states"]}
+    assert board["total_cases"] == 5
+    assert (states["received"]["total"], states["received"]["label_zh"]) == (2, "已受理")
+    assert (states["closed"]["total"], states["in_progress"]["total"]) == (1, 1)
+    assert (states["scheduled"]["total"], states["scheduled"]["red"]) == (1, 1)
+    assert board["cards"]["red"] >= 1
+    assert board["overdue_total"] == 1
+    (overdue,) = board["overdue"]
+    assert (overdue["case_id"], overdue["state_zh"]) == (late, "已预约")
+    assert overdue["due_at_local"] == "2026-03-03T10:00:00+08:00"
+    assert overdue["overdue_minutes"] > 0
+    assert board["generated_at_local"].endswith("+08:00")
+
+    async with api.ctx.sessionmaker() as session:
+        modes = dict((await session.execute(select(Case.id, Case.mode))).all())
+    remote = 1 if modes[closed] in ("online_video", "rectification") else 0
+    assert board["inspection_mode"]["inspected"] == 2
+    assert board["inspection_mode"]["on_site"] == 2 - remote
+    assert board["inspection_mode"]["remote"] == remote
+
+    assert board["unassigned_total"] == 2
+    unassigned = {u["case_id"]: u for u in board["unassigned"]}
+    assert unassigned[failed]["draw_failed"] is True
+    assert unassigned[failed]["reason_zh"]
+    assert (unassigned[waiting]["draw_failed"], unassigned[waiting]["reason_zh"]) == (
+        False,
+        "等待抽取踏勘人员",
+    )
+
+    assert sum(g["cases"] for g in board["elapsed_by_class"]) == 5
+    assert sum(g["open"] for g in board["elapsed_by_class"]) == 4
+    matter = api.ctx.catalogue.matters[0]
+    (by_matter,) = board["elapsed_by_matter"]
+    assert (by_matter["key"], by_matter["label_zh"]) == (matter.code, matter.name)
+    assert by_matter["median_minutes"] >= 0
+    assert board["ratings"] == {
+        "count": 0,
+        "average_score": None,
+        "bad": 0,
+        "open_follow_ups": 0,
+    }
+
+
+async def test_a_bad_rating_shows_on_the_board(api: Api) -> None:
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    case_id, applicant = await open_case(api, dispatcher, "BD-RATED")
+    await move_to(api, case_id, CaseState.closed)
+    rating = await api.client.post(
+        f"/api/v1/cases/{case_id}/rating",
+        json={"score": 1, "comment": "很不满意"},
+        headers=applicant,
+    )
+    assert rating.status_code == 201
+    ratings = (await _board(api, dispatcher))["ratings"]
+    assert ratings == {"count": 1, "average_score": 1.0, "bad": 1, "open_follow_ups": 1}
+
+
+async def test_since_limits_counts_and_times_to_cases_created_from_that_day(api: Api) -> None:
+    _, reviewer = await api.staff_headers(Role.reviewer)
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    await open_case(api, dispatcher, "BD-SINCE")
+    today = utcnow().astimezone(CHINA_TZ).date()
+    assert (await _board(api, reviewer, since=today.isoformat()))["total_cases"] == 1
+    later = await _board(api, reviewer, since=(today + timedelta(days=1)).isoformat())
+    assert (later["total_cases"], later["elapsed_by_class"], later["since"]) == (
+        0,
+        [],
+        (today + timedelta(days=1)).isoformat(),
+    )
+    assert later["unassigned_total"] == 1  # a to-do list, not a statistic: never filtered
+
+
+async def test_a_finished_case_is_timed_to_the_issue_of_its_opinion(api: Api) -> None:
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    case_id, _ = await open_case(api, dispatcher, "BD-ISSUED")
+    await move_to(api, case_id, CaseState.issued)
+    async with api.ctx.sessionmaker() as session:
+        (clock,) = await session.scalars(
+            select(SlaClockRow).where(SlaClockRow.case_id == case_id, SlaClockRow.active.is_(False))
+        )
+        issued_at = clock.stopped_at
+    assert issued_at is not None
+    await move_to(api, case_id, CaseState.closed)
+    async with api.ctx.sessionmaker() as session:
+        case = await session.get(Case, case_id)
+        assert case is not None
+        (timing,) = await case_timings(session, None)
+    assert timing.finished_at == issued_at
+    assert issued_at < case.updated_at  # closing came later and does not count

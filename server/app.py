@@ -22,10 +22,13 @@ from server.context import AppContext
 from server.db import make_engine, make_sessionmaker
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
+from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
+from server.live.media_adapter import media_factory
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
+from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
 from server.scheduler import start_scheduler
@@ -113,9 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sla_router,
         inspection_router,
         supervision_router,
+        opinions_router,
+        evidence_router,
     )
     for router in routers:
         app.include_router(router)
-    install_live(app)
+    install_live(app, media_factory(app))
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

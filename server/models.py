@@ -6,10 +6,13 @@ from server.audit.models import AuditHead, AuditRecord
 from server.auth.models import LoginThrottle, Staff, StaffSession
 from server.cases.models import Case, CaseInspector, CaseLink
 from server.db import Base
+from server.evidence import models as evidence_models
 from server.inspection import models as inspection_models
 from server.notifications import models as notification_models
+from server.opinions import models as opinion_models
 from server.sla import models as sla_models
 from server.supervision import models as supervision_models
+from server.uploads import models as upload_models
 
 __all__ = [
     "Appointment",
@@ -26,8 +29,11 @@ __all__ = [
     "Slot",
     "Staff",
     "StaffSession",
+    "evidence_models",
     "inspection_models",
     "notification_models",
+    "opinion_models",
     "sla_models",
     "supervision_models",
+    "upload_models",
 ]

@@ -67,6 +67,7 @@ class World:
             "current_item": lambda: {"item_id": "SH-01"},
             "rating": lambda: {"score": 5, "comment": "满意"},
             "close_note": lambda: {"note": "已电话回访"},
+            "comments": lambda: {"comments": "请修改"},
         }
         return bodies[name]() if name else None
 
@@ -88,6 +89,7 @@ VISIBLE = ("admin", "dispatcher", "inspector", "applicant")
 NOT_VISIBLE = {"inspector_other": 404, "reviewer": 404, "window": 404, "applicant_other": 404}
 CASE = "/api/v1/cases/{case_id}"
 AN_INSPECTOR = {"staff_id": "inspector_id"}
+OPINION = f"{CASE}/opinion"
 # In this world the case is "received" with one inspector (no pair): the assigned inspector's
 # writes that need a later state are 409 with the allowed next steps.
 ENDPOINTS = [
@@ -181,6 +183,35 @@ ENDPOINTS = [
     # The case is only "received": the applicant may rate, but not yet (409).
     Endpoint("POST", f"{CASE}/rating", {"applicant": 409}, "rating", others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/rating", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
+    # The opinion: the case is "received" and has none yet.
+    Endpoint("POST", f"{OPINION}/draft", {}, others={**NOT_VISIBLE, "inspector": 409}),
+    Endpoint("POST", f"{OPINION}/submit", {}, others={**NOT_VISIBLE, "inspector": 409}),
+    Endpoint("POST", f"{OPINION}/cosign", {}, others=NOT_VISIBLE),  # the lone inspector is lead
+    Endpoint("POST", f"{OPINION}/decline", {}, "reason", others=NOT_VISIBLE),
+    Endpoint("POST", f"{OPINION}/approve", {}, others=NOT_VISIBLE),
+    Endpoint("POST", f"{OPINION}/send-back", {}, "comments", others=NOT_VISIBLE),
+    Endpoint("POST", f"{OPINION}/correct", {}, "reason", others={**NOT_VISIBLE, "inspector": 409}),
+    Endpoint("GET", OPINION, {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
+    Endpoint("GET", f"{OPINION}/pdf", {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
+    Endpoint("GET", "/api/v1/opinions", {"admin": 200, "window": 200}),
+    Endpoint("POST", "/api/v1/opinions/{opinion_id}/acknowledge", {}, others={"window": 404}),
+    # Public: anyone may check a code; an unknown one is simply not found.
+    Endpoint("GET", "/verify/{code}", dict.fromkeys(("anonymous", *EVERYONE), 404)),
+    Endpoint("GET", "/verify/{code}.html", dict.fromkeys(("anonymous", *EVERYONE), 404)),
+    # Evidence: there is none in this world, so who may look finds nothing.
+    Endpoint("GET", f"{CASE}/evidence", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
+    Endpoint(
+        "GET",
+        f"{CASE}/evidence/{{evidence_id}}/url",
+        {},
+        others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404},
+    ),
+    Endpoint(
+        "GET",
+        f"{CASE}/recordings",
+        {"admin": 200, "dispatcher": 200, "inspector": 200},
+        others=NOT_VISIBLE,
+    ),
     # Rows below change the world for what follows, so they come last.
     Endpoint(
         "DELETE",
@@ -245,6 +276,9 @@ async def build_world(api: Api) -> World:
         "item_id": "SH-01",
         "date": "2027-01-01",
         "follow_up_id": "0" * 32,
+        "opinion_id": "no-such-opinion",
+        "evidence_id": "0" * 32,
+        "code": "NONE-NONE-NONE-NONE",
     }
     return World(api, headers, ids)
 
@@ -312,7 +346,7 @@ def test_every_api_route_is_in_the_access_table(app: Any) -> None:
     routes = {
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()
-        if path.startswith("/api/v1")
+        if path.startswith(("/api/v1", "/verify"))
         for method in operations
     }
     assert len(routes) > 10  # the walk really found the routes

@@ -22,6 +22,7 @@ from server.auth.service import resolve_token
 from server.cases.models import Case
 from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
+from server.evidence.service import locate
 from server.inspection.service import set_current_item
 from signaling.endpoint import AuthenticationFailed, Limits, SignalingDeps, Timing, make_router
 from signaling.media import MediaError, MediaFactory, SignalChannel
@@ -103,8 +104,11 @@ class LiveAdapter:
                 await self._audit(session, event, "live.leave", detail)
             case ItemChanged(case_id=case_id, item_id=item_id, by=by):
                 await self._current_item(session, case_id, item_id, by)
-            case LocationEvent(latitude=lat, longitude=lng, accuracy_m=accuracy):
+            case LocationEvent(case_id=case_id, latitude=lat, longitude=lng, accuracy_m=accuracy):
                 detail = {"lat": lat, "lng": lng, "accuracy_m": accuracy, "at": stamp}
+                case = await session.get(Case, case_id)
+                if case is not None:  # distance to the site, flagged when too far (GPS 位置核验)
+                    detail |= locate(case, lat, lng, accuracy).detail()
                 await self._audit(session, event, "live.location", detail)
 
     @staticmethod

@@ -1,0 +1,200 @@
+"""Evidence endpoints: what a case has, an audited download link, and the call's recordings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel
+
+from server.auth.principal import Principal
+from server.db import utcnow
+from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
+from server.errors import Forbidden
+from server.evidence import service
+from server.evidence.models import Evidence
+
+router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
+EvidenceId = Annotated[str, Path(max_length=32)]
+
+
+async def get_case_staff(principal: PrincipalDep, view: VisibleCaseDep) -> Principal:
+    """Staff who may see the case (recordings are not shown to the applicant)."""
+    del view
+    if not principal.is_staff:
+        raise Forbidden("录像仅供工作人员查看。", "Recordings are for staff only.")
+    return principal
+
+
+CaseStaffDep = Annotated[Principal, Depends(get_case_staff)]
+
+
+class PositionOut(BaseModel):
+    lat: float
+    lng: float
+    accuracy_m: float | None
+    distance_m: float | None
+    off_site: bool
+
+
+class EvidenceOut(BaseModel):
+    id: str
+    kind: str
+    item_ids: list[str]
+    created_by: str
+    captured_at: datetime
+    position: PositionOut | None
+    sha256: str
+    size: int
+    content_type: str
+    meta: dict[str, Any]
+    audit_seq: int | None
+
+
+class UrlOut(BaseModel):
+    url: str
+    expires_at: datetime
+    content_type: str
+    sha256: str
+
+
+class EntryOut(BaseModel):
+    type: str  # segment | gap
+    started_at: datetime
+    ended_at: datetime
+    seconds: float
+    evidence_id: str | None
+    inferred: bool = False
+    seq: int | None = None
+    media_start: float | None = None
+    media_end: float | None = None
+    frame_count: int | None = None
+    sha256: str | None = None
+    size: int | None = None
+    url: str | None = None
+
+
+class TrackOut(BaseModel):
+    track_id: str
+    kind: str
+    content_type: str
+    segments: int
+    frames: int
+    entries: list[EntryOut]
+
+
+class RecordingsOut(BaseModel):
+    case_id: str
+    expires_at: datetime
+    tracks: list[TrackOut]
+
+
+def evidence_out(row: Evidence) -> EvidenceOut:
+    position = None
+    if row.lat is not None and row.lng is not None:
+        position = PositionOut(
+            lat=row.lat,
+            lng=row.lng,
+            accuracy_m=row.accuracy_m,
+            distance_m=row.distance_m,
+            off_site=row.off_site,
+        )
+    return EvidenceOut(
+        id=row.id,
+        kind=row.kind,
+        item_ids=row.item_ids,
+        created_by=row.created_by,
+        captured_at=row.captured_at,
+        position=position,
+        sha256=row.sha256,
+        size=row.size,
+        content_type=row.content_type,
+        meta=row.meta,
+        audit_seq=row.audit_seq,
+    )
+
+
+@router.get("/evidence")
+async def list_evidence(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+) -> list[EvidenceOut]:
+    """The case's evidence in capture order (the applicant sees only their own uploads)."""
+    if not principal.is_staff:
+        return []  # applicant uploads (rectification photos) are not stored yet
+    return [evidence_out(row) for row in await service.list_for_case(session, view.case.id)]
+
+
+@router.get("/evidence/{evidence_id}/url")
+async def evidence_url(
+    evidence_id: EvidenceId,
+    view: VisibleCaseDep,
+    principal: CaseStaffDep,
+    session: SessionDep,
+    store: StoreDep,
+) -> UrlOut:
+    """A short-lived download link for one piece of evidence; the read is audited."""
+    row = await service.get_for_case(session, view.case.id, evidence_id)
+    signed = await service.read_url(session, principal, row, store)
+    return UrlOut(
+        url=signed.url,
+        expires_at=signed.expires_at,
+        content_type=row.content_type,
+        sha256=row.sha256,
+    )
+
+
+def _entry(entry: service.PlaylistEntry, urls: dict[str, str]) -> EntryOut:
+    row = entry.evidence
+    out = EntryOut(
+        type=entry.type,
+        started_at=entry.started_at,
+        ended_at=entry.ended_at,
+        seconds=round((entry.ended_at - entry.started_at).total_seconds(), 3),
+        evidence_id=row.id if row is not None else None,
+        inferred=entry.inferred,
+    )
+    if row is None or entry.type != "segment":
+        return out
+    return out.model_copy(
+        update={
+            "seq": row.meta.get("seq"),
+            "media_start": row.meta.get("media_start"),
+            "media_end": row.meta.get("media_end"),
+            "frame_count": row.meta.get("frame_count"),
+            "sha256": row.sha256,
+            "size": row.size,
+            "url": urls.get(row.id),
+        }
+    )
+
+
+@router.get("/recordings")
+async def recordings(
+    view: VisibleCaseDep, principal: CaseStaffDep, session: SessionDep, store: StoreDep
+) -> RecordingsOut:
+    """Per track, its segments in order with the gaps between them: a playlist to play through."""
+    rows = await service.list_for_case(session, view.case.id, kinds=("segment", "gap"))
+    tracks = service.playlists(rows)
+    now = utcnow()
+    urls: dict[str, str] = {}
+    for track in tracks:
+        for row in track.segments:
+            urls[row.id] = (await service.sign(store, row, now)).url
+    segments = [row for track in tracks for row in track.segments]
+    await service.audit_read(session, principal, view.case.id, segments, what="recordings")
+    return RecordingsOut(
+        case_id=view.case.id,
+        expires_at=now + service.URL_LIFETIME,
+        tracks=[
+            TrackOut(
+                track_id=track.track_id,
+                kind=track.kind,
+                content_type=track.segments[0].content_type if track.segments else "",
+                segments=len(track.segments),
+                frames=sum(int(r.meta.get("frame_count", 0)) for r in track.segments),
+                entries=[_entry(entry, urls) for entry in track.entries],
+            )
+            for track in tracks
+        ],
+    )

@@ -1,0 +1,332 @@
+"""The media side of a case room: ``media.peers.MediaSession`` wired to storage and evidence.
+
+One ``CaseMedia`` per live room implements ``signaling.media.MediaSession``. Recorded segments
+go to object storage and become ``segment`` evidence, a publisher's absence a ``gap``, and an
+inspector's snapshot request a watermarked JPEG plus ``snapshot`` evidence. Every database
+write opens its own short session: none is held for the life of a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checklists.fonts import CjkFontNotFound, cjk_font_path
+from media.peers import MediaSession as PeerSession
+from media.recorder import SEGMENT_SECONDS, GapInfo, SegmentInfo
+from media.snapshots import SnapshotError, Watermark
+from server.audit.service import Actor
+from server.cases.models import Case
+from server.context import AppContext
+from server.db import new_id, utcnow
+from server.errors import AppError
+from server.evidence.models import Evidence
+from server.evidence.service import Position, locate, record_evidence
+from server.inspection.models import CaseChecklist
+from server.storage import case_photo_key, case_recording_key
+from signaling.media import MediaError, SignalChannel
+from signaling.registry import Registry
+from signaling.room import Identity, Room
+
+log = logging.getLogger(__name__)
+
+SEGMENT_TYPES = {"video": "video/webm", "audio": "audio/webm"}
+RECORDER = Actor.system("recorder")
+MEDIA_ROLES = frozenset({"applicant", "inspector"})
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """What signaling tells the inspectors about a snapshot request."""
+
+    ok: bool
+    snapshot_id: str | None = None
+    error: str | None = None
+
+
+def _font_path() -> Path | None:
+    try:
+        return cjk_font_path()
+    except CjkFontNotFound:
+        log.warning("no CJK font: the snapshot watermark uses the default font")
+        return None
+
+
+class _Room:
+    """What the live room knows right now (members, last GPS fix), read from the registry."""
+
+    def __init__(self, app: FastAPI, case_id: str) -> None:
+        self._app, self.case_id = app, case_id
+
+    @property
+    def ctx(self) -> AppContext:
+        ctx: AppContext = self._app.state.ctx
+        return ctx
+
+    def _room(self) -> Room | None:
+        registry: Registry = self._app.state.live
+        return registry.existing_room(self.case_id)
+
+    def identity(self, participant_id: str) -> Identity | None:
+        room = self._room()
+        member = room.members.get(participant_id) if room is not None else None
+        return member.identity if member is not None else None
+
+    def last_fix(self) -> tuple[float, float, float | None] | None:
+        room = self._room()
+        if room is None or room.last_location is None:
+            return None
+        fix = room.last_location
+        return fix.latitude, fix.longitude, fix.accuracy_m
+
+    async def position(self, session: AsyncSession, case: Case | None = None) -> Position | None:
+        fix = self.last_fix()
+        if fix is None:
+            return None
+        case = case or await session.get(Case, self.case_id)
+        return locate(case, *fix) if case is not None else None
+
+
+class EvidenceSink:
+    """``SegmentSink``: upload each segment and record it; record each gap.
+
+    A room that empties and fills again gets a fresh recorder whose ``seq`` restarts at 0, so
+    each track's numbering continues after what the case already has (keys never collide).
+    """
+
+    def __init__(self, room: _Room) -> None:
+        self._room = room
+        self._offsets: dict[str, int] = {}
+
+    async def _offset(self, track_id: str) -> int:
+        if track_id not in self._offsets:
+            async with self._room.ctx.sessionmaker() as session:
+                rows = await session.scalars(
+                    select(Evidence).where(
+                        Evidence.case_id == self._room.case_id, Evidence.kind == "segment"
+                    )
+                )
+                seqs = [int(r.meta["seq"]) for r in rows if r.meta.get("track_id") == track_id]
+            self._offsets[track_id] = max(seqs, default=-1) + 1
+        return self._offsets[track_id]
+
+    async def store(self, segment: SegmentInfo) -> None:
+        ctx, case_id = self._room.ctx, self._room.case_id
+        seq = await self._offset(segment.track_id) + segment.seq
+        key = case_recording_key(case_id, segment.track_id, seq, "webm")
+        content_type = SEGMENT_TYPES.get(segment.kind, "application/octet-stream")
+        meta = {"case-id": case_id, "track-id": segment.track_id, "seq": str(seq)}
+        stored = await ctx.store.put_file(key, segment.path, content_type, meta)
+        if stored.sha256 != segment.sha256:  # the recorder's hash and the upload's disagree
+            log.error("segment %s changed after it was finished", key)
+        async with ctx.sessionmaker() as session:
+            await record_evidence(
+                session,
+                case_id=case_id,
+                kind="segment",
+                actor=RECORDER,
+                captured_at=segment.started_at,
+                object_key=key,
+                sha256=stored.sha256 or segment.sha256,
+                size=stored.size,
+                content_type=content_type,
+                position=await self._room.position(session),
+                meta=_segment_meta(segment, seq),
+            )
+            await session.commit()
+
+    async def gap(self, gap: GapInfo) -> None:
+        ctx, case_id = self._room.ctx, self._room.case_id
+        after = await self._offset(gap.track_id) + gap.after_seq
+        async with ctx.sessionmaker() as session:
+            await record_evidence(
+                session,
+                case_id=case_id,
+                kind="gap",
+                actor=RECORDER,
+                captured_at=gap.started_at,
+                meta={
+                    "track_id": gap.track_id,
+                    "kind": gap.kind,
+                    "after_seq": after,
+                    "gap_started_at": gap.started_at.isoformat(),
+                    "gap_ended_at": gap.ended_at.isoformat(),
+                    "seconds": round((gap.ended_at - gap.started_at).total_seconds(), 3),
+                },
+            )
+            await session.commit()
+
+
+def _segment_meta(segment: SegmentInfo, seq: int) -> dict[str, Any]:
+    return {
+        "track_id": segment.track_id,
+        "kind": segment.kind,
+        "seq": seq,
+        "codec": segment.codec,
+        "started_at": segment.started_at.isoformat(),
+        "ended_at": segment.ended_at.isoformat(),
+        "media_start": segment.media_start,
+        "media_end": segment.media_end,
+        "frame_count": segment.frame_count,
+        "keyframe_started": segment.keyframe_started,
+    }
+
+
+class CaseMedia:
+    """``signaling.media.MediaSession`` for one case room, on top of ``media.peers``."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        case_id: str,
+        channel: SignalChannel,
+        *,
+        directory: Path,
+        segment_seconds: float,
+        on_closed: Callable[[CaseMedia], None] | None = None,
+    ) -> None:
+        self.case_id = case_id
+        self._on_closed = on_closed
+        self.channel = channel  # the server never offers first today; kept for renegotiation
+        self.directory = directory
+        self._room = _Room(app, case_id)
+        self.sink = EvidenceSink(self._room)
+        self.peers = PeerSession(
+            sink=self.sink, directory=directory, segment_seconds=segment_seconds
+        )
+        self.closed = asyncio.Event()
+
+    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+        identity = self._room.identity(participant_id)
+        if identity is None or identity.kind not in MEDIA_ROLES:
+            raise MediaError("only the applicant and the case's inspectors send media")
+        try:
+            return await self.peers.handle_offer(participant_id, identity.kind, sdp)
+        except ValueError as exc:  # bad SDP, both inspector seats taken
+            raise MediaError(str(exc)) from exc
+
+    async def handle_answer(self, participant_id: str, sdp: str) -> None:
+        raise MediaError("the server has no offer waiting for an answer")
+
+    async def add_ice_candidate(
+        self,
+        participant_id: str,
+        candidate: str | None,
+        sdp_mid: str | None,
+        sdp_mline_index: int | None,
+    ) -> None:
+        # aiortc answers with every candidate gathered; clients put theirs in the offer.
+        log.debug("trickled candidate from %s ignored", participant_id)
+
+    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+        # A new connection replaces the old one; the recording shows the break as a gap.
+        return await self.handle_offer(participant_id, sdp)
+
+    async def snapshot(self, requested_by: str, item_id: str | None) -> SnapshotResult:
+        try:
+            evidence = await self._snapshot(requested_by, item_id)
+        except SnapshotError as exc:
+            return SnapshotResult(False, error=str(exc))
+        except AppError as exc:
+            log.warning("snapshot not stored: %s", exc.message_en)
+            return SnapshotResult(False, error=exc.message_en)
+        return SnapshotResult(True, snapshot_id=evidence.id)
+
+    async def _snapshot(self, requested_by: str, item_id: str | None) -> Evidence:
+        ctx = self._room.ctx
+        async with ctx.sessionmaker() as session:
+            case = await session.get(Case, self.case_id)
+            if case is None:
+                raise MediaError("the case is gone")
+            checklist = await session.get(CaseChecklist, self.case_id)
+            position = await self._room.position(session, case)
+        items = [item_id] if item_id else [checklist.current_item] if checklist else []
+        identity = self._room.identity(requested_by)
+        watermark = Watermark(
+            case_number=case.number,
+            inspector=identity.display_name if identity else requested_by,
+            taken_at=utcnow(),
+            gps=(position.lat, position.lng) if position else None,
+            font_path=await asyncio.to_thread(_font_path),
+        )
+        shot = await self.peers.snapshot(watermark)
+        evidence_id = new_id()
+        key = case_photo_key(self.case_id, evidence_id, "jpg")
+        stored = await ctx.store.put(key, shot.jpeg, "image/jpeg", {"case-id": self.case_id})
+        async with ctx.sessionmaker() as session:
+            evidence = await record_evidence(
+                session,
+                evidence_id=evidence_id,
+                case_id=self.case_id,
+                kind="snapshot",
+                actor=Actor("staff", requested_by),
+                captured_at=shot.taken_at,
+                object_key=key,
+                sha256=stored.sha256 or shot.sha256,
+                size=stored.size,
+                content_type="image/jpeg",
+                item_ids=[i for i in items if i],
+                position=position,
+                meta={"width": shot.width, "height": shot.height, "inspector": watermark.inspector},
+            )
+            await session.commit()
+        return evidence
+
+    async def leave(self, participant_id: str) -> None:
+        await self.peers.leave(participant_id)
+
+    async def close(self) -> None:
+        """Close every peer, wait until every segment is stored, then tidy the work folder."""
+        try:
+            await self.peers.close()
+        finally:
+            try:
+                await asyncio.to_thread(self.directory.rmdir)
+            except OSError:  # a segment whose upload failed is kept for an operator
+                log.error("recording folder %s kept: it still holds files", self.directory)
+            self.closed.set()
+            if self._on_closed is not None:
+                self._on_closed(self)
+
+
+class CaseMediaFactory:
+    """``signaling.media.MediaFactory``: a ``CaseMedia`` per room; open ones kept by case id."""
+
+    def __init__(self, app: FastAPI, *, segment_seconds: float = SEGMENT_SECONDS) -> None:
+        self._app = app
+        self._segment_seconds = segment_seconds
+        self.open: dict[str, CaseMedia] = {}
+
+    def __call__(self, case_id: str, channel: SignalChannel) -> CaseMedia:
+        ctx: AppContext = self._app.state.ctx
+        root = ctx.settings.data_dir / "recording"
+        root.mkdir(parents=True, exist_ok=True)
+        directory = Path(tempfile.mkdtemp(prefix=f"{case_id}-", dir=root))
+        media = CaseMedia(
+            self._app,
+            case_id,
+            channel,
+            directory=directory,
+            segment_seconds=self._segment_seconds,
+            on_closed=self._forget,
+        )
+        self.open[case_id] = media
+        return media
+
+    def _forget(self, media: CaseMedia) -> None:
+        if self.open.get(media.case_id) is media:
+            del self.open[media.case_id]
+
+
+def media_factory(app: FastAPI, *, segment_seconds: float = SEGMENT_SECONDS) -> CaseMediaFactory:
+    """The factory ``server.live.wiring.install`` takes; the app's context is read lazily."""
+    return CaseMediaFactory(app, segment_seconds=segment_seconds)

@@ -1,0 +1,88 @@
+"""Evidence tests: a signaling client that keeps its socket alive, and app wiring helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from server.evidence.router import router as evidence_router
+
+WAIT = 10.0
+
+
+def add_router(app: FastAPI, router: APIRouter = evidence_router) -> None:
+    """Add ``router`` ahead of the static client mounted at "/" (until app.py includes it)."""
+    before = len(app.router.routes)
+    app.include_router(router)
+    added = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = added
+
+
+class Member:
+    """A joined WebSocket: a reader answers pings and keeps every message for the test."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.messages: list[dict[str, Any]] = []
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in self.ws:
+                message = json.loads(text)
+                if message["type"] == "ping":
+                    await self.send(type="pong")
+                else:
+                    self.messages.append(message)
+
+    async def send(self, **message: Any) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def wait(
+        self,
+        kind: str,
+        start: int = 0,
+        where: Callable[[dict[str, Any]], bool] = lambda m: True,
+        within: float = WAIT,
+    ) -> dict[str, Any]:
+        """The first message of type ``kind`` at or after index ``start`` (bounded polling)."""
+        deadline = time.monotonic() + within
+        while True:
+            for message in self.messages[start:]:
+                if message["type"] == kind and where(message):
+                    return message
+            assert time.monotonic() < deadline, f"no {kind!r} within {within} s"
+            await asyncio.sleep(0.02)
+
+    async def answer(self, sdp: str) -> str:
+        """Send an offer, return the server's answer (used as ``tests.media.connect``'s hook)."""
+        start = len(self.messages)
+        await self.send(type="offer", sdp=sdp)
+        return str((await self.wait("answer", start))["sdp"])
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def join(url: str, token: str) -> Member:
+    """Connect and join; the caller closes the member (leaving the room)."""
+    joined = Member(await connect(url, max_size=None))
+    await joined.send(type="join", token=token)
+    await joined.wait("joined")
+    return joined
+
+
+def token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")

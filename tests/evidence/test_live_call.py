@@ -1,0 +1,244 @@
+"""A whole call on the real app: real tokens, signaling over WebSockets, aiortc peers, SeaweedFS.
+
+The phone streams a moving pattern with a frame-counter barcode; the inspectors see it, take a
+snapshot, the phone drops and rejoins, everyone leaves. Then the evidence must be complete:
+every segment in storage with its hash, together holding every frame the server received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import time
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from PIL import Image
+from sqlalchemy import select
+
+from server.audit.models import AuditRecord
+from server.context import AppContext
+from server.evidence.models import Evidence
+from server.live.media_adapter import CaseMedia, media_factory
+from server.live.wiring import install
+from tests.evidence import Member, add_router, join, token
+from tests.fixtures.app import Api
+from tests.flows import Journey, schedule, start_journey
+from tests.media import Client, connect, loopback_ice, read_counter, wait_for  # noqa: F401
+from tests.signaling.live_server import running
+
+pytestmark = pytest.mark.usefixtures("loopback_ice")
+
+FAR = {"latitude": 26.0878 + 0.05, "longitude": 119.3036, "accuracy_m": 30.0}  # ~5.6 km north
+
+
+def frames_of(client: Client) -> list[tuple[float, int]]:
+    return next((r.frames for r in client.received if r.kind == "video"), [])
+
+
+def decode_counters(data: bytes) -> list[tuple[int, np.ndarray[Any, Any]]]:
+    container: Any = av.open(io.BytesIO(data))
+    with container:
+        return [
+            (read_counter(gray), gray)
+            for gray in (f.to_ndarray(format="gray") for f in container.decode(video=0))
+        ]
+
+
+async def rows(ctx: AppContext, case_id: str, kind: str) -> list[Evidence]:
+    async with ctx.sessionmaker() as session:
+        found = await session.scalars(
+            select(Evidence).where(Evidence.case_id == case_id, Evidence.kind == kind)
+        )
+        return list(found)
+
+
+async def audit_actions(ctx: AppContext, case_id: str, action: str) -> list[AuditRecord]:
+    async with ctx.sessionmaker() as session:
+        found = await session.scalars(
+            select(AuditRecord).where(AuditRecord.case_id == case_id, AuditRecord.action == action)
+        )
+        return list(found)
+
+
+async def started_case(api: Api) -> tuple[Journey, str]:
+    """A scheduled case whose inspection has started; returns it and its first item."""
+    journey = await start_journey(api)
+    await schedule(journey)
+    lead = journey.inspector_headers(0)
+    started = await api.client.post(
+        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=lead
+    )
+    assert started.status_code == 200, started.text
+    checklist = await api.client.get(f"/api/v1/cases/{journey.case_id}/checklist", headers=lead)
+    return journey, str(checklist.json()["items"][0]["id"])
+
+
+async def phone_streams(url: str, journey: Journey) -> tuple[Member, Client]:
+    phone = await join(url, token(journey.applicant))
+    return phone, await connect(phone.answer, role="applicant")
+
+
+async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppContext) -> None:
+    factory = media_factory(app, segment_seconds=1.5)
+    install(app, factory)
+    add_router(app)
+    journey, item = await started_case(api)
+    async with running(app) as base:
+        url = f"{base}/ws/cases/{journey.case_id}"
+        lead = await join(url, token(journey.inspector_headers(0)))
+        second = await join(url, token(journey.inspector_headers(1)))
+        views = [await connect(m.answer, role="inspector") for m in (lead, second)]
+        phone, camera = await phone_streams(url, journey)
+        media: CaseMedia = factory.open[journey.case_id]
+
+        # both inspectors see the phone's picture move
+        await wait_for(lambda: all(len(frames_of(v)) >= 45 for v in views), 15)
+        for view in views:
+            counters = [n for _, n in frames_of(view)]
+            assert counters[-1] > counters[0]
+
+        # the phone reports a position far from the site; the lead is on item 1
+        await phone.send(type="location", **FAR)
+        await lead.wait("location_reported")
+        await lead.send(type="current_item", item_id=item)
+        await second.wait("current_item_changed")
+        await wait_for_audit(ctx, journey.case_id, "inspection.current_item")
+        await wait_for_audit(ctx, journey.case_id, "live.location")
+
+        start = len(lead.messages)
+        await lead.send(type="snapshot_request", request_id="r1")
+        result = await lead.wait("snapshot_result", start, within=15)
+        assert result["ok"], result
+        await second.wait("snapshot_result")
+
+        # the phone drops and comes back
+        await camera.close()
+        await phone.close()
+        await lead.wait("participant_left", where=lambda m: m["participant_id"] != "")
+        phone, camera = await phone_streams(url, journey)
+        seen = len(frames_of(views[0]))
+        await wait_for(lambda: len(frames_of(views[0])) >= seen + 30, 15)
+
+        for client in (camera, *views):
+            await client.close()
+        for joined in (phone, lead, second):
+            await joined.close()
+        await wait_for_closed(media)
+
+    await check_snapshot(ctx, journey.case_id, result["snapshot_id"], item)
+    await check_segments(ctx, journey.case_id, media, result["snapshot_id"])
+    await check_location_flag(ctx, journey.case_id)
+    recordings = await api.client.get(
+        f"/api/v1/cases/{journey.case_id}/recordings", headers=journey.inspector_headers(0)
+    )
+    assert recordings.status_code == 200, recordings.text
+    check_gap_in_playlist(recordings.json())
+
+
+async def wait_for_audit(ctx: AppContext, case_id: str, action: str) -> None:
+    found: list[AuditRecord] = []
+
+    async def poll() -> bool:
+        found[:] = await audit_actions(ctx, case_id, action)
+        return bool(found)
+
+    await poll_async(poll)
+
+
+async def poll_async(check: Any, seconds: float = 10.0) -> None:
+    """Bounded polling of an async condition."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_closed(media: CaseMedia) -> None:
+    async def closed() -> bool:
+        return media.closed.is_set()
+
+    await poll_async(closed, 30)
+
+
+async def check_snapshot(ctx: AppContext, case_id: str, snapshot_id: str, item: str) -> None:
+    (snapshot,) = await rows(ctx, case_id, "snapshot")
+    assert snapshot.id == snapshot_id
+    assert snapshot.item_ids == [item]
+    assert snapshot.created_by.startswith("staff:")
+    assert snapshot.off_site
+    assert snapshot.distance_m is not None
+    assert 5000 < snapshot.distance_m < 6000
+    assert snapshot.audit_seq is not None
+    assert snapshot.object_key is not None
+    jpeg = await ctx.store.get_verified(snapshot.object_key, snapshot.sha256)
+    picture = Image.open(io.BytesIO(jpeg))
+    assert picture.format == "JPEG"
+    assert picture.size == (640, 480)
+
+
+async def check_segments(ctx: AppContext, case_id: str, media: CaseMedia, snapshot_id: str) -> None:
+    segments = await rows(ctx, case_id, "segment")
+    video = sorted(
+        (s for s in segments if s.meta["track_id"] == "applicant.video"),
+        key=lambda s: s.meta["seq"],
+    )
+    tracks = {s.meta["track_id"] for s in segments}
+    assert {"applicant.video", "applicant.audio", "inspector0.audio"} <= tracks
+    assert [s.meta["seq"] for s in video] == list(range(len(video)))
+    assert len(video) >= 3
+    decoded: list[tuple[int, np.ndarray[Any, Any]]] = []
+    for segment in video:
+        assert segment.object_key is not None
+        data = await ctx.store.get_verified(segment.object_key, segment.sha256)
+        frames = decode_counters(data)
+        assert len(frames) == segment.meta["frame_count"]
+        decoded += frames
+    recorder = media.peers.recorders["applicant.video"]
+    counters = [n for n, _ in decoded]
+    # every frame the server received (after the first keyframe) is in the recording
+    assert len(counters) == recorder.recorded
+    assert recorder.recorded == recorder.received - recorder.skipped_before_keyframe
+    runs = [counters[0]]  # two publisher runs, each without a missing frame
+    for previous, current in itertools.pairwise(counters):
+        if current != previous + 1:
+            runs.append(current)
+    assert len(runs) == 2, runs
+    await check_watermark(ctx, case_id, snapshot_id, dict(decoded))
+
+
+async def check_watermark(
+    ctx: AppContext, case_id: str, snapshot_id: str, plain: dict[int, np.ndarray[Any, Any]]
+) -> None:
+    """The snapshot is the recorded frame plus a watermark box at the bottom left."""
+    (snapshot,) = [s for s in await rows(ctx, case_id, "snapshot") if s.id == snapshot_id]
+    assert snapshot.object_key is not None
+    jpeg = await ctx.store.get(snapshot.object_key)
+    gray = np.asarray(Image.open(io.BytesIO(jpeg)).convert("L")).astype(np.int16)
+    frame = plain[read_counter(gray.astype(np.uint8))].astype(np.int16)
+    box = np.abs(gray[440:470, 20:120] - frame[440:470, 20:120]).mean()
+    elsewhere = np.abs(gray[300:360, 400:600] - frame[300:360, 400:600]).mean()
+    assert elsewhere < 8, elsewhere
+    assert box > 25 + elsewhere, (box, elsewhere)
+
+
+async def check_location_flag(ctx: AppContext, case_id: str) -> None:
+    (record,) = await audit_actions(ctx, case_id, "live.location")
+    assert record.detail["off_site"] is True
+    assert 5000 < record.detail["distance_m"] < 6000
+
+
+def check_gap_in_playlist(body: Any) -> None:
+    assert isinstance(body, dict), body
+    track = next(t for t in body["tracks"] if t["track_id"] == "applicant.video")
+    types = [e["type"] for e in track["entries"]]
+    assert "gap" in types
+    gap = track["entries"][types.index("gap")]
+    assert gap["evidence_id"]
+    assert not gap["inferred"]
+    assert types[0] == "segment"
+    assert all(e["url"].startswith("http") for e in track["entries"] if e["type"] == "segment")

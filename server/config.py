@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str = ""  # public URL of the app; derived from host/port when empty
+    bureau_name: str = "行政审批局"  # the issuer printed on opinions, e.g. "某某市行政审批局"
 
     # database; empty = SQLite file under data_dir
     database_url: str = ""

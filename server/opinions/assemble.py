@@ -1,0 +1,182 @@
+"""Build the opinion's content (``OpinionContent``) from what is stored about the case.
+
+Applicant, site and matters from the case; the two inspectors from the staff table; items and
+the conclusion from the frozen checklist settled by ``checklists.engine``; photos, snapshots
+and recording segments (hashes only) from the evidence table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checklists import engine
+from checklists.schema import Catalogue
+from server.access import CaseView
+from server.auth.models import Staff
+from server.db import utcnow
+from server.errors import Conflict
+from server.evidence.models import Evidence
+from server.inspection import service as inspection
+from server.opinions.content import (
+    Inspector,
+    Matter,
+    OpinionConclusion,
+    OpinionContent,
+    OpinionItem,
+    OpinionMode,
+    Photo,
+    Segment,
+)
+
+DEFAULT_ISSUER = "行政审批局"
+PHOTO_KINDS = ("snapshot", "photo")
+CONCLUSION_TEXT: dict[engine.ConclusionValue, tuple[str, str]] = {
+    engine.ConclusionValue.passed: ("符合要求，同意通过踏勘", "meets the requirements; passed"),
+    engine.ConclusionValue.pass_after_rectification: (
+        "经整改后符合要求",
+        "meets the requirements after rectification",
+    ),
+    engine.ConclusionValue.failed: ("不符合要求，踏勘不通过", "does not meet the requirements"),
+    engine.ConclusionValue.needs_onsite: ("需现场踏勘", "an on-site inspection is needed"),
+    engine.ConclusionValue.incomplete: ("踏勘未完成", "the inspection is incomplete"),
+}
+
+
+def _sha(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+async def case_evidence(session: AsyncSession, case_id: str) -> list[Evidence]:
+    """The case's photos, snapshots and recording segments with a stored hash, oldest first."""
+    rows = await session.scalars(
+        select(Evidence)
+        .where(Evidence.case_id == case_id, Evidence.kind.in_((*PHOTO_KINDS, "segment")))
+        .order_by(Evidence.captured_at, Evidence.id)
+    )
+    return [row for row in rows if _sha(row.sha256) and row.object_key]
+
+
+def _photo(row: Evidence) -> Photo:
+    return Photo(
+        id=row.id,
+        item_ids=tuple(row.item_ids),
+        captured_at=row.captured_at,
+        lat=row.lat,
+        lng=row.lng,
+        distance_m=None if row.distance_m is None else round(row.distance_m, 1),
+        sha256=row.sha256,
+    )
+
+
+def _when(row: Evidence, key: str) -> datetime:
+    value = row.meta.get(key)
+    return datetime.fromisoformat(value) if isinstance(value, str) else row.captured_at
+
+
+def _segment(row: Evidence) -> Segment:
+    return Segment(
+        track=str(row.meta.get("track_id", "")),
+        seq=int(row.meta.get("seq", 0)),
+        start=_when(row, "started_at"),
+        end=_when(row, "ended_at"),
+        sha256=row.sha256,
+    )
+
+
+def _item(state: engine.ItemState, photos: Sequence[Photo]) -> OpinionItem | None:
+    if state.settled is None:
+        return None  # a record-only item nobody marked: not part of the findings
+    notes = [v.note for v in state.verdicts if v.note]
+    if state.resolution is not None:
+        notes.append(f"裁定：{state.resolution.reason}")
+    return OpinionItem(
+        id=state.item.id,
+        category_zh=state.item.category.label_zh,
+        title=state.item.title,
+        verdict=state.settled,
+        note="；".join(dict.fromkeys(notes)),
+        evidence=tuple(p.id for p in photos if state.item.id in p.item_ids),
+    )
+
+
+def _conclusion(conclusion: engine.Conclusion) -> OpinionConclusion:
+    zh, en = CONCLUSION_TEXT[conclusion.value]
+    reasons = tuple(
+        f"{r.item_id}：{r.message_zh}" if r.item_id else r.message_zh for r in conclusion.reasons
+    )
+    return OpinionConclusion(value=conclusion.value, text_zh=zh, text_en=en, reasons=reasons)
+
+
+async def _inspectors(session: AsyncSession, view: CaseView) -> tuple[Inspector, Inspector]:
+    if len(view.inspector_ids) < 2:
+        raise Conflict(
+            "本案尚未分派两名踏勘人员，无法起草意见书。",
+            "The case does not have its two inspectors; no opinion can be drafted.",
+        )
+    rows = {
+        s.id: s
+        for s in await session.scalars(select(Staff).where(Staff.id.in_(view.inspector_ids)))
+    }
+    lead, second = (rows[i] for i in view.inspector_ids[:2])
+    return (
+        Inspector(name=lead.display_name, organisation=lead.organisation, role="drafted"),
+        Inspector(name=second.display_name, organisation=second.organisation, role="co_signed"),
+    )
+
+
+def _mode(case_mode: str) -> OpinionMode:
+    return (
+        OpinionMode(case_mode) if case_mode in OpinionMode.__members__ else OpinionMode.online_video
+    )
+
+
+async def assemble(
+    session: AsyncSession,
+    catalogue: Catalogue,
+    view: CaseView,
+    *,
+    opinion_id: str,
+    version: int,
+    previous_id: str | None,
+    verification_code: str,
+    base_url: str,
+    issuer: str = DEFAULT_ISSUER,
+) -> tuple[OpinionContent, engine.Conclusion]:
+    """The opinion as it stands now (``issued_at`` is set again when it is issued)."""
+    case = view.case
+    standing = await inspection.standing(session, catalogue, view)
+    evidence = await case_evidence(session, case.id)
+    photos = [_photo(r) for r in evidence if r.kind in PHOTO_KINDS]
+    items = [i for i in (_item(s, photos) for s in standing.states) if i is not None]
+    conclusion = standing.conclusion
+    times = [v.created_at for v in standing.verdicts.values()]
+    if standing.frozen is not None:
+        times.append(standing.frozen.frozen_at)
+    now = utcnow()
+    content = OpinionContent(
+        opinion_id=opinion_id,
+        version=version,
+        previous_version_id=previous_id,
+        issuer=issuer,
+        case_number=case.number,
+        application_no=case.application_no,
+        applicant=case.applicant_name,
+        site_address=case.site_address,
+        matters=tuple(Matter(code=m.code, name_zh=m.name) for m in standing.checklist.matters),
+        mode=_mode(case.mode),
+        inspected_from=min(times, default=now),
+        inspected_to=max(times, default=now),
+        inspectors=await _inspectors(session, view),
+        items=tuple(items),
+        conclusion=_conclusion(conclusion),
+        photos=tuple(photos),
+        segments=tuple(_segment(r) for r in evidence if r.kind == "segment"),
+        verification_code=verification_code,
+        verification_url=f"{base_url.rstrip('/')}/verify/{verification_code}",
+        issued_at=now,
+    )
+    return content, conclusion

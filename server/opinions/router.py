@@ -1,0 +1,354 @@
+"""Opinion endpoints: the draft → co-sign → review → issue workflow, window staff, verification.
+
+Public verification: ``GET /verify/{code}`` answers JSON; ``GET /verify/{code}.html`` is the
+page the QR code on the PDF leads a reader to (zh + en). Neither needs a login.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.deps import (
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    StoreDep,
+    VisibleCaseDep,
+    require_roles,
+)
+from server.opinions import service
+from server.opinions.models import Opinion
+from server.storage import attachment_disposition
+
+router = APIRouter(tags=["opinions"])
+CASE = "/api/v1/cases/{case_id}/opinion"
+Reviewer = Annotated[Principal, Depends(require_roles(Role.reviewer))]
+Window = Annotated[Principal, Depends(require_roles(Role.window))]
+WindowOrAdmin = Annotated[Principal, Depends(require_roles(Role.window, Role.admin))]
+Code = Annotated[str, Path(max_length=32)]
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CommentsIn(BaseModel):
+    comments: str = Field(min_length=1, max_length=4000)
+
+
+class OpinionOut(BaseModel):
+    id: str
+    case_id: str
+    version: int
+    previous_id: str | None
+    status: str
+    content_hash: str
+    verification_code: str
+    verification_url: str
+    conclusion: str
+    drafted_by: str
+    cosigned_by: str | None
+    reviewed_by: str | None
+    review_comments: list[dict[str, Any]]
+    issued_at: datetime | None
+    pdf_sha256: str | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    content: dict[str, Any] | None = None
+
+
+class IssuedOut(BaseModel):
+    id: str
+    case_id: str
+    case_number: str
+    application_no: str
+    applicant: str
+    matters: list[str]
+    version: int
+    previous_id: str | None
+    status: str
+    conclusion: str
+    content_hash: str
+    pdf_sha256: str | None
+    verification_code: str
+    issued_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    pdf_path: str
+
+
+class VerifyOut(BaseModel):
+    """What the printed opinion shows, and whether it is still the one in force."""
+
+    verification_code: str
+    current: bool
+    status: Literal["current", "superseded"]
+    status_zh: str
+    superseded_by: str | None  # the verification code of the correction
+    issuer: str
+    case_number: str
+    application_no: str
+    applicant: str
+    site_address: str
+    matters: list[str]
+    version: int
+    conclusion: str
+    conclusion_zh: str
+    conclusion_en: str
+    issued_at: datetime | None
+    content_hash: str
+    pdf_sha256: str | None
+
+
+def opinion_out(opinion: Opinion, *, with_content: bool) -> OpinionOut:
+    content = opinion.content
+    return OpinionOut(
+        id=opinion.id,
+        case_id=opinion.case_id,
+        version=opinion.version,
+        previous_id=opinion.previous_id,
+        status=opinion.status,
+        content_hash=opinion.content_hash,
+        verification_code=opinion.verification_code,
+        verification_url=str(content.get("verification_url", "")),
+        conclusion=str(content.get("conclusion", {}).get("value", "")),
+        drafted_by=opinion.drafted_by,
+        cosigned_by=opinion.cosigned_by,
+        reviewed_by=opinion.reviewed_by,
+        review_comments=opinion.review_comments,
+        issued_at=opinion.issued_at,
+        pdf_sha256=opinion.pdf_sha256,
+        acknowledged_by=opinion.acknowledged_by,
+        acknowledged_at=opinion.acknowledged_at,
+        content=content if with_content else None,
+    )
+
+
+def _out(opinion: Opinion) -> OpinionOut:
+    return opinion_out(opinion, with_content=True)
+
+
+# --- the workflow ------------------------------------------------------------------------------
+
+
+@router.post(f"{CASE}/draft")
+async def draft(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+) -> OpinionOut:
+    """The lead inspector drafts (or redrafts) the opinion from the case's checklist."""
+    return _out(await service.draft(session, ctx, principal.actor, view))
+
+
+@router.post(f"{CASE}/submit")
+async def submit(view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep) -> OpinionOut:
+    """The lead inspector signs the draft and sends it for co-signing."""
+    return _out(await service.submit(session, principal.actor, view))
+
+
+@router.post(f"{CASE}/cosign")
+async def cosign(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+) -> OpinionOut:
+    """The second inspector co-signs; the draft goes to review."""
+    return _out(await service.cosign(session, ctx.settings, principal.actor, view))
+
+
+@router.post(f"{CASE}/decline")
+async def decline(
+    body: ReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+) -> OpinionOut:
+    """The second inspector returns the draft to the lead with a reason."""
+    return _out(await service.decline(session, principal.actor, view, body.reason))
+
+
+@router.post(f"{CASE}/approve")
+async def approve(
+    view: VisibleCaseDep, reviewer: Reviewer, session: SessionDep, ctx: ContextDep
+) -> OpinionOut:
+    """The reviewer approves: the opinion is signed (PAdES), stored, issued and delivered."""
+    printed = await service.reviewer_for(session, reviewer.actor)
+    return _out(await service.approve(session, ctx, reviewer.actor, view, printed))
+
+
+@router.post(f"{CASE}/send-back")
+async def send_back(
+    body: CommentsIn, view: VisibleCaseDep, reviewer: Reviewer, session: SessionDep
+) -> OpinionOut:
+    """The reviewer sends the draft back to the lead with comments."""
+    return _out(await service.send_back(session, reviewer.actor, view, body.comments))
+
+
+@router.post(f"{CASE}/correct")
+async def correct(
+    body: ReasonIn,
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> OpinionOut:
+    """A reviewer or the lead issues a corrected version; the old one is superseded."""
+    service.require_corrector(principal, view)
+    printed = (
+        await service.reviewer_for(session, principal.actor)
+        if principal.role == Role.reviewer
+        else None
+    )
+    new = await service.correct(
+        session, ctx, principal.actor, view, reviewer=printed, reason=body.reason
+    )
+    return _out(new)
+
+
+@router.get(CASE)
+async def get_opinion(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+) -> OpinionOut:
+    """The current version's metadata (the applicant sees it only once issued)."""
+    if principal.is_staff:
+        return _out(await service.require_current(session, view.case.id))
+    return _out(await service.require_issued(session, view.case.id))
+
+
+@router.get(f"{CASE}/pdf", response_class=Response)
+async def get_pdf(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, store: StoreDep
+) -> Response:
+    """The issued, signed PDF (checked against its SHA-256; the read is audited)."""
+    opinion, data = await service.read_pdf(session, store, principal.actor, view)
+    name = f"踏勘意见书-{view.case.number}-v{opinion.version}.pdf"
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": attachment_disposition(name),
+            "X-Content-SHA256": str(opinion.pdf_sha256),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# --- window staff ------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/opinions")
+async def list_opinions(
+    _: WindowOrAdmin,
+    session: SessionDep,
+    status: Annotated[Literal["issued", "superseded"], Query()] = "issued",
+    since: Annotated[datetime | None, Query(description="issued at or after (ISO 8601)")] = None,
+    matter: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[IssuedOut]:
+    """Issued opinions for the window staff, newest first, filtered by time and matter."""
+    rows = await service.issued_list(session, status=status, since=since, matter=matter)
+    return [
+        IssuedOut(
+            id=o.id,
+            case_id=c.id,
+            case_number=c.number,
+            application_no=c.application_no,
+            applicant=c.applicant_name,
+            matters=list(c.matters),
+            version=o.version,
+            previous_id=o.previous_id,
+            status=o.status,
+            conclusion=str(o.content.get("conclusion", {}).get("value", "")),
+            content_hash=o.content_hash,
+            pdf_sha256=o.pdf_sha256,
+            verification_code=o.verification_code,
+            issued_at=o.issued_at,
+            acknowledged_by=o.acknowledged_by,
+            acknowledged_at=o.acknowledged_at,
+            pdf_path=f"/api/v1/cases/{c.id}/opinion/pdf",
+        )
+        for o, c in rows
+    ]
+
+
+@router.post("/api/v1/opinions/{opinion_id}/acknowledge")
+async def acknowledge(
+    opinion_id: Annotated[str, Path(max_length=64)], window: Window, session: SessionDep
+) -> OpinionOut:
+    """The window staff confirm receipt of an issued opinion (once)."""
+    opinion = await service.acknowledge(session, window.actor, opinion_id)
+    return opinion_out(opinion, with_content=False)
+
+
+# --- public verification -----------------------------------------------------------------------
+
+
+async def _verify(session: SessionDep, code: str) -> VerifyOut:
+    opinion, newer = await service.by_code(session, code)
+    content = service.content_of(opinion)
+    current = opinion.status == "issued"
+    return VerifyOut(
+        verification_code=opinion.verification_code,
+        current=current,
+        status="current" if current else "superseded",
+        status_zh="有效（现行版本）" if current else "已被更正版本取代",
+        superseded_by=newer.verification_code if newer is not None else None,
+        issuer=content.issuer,
+        case_number=content.case_number,
+        application_no=content.application_no,
+        applicant=content.applicant,
+        site_address=content.site_address,
+        matters=[f"{m.code} {m.name_zh}" for m in content.matters],
+        version=content.version,
+        conclusion=content.conclusion.value.value,
+        conclusion_zh=content.conclusion.text_zh,
+        conclusion_en=content.conclusion.text_en,
+        issued_at=opinion.issued_at,
+        content_hash=opinion.content_hash,
+        pdf_sha256=opinion.pdf_sha256,
+    )
+
+
+# Declared before "/verify/{code}", whose parameter would otherwise swallow ".html".
+@router.get("/verify/{code}.html", response_class=HTMLResponse)
+async def verify_page(code: Code, session: SessionDep) -> HTMLResponse:
+    """Public page (zh + en) for a reader who scanned the QR code on the opinion."""
+    facts = await _verify(session, code)
+    return HTMLResponse(verify_html(facts), headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/verify/{code}")
+async def verify(code: Code, session: SessionDep) -> VerifyOut:
+    """Public: the opinion's key facts and hashes, and whether it is current or superseded."""
+    return await _verify(session, code)
+
+
+def verify_html(facts: VerifyOut) -> str:
+    rows = [
+        ("状态 / Status", f"{facts.status_zh} / {facts.status}"),
+        ("出具机关 / Issuer", facts.issuer),
+        ("案件编号 / Case", facts.case_number),
+        ("申请编号 / Application", facts.application_no),
+        ("申请人 / Applicant", facts.applicant),
+        ("场所地址 / Site", facts.site_address),
+        ("事项 / Matters", "；".join(facts.matters)),
+        ("版本 / Version", str(facts.version)),
+        ("结论 / Conclusion", f"{facts.conclusion_zh} / {facts.conclusion_en}"),
+        ("出具时间 / Issued", facts.issued_at.isoformat() if facts.issued_at else ""),
+        ("内容哈希 / Content SHA-256", facts.content_hash),
+        ("PDF SHA-256", facts.pdf_sha256 or ""),
+    ]
+    if facts.superseded_by:
+        rows.insert(1, ("更正版本验证码 / Corrected by", facts.superseded_by))
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>意见书验证 / Opinion verification {escape(facts.verification_code)}</title>"
+        "</head><body><h1>电子踏勘意见书验证 / Inspection opinion verification</h1>"
+        f"<p>验证码 / Code: <code>{escape(facts.verification_code)}</code></p>"
+        f"<table>{body}</table>"
+        "<p>请核对所持 PDF 的 SHA-256 与上表一致。/ Check that your PDF's SHA-256 matches.</p>"
+        "</body></html>"
+    )

@@ -1,0 +1,109 @@
+// The phone's side of the call: camera + microphone, and one peer connection offering what
+// the server's media side expects (video sendonly VP8, audio sendrecv, audio recvonly).
+
+/** Ask for camera and microphone; rear camera by default. Throws the browser's DOMException. */
+export async function openCamera(facingMode = "environment") {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    const error = new Error("getUserMedia unavailable");
+    error.name = "NotSupportedError";
+    throw error;
+  }
+  return navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: true, noiseSuppression: true },
+    video: { facingMode: { ideal: facingMode }, width: { ideal: 1280 }, height: { ideal: 720 } },
+  });
+}
+
+export function torchSupported(stream) {
+  const track = stream && stream.getVideoTracks()[0];
+  if (!track || typeof track.getCapabilities !== "function") return false;
+  return Boolean(track.getCapabilities().torch);
+}
+
+export async function setTorch(stream, on) {
+  const track = stream.getVideoTracks()[0];
+  await track.applyConstraints({ advanced: [{ torch: on }] });
+}
+
+export function setMuted(stream, muted) {
+  for (const track of stream.getAudioTracks()) track.enabled = !muted;
+}
+
+function preferVp8(transceiver) {
+  const caps = window.RTCRtpSender && RTCRtpSender.getCapabilities && RTCRtpSender.getCapabilities("video");
+  if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
+  const vp8 = caps.codecs.filter((c) => /video\/(vp8|rtx)/i.test(c.mimeType));
+  if (vp8.some((c) => /vp8/i.test(c.mimeType))) transceiver.setCodecPreferences(vp8);
+}
+
+/**
+ * One peer connection to the media server. `send(message)` posts signaling messages;
+ * feed server messages to `handle`. Emits "remote-audio" (detail = MediaStream) and "state".
+ */
+export class PhonePeer extends EventTarget {
+  constructor(stream, send, iceServers = []) {
+    super();
+    this.stream = stream;
+    this.send = send;
+    this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
+    const [video] = stream.getVideoTracks();
+    const [audio] = stream.getAudioTracks();
+    this.video = this.pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
+    preferVp8(this.video);
+    this.pc.addTransceiver(audio, { direction: "sendrecv", streams: [stream] });
+    this.pc.addTransceiver("audio", { direction: "recvonly" });
+    this.pc.onicecandidate = ({ candidate }) =>
+      this.send({
+        type: "candidate",
+        candidate: candidate ? candidate.candidate : null,
+        sdp_mid: candidate ? candidate.sdpMid : null,
+        sdp_mline_index: candidate ? candidate.sdpMLineIndex : null,
+      });
+    this.pc.ontrack = (event) =>
+      this._emit("remote-audio", event.streams[0] || new MediaStream([event.track]));
+    this.pc.onconnectionstatechange = () => {
+      this._emit("state", this.pc.connectionState);
+      if (this.pc.connectionState === "failed") this.restartIce();
+    };
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  async offer() {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    this.send({ type: "offer", sdp: this.pc.localDescription.sdp });
+  }
+
+  /** After a Wi-Fi ↔ 4G switch the old ICE path is dead: ask for new candidates. */
+  async restartIce() {
+    await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart: true }));
+    this.send({ type: "ice_restart", sdp: this.pc.localDescription.sdp });
+  }
+
+  async handle(message) {
+    if (message.type === "answer") {
+      await this.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+    } else if (message.type === "offer") {
+      await this.pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+      this.send({ type: "answer", sdp: this.pc.localDescription.sdp });
+    } else if (message.type === "candidate" && message.candidate) {
+      await this.pc.addIceCandidate({
+        candidate: message.candidate,
+        sdpMid: message.sdp_mid,
+        sdpMLineIndex: message.sdp_mline_index,
+      });
+    }
+  }
+
+  /** Swap the camera without renegotiating. */
+  async replaceVideo(track) {
+    await this.video.sender.replaceTrack(track);
+  }
+
+  close() {
+    this.pc.close();
+  }
+}

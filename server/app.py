@@ -37,6 +37,7 @@ from server.sla.router import router as sla_router
 from server.staff.router import router as staff_router
 from server.storage import ObjectStore
 from server.supervision.router import router as supervision_router
+from server.uploads.router import router as uploads_router
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "mini_client"
 log = get_logger(__name__)
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         supervision_router,
         opinions_router,
         evidence_router,
+        uploads_router,
     )
     for router in routers:
         app.include_router(router)

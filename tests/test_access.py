@@ -68,6 +68,12 @@ class World:
             "rating": lambda: {"score": 5, "comment": "满意"},
             "close_note": lambda: {"note": "已电话回访"},
             "comments": lambda: {"comments": "请修改"},
+            "upload": lambda: {
+                "idempotency_key": f"k-{n}-abcdef",
+                "content_type": "image/jpeg",
+                "size": 1000,
+                "sha256": "0" * 64,
+            },
         }
         return bodies[name]() if name else None
 
@@ -198,6 +204,20 @@ ENDPOINTS = [
     # Public: anyone may check a code; an unknown one is simply not found.
     Endpoint("GET", "/verify/{code}", dict.fromkeys(("anonymous", *EVERYONE), 404)),
     Endpoint("GET", "/verify/{code}.html", dict.fromkeys(("anonymous", *EVERYONE), 404)),
+    Endpoint(
+        "POST",
+        f"{CASE}/uploads",
+        {"inspector": 201, "applicant": 201},
+        "upload",
+        others=NOT_VISIBLE,
+    ),
+    Endpoint(
+        "POST",
+        f"{CASE}/uploads/{{upload_id}}/finalize",
+        {},
+        others={**NOT_VISIBLE, "inspector": 404, "applicant": 404},  # no such upload
+    ),
+    Endpoint("GET", f"{CASE}/uploads", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     # Evidence: there is none in this world, so who may look finds nothing.
     Endpoint("GET", f"{CASE}/evidence", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint(
@@ -278,6 +298,7 @@ async def build_world(api: Api) -> World:
         "follow_up_id": "0" * 32,
         "opinion_id": "no-such-opinion",
         "evidence_id": "0" * 32,
+        "upload_id": "no-such-upload",
         "code": "NONE-NONE-NONE-NONE",
     }
     return World(api, headers, ids)

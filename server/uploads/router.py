@@ -1,0 +1,168 @@
+"""Upload endpoints: announce a photo or clip, finalize it into evidence, list your uploads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
+from server.errors import PROBLEM_JSON
+from server.evidence.models import Evidence
+from server.uploads import service
+from server.uploads.images import FileRefused
+from server.uploads.models import Upload
+
+router = APIRouter(prefix="/api/v1/cases/{case_id}/uploads", tags=["uploads"])
+
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class UploadIn(BaseModel):
+    """What the phone promises about the file it is about to send."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    purpose: Literal["rectification", "onsite"] | None = None  # default: from the caller's role
+    item_ids: list[ItemId] = Field(default_factory=list, max_length=50)
+    content_type: str = Field(min_length=3, max_length=100)
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class FormOut(BaseModel):
+    """POST ``fields`` then the file (last) as multipart/form-data to ``url``."""
+
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+class EvidenceOut(BaseModel):
+    id: str
+    kind: str
+    captured_at: datetime
+    lat: float | None
+    lng: float | None
+    accuracy_m: float | None
+    distance_m: float | None
+    off_site: bool
+    content_type: str
+    size: int
+    sha256: str
+
+
+class RejectionOut(BaseModel):
+    reason: str
+    message_zh: str
+    message_en: str
+
+
+class UploadOut(BaseModel):
+    id: str
+    status: str
+    purpose: str
+    item_ids: list[str]
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    expires_at: datetime
+    form: FormOut | None = None  # while pending
+    evidence: EvidenceOut | None = None  # once finalized
+    rejection: RejectionOut | None = None  # once refused
+
+
+def _evidence_out(evidence: Evidence | None) -> EvidenceOut | None:
+    if evidence is None:
+        return None
+    return EvidenceOut.model_validate(evidence, from_attributes=True)
+
+
+def _out(
+    upload: Upload, *, form: FormOut | None = None, evidence: Evidence | None = None
+) -> UploadOut:
+    return UploadOut(
+        id=upload.id,
+        status=upload.status,
+        purpose=upload.purpose,
+        item_ids=list(upload.item_ids),
+        content_type=upload.content_type,
+        size=upload.declared_size,
+        sha256=upload.declared_sha256,
+        created_at=upload.created_at,
+        expires_at=upload.expires_at,
+        form=form,
+        evidence=_evidence_out(evidence),
+        rejection=RejectionOut(**upload.rejection) if upload.rejection else None,
+    )
+
+
+def _refused(refusal: FileRefused) -> JSONResponse:
+    """422 without raising, so the request still commits the upload's ``rejected`` state."""
+    return JSONResponse(refusal.to_problem(), status_code=refusal.status, media_type=PROBLEM_JSON)
+
+
+@router.post("", response_model=UploadOut, status_code=201)
+async def announce_upload(
+    body: UploadIn,
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    response: Response,
+) -> UploadOut:
+    """Announce a file and get a presigned POST form; the same key returns the same upload."""
+    request = service.UploadRequest(
+        idempotency_key=body.idempotency_key,
+        purpose=body.purpose,
+        item_ids=tuple(body.item_ids),
+        content_type=body.content_type.strip().lower(),
+        size=body.size,
+        sha256=body.sha256.lower(),
+    )
+    upload, created = await service.announce(
+        session, principal=principal, view=view, request=request
+    )
+    if not created:
+        response.status_code = 200
+    if upload.status == "pending":
+        post = await service.presign(store, upload)
+        return _out(
+            upload, form=FormOut(url=post.url, fields=post.fields, expires_at=post.expires_at)
+        )
+    outcome = await service.finalize(
+        session, store, principal=principal, view=view, upload_id=upload.id
+    )
+    return _out(outcome.upload, evidence=outcome.evidence)
+
+
+@router.post("/{upload_id}/finalize", response_model=UploadOut)
+async def finalize_upload(
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    upload_id: Annotated[str, Path(max_length=64)],
+) -> UploadOut | JSONResponse:
+    """Check the uploaded file and record it as evidence; a refused file is deleted (422)."""
+    service.purpose_for(principal, view, None)
+    outcome = await service.finalize(
+        session, store, principal=principal, view=view, upload_id=upload_id
+    )
+    if outcome.refusal is not None:
+        return _refused(outcome.refusal)
+    return _out(outcome.upload, evidence=outcome.evidence)
+
+
+@router.get("", response_model=list[UploadOut])
+async def list_uploads(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+) -> list[UploadOut]:
+    """The caller's own uploads for this case, oldest first."""
+    uploads = await service.list_own(session, principal=principal, case_id=view.case.id)
+    return [_out(u) for u in uploads]

@@ -1,0 +1,225 @@
+"""The photo pipeline on a hostile-file corpus generated here: each refused or neutralised."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
+
+from server.uploads.images import (
+    MAX_PHOTO_BYTES,
+    FileRefused,
+    process_photo,
+    sniff,
+)
+
+SHANGHAI = (31.2304, 121.4737)
+
+
+def jpeg(size: tuple[int, int] = (800, 600), *, gps: bool = False, quality: int = 85) -> bytes:
+    """A camera-like JPEG, optionally with EXIF capture time and GPS (People's Square)."""
+    image = Image.effect_noise(size, 40).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "TestPhone"
+    exif[0x0112] = 1
+    exif.get_ifd(0x8769)[36867] = "2025:05:01 10:20:30"
+    if gps:
+        exif[0x8825] = {
+            1: "N",
+            2: (IFDRational(31), IFDRational(13), IFDRational(4944, 100)),
+            3: "E",
+            4: (IFDRational(121), IFDRational(28), IFDRational(2532, 100)),
+            31: IFDRational(8),
+        }
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, quality=quality)
+    return out.getvalue()
+
+
+def png(size: tuple[int, int] = (200, 100), mode: str = "RGBA") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, (10, 200, 30, 128) if mode == "RGBA" else 0).save(out, "PNG")
+    return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A small PNG whose header claims ``width``×``height`` (rows of zeros compress ~1000:1)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    idat = compressor.compress(row * 64) + compressor.flush()  # only the first rows
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", idat)
+        + _chunk(b"IEND", b"")
+    )
+
+
+def zip_payload() -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("payload.exe", b"MZ\x90\x00" * 64)
+    return out.getvalue()
+
+
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+)
+
+
+def jpeg_with_comment(comment: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(out, "JPEG", comment=comment)
+    return out.getvalue()
+
+
+# (name, builder, declared type, expected reason)
+HOSTILE: list[tuple[str, Callable[[], bytes], str, str]] = [
+    ("oversize", lambda: jpeg() + b"\x00" * (MAX_PHOTO_BYTES + 1), "image/jpeg", "too_large"),
+    ("png_declared_as_jpeg", png, "image/jpeg", "type_mismatch"),
+    ("text_file", lambda: b"just some notes\n" * 10, "image/jpeg", "type_mismatch"),
+    ("svg_with_script", lambda: SVG, "image/png", "type_mismatch"),
+    ("html_page", lambda: b"<!doctype html><html><script>x()</script></html>", "image/jpeg",
+     "type_mismatch"),
+    ("heic", lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "image/jpeg",
+     "heic_not_supported"),
+    ("truncated_jpeg", lambda: jpeg()[:5000], "image/jpeg", "truncated"),
+    ("truncated_png", lambda: png((400, 400), "RGB")[:-30], "image/png", "truncated"),
+    ("pixel_bomb_50000x50000", lambda: png_bomb(50_000, 50_000), "image/png", "too_many_pixels"),
+    ("pixels_over_our_cap_8000x6000", lambda: png_bomb(8000, 6000), "image/png",
+     "too_many_pixels"),
+    ("one_pixel_high_strip", lambda: png_bomb(20_000, 1), "image/png", "too_many_pixels"),
+    ("jpeg_plus_zip", lambda: jpeg() + zip_payload(), "image/jpeg", "trailing_data"),
+    ("jpeg_plus_html", lambda: jpeg() + b"<html><script>alert(1)</script></html>",
+     "image/jpeg", "embedded_markup"),
+    ("jpeg_plus_text", lambda: jpeg() + b"hello world" * 1000, "image/jpeg", "trailing_data"),
+    ("png_plus_zip", lambda: png() + zip_payload(), "image/png", "trailing_data"),
+    ("script_in_jpeg_comment", lambda: jpeg_with_comment(b"<script>alert(1)</script>"),
+     "image/jpeg", "embedded_markup"),
+    ("garbage_after_jpeg_header", lambda: b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x13" * 500,
+     "image/jpeg", "truncated"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("builder", "declared", "reason"),
+    [pytest.param(b, d, r, id=n) for n, b, d, r in HOSTILE],
+)
+def test_hostile_file_is_refused_with_a_reason(
+    builder: Callable[[], bytes], declared: str, reason: str
+) -> None:
+    with pytest.raises(FileRefused) as refused:
+        process_photo(builder(), declared)
+
+    assert refused.value.reason == reason
+    assert refused.value.status == 422
+    assert refused.value.message_zh
+    assert refused.value.message_en
+
+
+def test_gps_and_capture_time_are_read_then_stripped_from_both_copies() -> None:
+    result = process_photo(jpeg((2400, 1800), gps=True), "image/jpeg")
+
+    assert result.gps is not None
+    assert result.gps.lat == pytest.approx(31.2304, abs=1e-4)
+    assert result.gps.lng == pytest.approx(121.4737, abs=1e-4)
+    assert result.gps.accuracy_m == 8.0
+    assert result.captured_at == datetime(2025, 5, 1, 2, 20, 30, tzinfo=UTC)  # 10:20 in Beijing
+    for copy, side in ((result.display, 1600), (result.thumbnail, 320)):
+        image = Image.open(io.BytesIO(copy))
+        assert image.format == "JPEG"
+        assert max(image.size) == side
+        assert len(image.getexif()) == 0
+        assert "exif" not in image.info
+        assert b"Exif" not in copy[:200]
+
+
+def test_small_photo_is_not_upscaled() -> None:
+    result = process_photo(jpeg((800, 600)), "image/jpeg")
+
+    assert Image.open(io.BytesIO(result.display)).size == (800, 600)
+    assert result.gps is None
+
+
+def test_transparent_png_is_flattened_on_white() -> None:
+    result = process_photo(png(), "image/png")
+
+    image = Image.open(io.BytesIO(result.display))
+    assert image.mode == "RGB"
+    assert image.getpixel((0, 0))[0] > 100  # half-transparent green on white, not on black
+
+
+def test_webp_is_accepted() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), "blue").save(out, "WEBP")
+
+    result = process_photo(out.getvalue(), "image/webp")
+
+    assert result.ext == "webp"
+    assert Image.open(io.BytesIO(result.thumbnail)).format == "JPEG"
+
+
+def test_camera_padding_after_the_end_marker_is_tolerated() -> None:
+    result = process_photo(jpeg() + b"\x00" * 512, "image/jpeg")
+
+    assert result.width == 800
+
+
+def test_a_multi_picture_jpeg_is_one_image() -> None:
+    """MPF: phones append a second complete JPEG (preview or depth map) after the first."""
+    result = process_photo(jpeg() + jpeg((160, 120)), "image/jpeg")
+
+    assert result.width == 800
+
+
+def test_orientation_is_applied_before_metadata_is_dropped() -> None:
+    image = Image.new("RGB", (400, 200), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+
+    result = process_photo(out.getvalue(), "image/jpeg")
+
+    assert (result.width, result.height) == (200, 400)
+
+
+def test_an_implausible_capture_time_is_ignored() -> None:
+    image = Image.new("RGB", (64, 64))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "1980:01:01 00:00:00"
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+
+    assert process_photo(out.getvalue(), "image/jpeg").captured_at is None
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"\x00\x00\x00\x18ftypheic", "image/heic"),
+        (b"\x00\x00\x00\x18ftypisom", "video/mp4"),
+        (b"\x1a\x45\xdf\xa3", "video/webm"),
+        (b"  <svg>", "image/svg+xml"),
+        (b"hello", None),
+    ],
+)
+def test_sniff_trusts_bytes_not_names(data: bytes, mime: str | None) -> None:
+    assert sniff(data) == mime

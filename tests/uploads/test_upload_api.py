@@ -1,0 +1,327 @@
+"""Uploads through the app and a real SeaweedFS: presigned POST, finalize, refusals, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from server.auth.models import Role
+from server.evidence.models import Evidence
+from server.storage import case_clip_key, case_photo_key
+from server.uploads.models import Upload
+from tests.fixtures.app import Api
+from tests.flows import Journey, open_case, schedule, start_journey
+from tests.uploads.test_images import HOSTILE, jpeg, png
+
+PATH = "/api/v1/cases/{case_id}/uploads"
+
+
+@pytest.fixture
+async def journey(api: Api) -> Journey:
+    journey = await start_journey(api)
+    await schedule(journey)
+    return journey
+
+
+def body_for(data: bytes, content_type: str = "image/jpeg", **changes: Any) -> dict[str, Any]:
+    return {
+        "idempotency_key": secrets.token_hex(8),
+        "content_type": content_type,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "item_ids": ["SH-01"],
+        **changes,
+    }
+
+
+async def announce(
+    journey: Journey, headers: dict[str, str], body: dict[str, Any]
+) -> httpx.Response:
+    return await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/uploads", json=body, headers=headers
+    )
+
+
+async def send(form: dict[str, Any], data: bytes, content_type: str) -> httpx.Response:
+    async with httpx.AsyncClient() as s3:
+        return await s3.post(
+            form["url"], data=form["fields"], files={"file": ("photo.bin", data, content_type)}
+        )
+
+
+async def finalize(journey: Journey, headers: dict[str, str], upload_id: str) -> httpx.Response:
+    return await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/uploads/{upload_id}/finalize", headers=headers
+    )
+
+
+async def upload(
+    journey: Journey, headers: dict[str, str], data: bytes, content_type: str = "image/jpeg"
+) -> tuple[str, httpx.Response]:
+    """Announce, POST the bytes to the store, finalize: the phone's three steps."""
+    announced = await announce(journey, headers, body_for(data, content_type))
+    assert announced.status_code == 201, announced.text
+    sent = await send(announced.json()["form"], data, content_type)
+    assert sent.status_code == 204, sent.text
+    upload_id = announced.json()["id"]
+    return upload_id, await finalize(journey, headers, upload_id)
+
+
+async def count(journey: Journey, model: Any) -> int:
+    async with journey.api.ctx.sessionmaker() as session:
+        query = select(func.count()).select_from(model).where(model.case_id == journey.case_id)
+        return int(await session.scalar(query) or 0)
+
+
+async def leftovers(journey: Journey, upload_id: str) -> list[str]:
+    """Every object this upload could have produced that still exists."""
+    async with journey.api.ctx.sessionmaker() as session:
+        row = await session.get(Upload, upload_id)
+    assert row is not None
+    case_id, store = journey.case_id, journey.api.ctx.store
+    keys = [
+        row.object_key,
+        case_photo_key(case_id, upload_id, "jpg"),
+        case_photo_key(case_id, f"{upload_id}-thumb", "jpg"),
+        case_photo_key(case_id, f"{upload_id}-poster", "jpg"),
+        *(case_clip_key(case_id, upload_id, ext) for ext in ("mp4", "mov", "webm")),
+    ]
+    return [key for key in keys if await store.exists(key)]
+
+
+async def test_photo_upload_records_evidence_with_gps_and_clean_copies(journey: Journey) -> None:
+    upload_id, done = await upload(journey, journey.applicant, jpeg((2400, 1800), gps=True))
+
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["status"] == "finalized"
+    assert result["purpose"] == "rectification"
+    evidence = result["evidence"]
+    assert evidence["kind"] == "photo"
+    assert evidence["lat"] == pytest.approx(31.2304, abs=1e-4)
+    assert evidence["lng"] == pytest.approx(121.4737, abs=1e-4)
+    assert evidence["captured_at"].startswith("2025-05-01T02:20:30")
+    store = journey.api.ctx.store
+    display = await store.get(case_photo_key(journey.case_id, upload_id, "jpg"))
+    assert hashlib.sha256(display).hexdigest() == evidence["sha256"]
+    assert b"Exif" not in display[:200]
+    async with journey.api.ctx.sessionmaker() as session:
+        row = await session.get(Evidence, evidence["id"])
+    assert row is not None
+    assert row.meta["original_key"].startswith(f"cases/{journey.case_id}/originals/")
+    assert row.item_ids == ["SH-01"]
+    assert await store.exists(row.meta["original_key"])  # kept, with its GPS, for staff only
+
+
+async def test_inspector_uploads_an_onsite_photo(journey: Journey) -> None:
+    _, done = await upload(journey, journey.inspector_headers(1), png(), "image/png")
+
+    assert done.status_code == 200, done.text
+    assert done.json()["purpose"] == "onsite"
+    assert done.json()["evidence"]["lat"] is None
+
+
+@pytest.mark.parametrize(
+    ("builder", "declared", "reason"),
+    [pytest.param(b, d, r, id=n) for n, b, d, r in HOSTILE if n != "oversize"],
+)
+async def test_hostile_file_is_refused_at_finalize_and_leaves_nothing(
+    journey: Journey, builder: Callable[[], bytes], declared: str, reason: str
+) -> None:
+    upload_id, done = await upload(journey, journey.applicant, builder(), declared)
+
+    assert done.status_code == 422, done.text
+    assert done.json()["reason"] == reason
+    assert done.json()["detail"]  # the Chinese message
+    assert await count(journey, Evidence) == 0
+    assert await leftovers(journey, upload_id) == []
+    again = await finalize(journey, journey.applicant, upload_id)
+    assert again.status_code == 422
+    assert again.json()["reason"] == reason
+
+
+async def test_oversize_photo_is_refused_before_any_form_is_signed(journey: Journey) -> None:
+    body = body_for(b"x", size=15 * 1024 * 1024 + 1)
+
+    response = await announce(journey, journey.applicant, body)
+
+    assert response.status_code == 422
+    assert response.json()["reason"] == "too_large"
+    assert "15 MB" in response.json()["detail"]
+    assert await count(journey, Upload) == 0
+
+
+async def test_store_refuses_a_file_bigger_than_announced(journey: Journey) -> None:
+    data = jpeg()
+    announced = await announce(journey, journey.applicant, body_for(data))
+
+    sent = await send(announced.json()["form"], data + b"\x00", "image/jpeg")
+
+    assert sent.status_code in (400, 403)
+    not_there = await finalize(journey, journey.applicant, announced.json()["id"])
+    assert not_there.status_code == 409
+    assert not_there.json()["reason"] == "not_uploaded"
+
+
+async def test_sha256_mismatch_is_refused_and_deleted(journey: Journey) -> None:
+    data = jpeg()
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF  # same size, one byte damaged in transit
+    announced = await announce(journey, journey.applicant, body_for(data))
+    await send(announced.json()["form"], bytes(flipped), "image/jpeg")
+
+    done = await finalize(journey, journey.applicant, announced.json()["id"])
+
+    assert done.status_code == 422, done.text
+    assert done.json()["reason"] == "checksum_mismatch"
+    assert await leftovers(journey, announced.json()["id"]) == []
+    assert await count(journey, Evidence) == 0
+
+
+async def test_same_key_three_times_is_one_upload_and_one_evidence(journey: Journey) -> None:
+    data = jpeg()
+    body = body_for(data)
+    first = await announce(journey, journey.applicant, body)
+    second = await announce(journey, journey.applicant, body)
+    await send(second.json()["form"], data, "image/jpeg")
+    done = await finalize(journey, journey.applicant, first.json()["id"])
+    third = await announce(journey, journey.applicant, body)
+
+    assert (first.status_code, second.status_code, third.status_code) == (201, 200, 200)
+    assert first.json()["id"] == second.json()["id"] == third.json()["id"]
+    assert third.json()["evidence"]["id"] == done.json()["evidence"]["id"]
+    assert await count(journey, Upload) == 1
+    assert await count(journey, Evidence) == 1
+
+
+async def test_five_concurrent_retries_make_one_upload_and_one_evidence(journey: Journey) -> None:
+    data = jpeg()
+    body = body_for(data)
+    announced = await asyncio.gather(
+        *(announce(journey, journey.applicant, body) for _ in range(5))
+    )
+    assert {r.status_code for r in announced} <= {200, 201, 409}, [r.text for r in announced]
+    winner = next(r for r in announced if r.status_code in (200, 201))
+    await send(winner.json()["form"], data, "image/jpeg")
+
+    finals = await asyncio.gather(
+        *(finalize(journey, journey.applicant, winner.json()["id"]) for _ in range(5))
+    )
+
+    assert {r.status_code for r in finals} <= {200, 409}, [r.text for r in finals]
+    evidence_ids = {r.json()["evidence"]["id"] for r in finals if r.status_code == 200}
+    assert len(evidence_ids) == 1
+    assert await count(journey, Upload) == 1
+    assert await count(journey, Evidence) == 1
+
+
+async def test_same_key_with_a_different_file_is_a_conflict(journey: Journey) -> None:
+    body = body_for(jpeg())
+    await announce(journey, journey.applicant, body)
+
+    clash = await announce(journey, journey.applicant, {**body, "sha256": "0" * 64})
+
+    assert clash.status_code == 409
+    assert clash.json()["reason"] == "key_reused"
+
+
+async def test_dispatcher_may_not_upload(journey: Journey) -> None:
+    response = await announce(journey, journey.dispatcher, body_for(jpeg()))
+
+    assert response.status_code == 403
+
+
+async def test_applicant_may_not_claim_an_onsite_purpose(journey: Journey) -> None:
+    response = await announce(journey, journey.applicant, body_for(jpeg(), purpose="onsite"))
+
+    assert response.status_code == 403
+
+
+async def test_inspector_may_not_upload_a_video(journey: Journey) -> None:
+    data = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100
+    response = await announce(journey, journey.inspector_headers(0), body_for(data, "video/mp4"))
+
+    assert response.status_code == 422
+    assert response.json()["reason"] == "type_not_allowed"
+
+
+async def test_foreign_case_is_not_found(journey: Journey, api: Api) -> None:
+    other = await start_journey(api)
+    await open_case(other, number="SQ-OTHER")  # its applicant link is foreign to our case
+
+    response = await announce(journey, other.applicant, body_for(jpeg()))
+    _, stranger = await api.staff_headers(Role.inspector)  # not on this case
+    finalized = await finalize(journey, stranger, "no-such-upload")
+
+    assert response.status_code == 404
+    assert finalized.status_code == 404
+
+
+async def test_someone_elses_upload_is_not_found(journey: Journey) -> None:
+    announced = await announce(journey, journey.applicant, body_for(jpeg()))
+
+    response = await finalize(journey, journey.inspector_headers(0), announced.json()["id"])
+
+    assert response.status_code == 404
+
+
+async def test_list_shows_only_the_callers_uploads(journey: Journey) -> None:
+    await announce(journey, journey.applicant, body_for(jpeg()))
+    await announce(journey, journey.inspector_headers(0), body_for(png()))
+
+    mine = await journey.api.client.get(
+        f"/api/v1/cases/{journey.case_id}/uploads", headers=journey.applicant
+    )
+
+    assert mine.status_code == 200
+    assert [u["purpose"] for u in mine.json()] == ["rectification"]
+
+
+async def test_short_clip_is_accepted_without_its_location(journey: Journey) -> None:
+    av = pytest.importorskip("av")
+    data = make_clip(av, seconds=2, location="+31.2304+121.4737/")
+
+    upload_id, done = await upload(journey, journey.applicant, data, "video/mp4")
+
+    assert done.status_code == 200, done.text
+    assert done.json()["evidence"]["kind"] == "clip"
+    assert done.json()["evidence"]["lat"] == pytest.approx(31.2304)
+    served = await journey.api.ctx.store.get(case_clip_key(journey.case_id, upload_id, "mp4"))
+    assert b"+31.2304" not in served
+
+
+async def test_long_clip_is_refused_and_leaves_nothing(journey: Journey) -> None:
+    av = pytest.importorskip("av")
+
+    upload_id, done = await upload(journey, journey.applicant, make_clip(av, 40), "video/mp4")
+
+    assert done.status_code == 422
+    assert done.json()["reason"] == "too_long"
+    assert await leftovers(journey, upload_id) == []
+
+
+def make_clip(av: Any, seconds: float, location: str = "", fps: int = 2) -> bytes:
+    import io
+
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        if location:
+            container.metadata["location"] = location
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(int(seconds * fps)):
+            pixels = np.full((120, 160, 3), (i * 7) % 255, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()

@@ -9,22 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from server.evidence.router import router as evidence_router
-
 WAIT = 10.0
-
-
-def add_router(app: FastAPI, router: APIRouter = evidence_router) -> None:
-    """Add ``router`` ahead of the static client mounted at "/" (until app.py includes it)."""
-    before = len(app.router.routes)
-    app.include_router(router)
-    added = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[0:0] = added
 
 
 class Member:

@@ -20,7 +20,6 @@ from server.evidence.models import Evidence
 from server.evidence.service import haversine_m, locate, playlists, record_evidence
 from server.live.turn import turn_credentials
 from server.storage import case_photo_key, case_recording_key
-from tests.evidence import add_router
 from tests.fixtures.app import Api
 from tests.flows import Journey, assign, start_journey
 
@@ -29,7 +28,6 @@ T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def journey(app: FastAPI, api: Api) -> Journey:
-    add_router(app)
     journey = await start_journey(api)
     await assign(journey)
     return journey

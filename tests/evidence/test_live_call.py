@@ -25,7 +25,7 @@ from server.context import AppContext
 from server.evidence.models import Evidence
 from server.live.media_adapter import CaseMedia, media_factory
 from server.live.wiring import install
-from tests.evidence import Member, add_router, join, token
+from tests.evidence import Member, join, token
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
 from tests.media import Client, connect, loopback_ice, read_counter, wait_for  # noqa: F401
@@ -86,7 +86,6 @@ async def phone_streams(url: str, journey: Journey) -> tuple[Member, Client]:
 async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppContext) -> None:
     factory = media_factory(app, segment_seconds=1.5)
     install(app, factory)
-    add_router(app)
     journey, item = await started_case(api)
     async with running(app) as base:
         url = f"{base}/ws/cases/{journey.case_id}"

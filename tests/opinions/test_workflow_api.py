@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -19,11 +18,9 @@ from server.config import Settings
 from server.db import utcnow
 from server.notifications.jobs import DeliveryResult, deliver_due
 from server.notifications.senders import SIGNATURE_HEADER, verify
-from server.opinions.router import router as opinions_router
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_json, verify_pdf
 from server.storage import case_opinion_key
-from tests.evidence import add_router
 from tests.fixtures.app import Api
 from tests.inspection.test_checklist_api import (
     Team,
@@ -48,12 +45,6 @@ def settings(settings: Settings, receiver: Receiver) -> Settings:
             "webhook_secret": SecretStr(SECRET),
         }
     )
-
-
-@pytest.fixture(autouse=True)
-def _wired(app: FastAPI) -> None:
-    if not any(getattr(r, "path", "") == "/verify/{code}" for r in app.router.routes):
-        add_router(app, opinions_router)
 
 
 async def drafted_case(team: Team) -> str:

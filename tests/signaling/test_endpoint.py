@@ -222,7 +222,7 @@ async def test_flood_is_throttled_then_closed_while_another_room_works(start: St
         async with joined(live.url("case2"), "tok-app2") as (other, _):
             await send(other, type="offer", sdp="v=0\r\n")
             await next_of(other, "answer")
-        assert time.monotonic() - begun < 2
+        assert time.monotonic() - begun < 10  # served, not starved (speed is for bench/)
 
 
 async def _flood(ws: Any, count: int) -> None:
@@ -241,7 +241,7 @@ async def test_silent_participant_is_dropped_and_others_told(start: Start) -> No
                 begun = time.monotonic()  # from now on the applicant says nothing
                 left = await next_of(lead, "participant_left")
                 assert (left["participant_id"], left["reason"]) == ("link1", "timeout")
-                assert time.monotonic() - begun < timing.idle_timeout + 1.5
+                assert time.monotonic() - begun < timing.idle_timeout + 5
                 assert await close_code(silent) == CloseCode.timeout
             # the lead answered pings all along and is still there
             await send(lead, type="ping")

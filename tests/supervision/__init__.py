@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
 from sqlalchemy import func, select
-from starlette.routing import Mount
 
 from server.audit.models import AuditRecord
 from server.audit.service import Actor
@@ -14,7 +12,6 @@ from server.cases.models import Case
 from server.cases.states import TRANSITIONS, CaseAction, CaseState
 from server.cases.workflow import transition
 from server.sla.calendar import CHINA_TZ
-from server.supervision.router import router as supervision_router
 from tests.fixtures.app import Api
 from tests.test_intake import intake_body
 
@@ -37,17 +34,6 @@ TEST_ACTOR = Actor.system("test")
 def sh(y: int, m: int, d: int, hour: int = 0, minute: int = 0) -> datetime:
     """A moment given in Asia/Shanghai wall time, as UTC (how it is stored)."""
     return datetime(y, m, d, hour, minute, tzinfo=CHINA_TZ).astimezone(UTC)
-
-
-def mount_supervision(app: FastAPI) -> None:
-    """Mount the router if the app factory does not yet (ahead of the static files)."""
-    if any(getattr(route, "path", "") == BOARD for route in app.router.routes):
-        return
-    app.include_router(supervision_router)
-    routes = app.router.routes
-    routes[:] = [r for r in routes if not isinstance(r, Mount)] + [
-        r for r in routes if isinstance(r, Mount)
-    ]
 
 
 async def open_case(

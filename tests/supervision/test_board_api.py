@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from server.auth.models import Role
@@ -19,12 +17,7 @@ from server.sla.models import SlaClockRow
 from server.sla.service import restart_for_case
 from server.supervision.service import case_timings
 from tests.fixtures.app import Api
-from tests.supervision import BOARD, mount_supervision, move_to, open_case, sh
-
-
-@pytest.fixture(autouse=True)
-def _supervision_routes(app: FastAPI) -> None:
-    mount_supervision(app)
+from tests.supervision import BOARD, move_to, open_case, sh
 
 
 async def _board(api: Api, headers: dict[str, str], **params: str) -> dict[str, Any]:

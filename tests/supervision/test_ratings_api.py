@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from server.auth.models import Role
@@ -16,12 +15,7 @@ from server.notifications.templates import TEMPLATES
 from server.supervision.models import FollowUp, Rating
 from server.supervision.service import BAD_RATING_TEMPLATE
 from tests.fixtures.app import Api
-from tests.supervision import FOLLOW_UPS, audit_count, mount_supervision, move_to, open_case
-
-
-@pytest.fixture(autouse=True)
-def _supervision_routes(app: FastAPI) -> None:
-    mount_supervision(app)
+from tests.supervision import FOLLOW_UPS, audit_count, move_to, open_case
 
 
 async def _count(api: Api, model: Any) -> int:

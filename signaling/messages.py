@@ -227,6 +227,7 @@ class Joined(_Message):
     kind: ParticipantKind
     participants: list[ParticipantInfo]
     current_item: str | None
+    ice_servers: list[dict[str, object]] = Field(default_factory=list)
 
 
 class ParticipantJoined(_Message):

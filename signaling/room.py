@@ -62,6 +62,9 @@ class Identity:
     kind: ParticipantKind
     display_name: str = ""
     case_id: str | None = None  # the one case an applicant's link opens; None for staff
+    # STUN/TURN entries for this participant's RTCConfiguration (TURN credentials are minted
+    # per join and expire), sent back only to them in ``joined``.
+    ice_servers: tuple[dict[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +260,7 @@ class Room:
             kind=member.identity.kind,
             participants=[m.info for m in self.members.values()],
             current_item=self.current_item,
+            ice_servers=list(member.identity.ice_servers),
         )
 
     def leave(self, conn: ConnId, reason: LeftReason) -> list[Effect]:

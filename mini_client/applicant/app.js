@@ -254,9 +254,9 @@ async function loadItems() {
   }
 }
 
-function startPeer(call) {
+function startPeer(call, iceServers) {
   if (call.peer) call.peer.close();
-  call.peer = new PhonePeer(state.stream, (m) => call.signaling.send(m));
+  call.peer = new PhonePeer(state.stream, (m) => call.signaling.send(m), iceServers || []);
   call.peer.addEventListener("remote-audio", ({ detail }) => {
     const audio = document.createElement("audio");
     audio.autoplay = true;
@@ -271,7 +271,7 @@ function onSignal(call, message) {
     clearBanner();
     setCallStatus("call_connected");
     showCurrentItem(message.current_item);
-    startPeer(call);
+    startPeer(call, message.ice_servers);
   } else if (message.type === "current_item_changed") {
     showCurrentItem(message.item_id);
   } else if (message.type === "error") {

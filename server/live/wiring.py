@@ -6,8 +6,8 @@ no database session is held for the life of a WebSocket.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,6 +24,7 @@ from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
 from server.inspection.service import set_current_item
+from server.live.turn import ice_servers
 from signaling.endpoint import AuthenticationFailed, Limits, SignalingDeps, Timing, make_router
 from signaling.media import MediaError, MediaFactory, SignalChannel
 from signaling.registry import Registry
@@ -72,7 +73,8 @@ class LiveAdapter:
             except NotAuthenticated:
                 raise AuthenticationFailed from None
             await session.commit()  # last-seen stamps
-        return identity_of(principal)
+        servers = ice_servers(self.ctx.settings, principal.id, datetime.now(UTC))
+        return replace(identity_of(principal), ice_servers=tuple(s.as_json() for s in servers))
 
     async def room_facts(self, case_id: str) -> RoomFacts | None:
         async with self.ctx.sessionmaker() as session:

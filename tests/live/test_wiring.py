@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from server.appointments.models import Appointment
@@ -99,3 +104,26 @@ async def test_received_case_is_not_joinable(base: str, api: Api) -> None:
 async def test_forged_token_is_refused(base: str, journey: Journey) -> None:
     async with refused(f"{base}/ws/cases/{journey.case_id}", "ci_s_forged") as code:
         assert code == CloseCode.bad_token
+
+
+async def test_join_reply_carries_time_limited_turn_credentials(
+    base: str, journey: Journey, ctx: AppContext
+) -> None:
+    secret = "coturn-shared-secret"
+    ctx.settings = ctx.settings.model_copy(
+        update={
+            "stun_urls": ["stun:turn.example.gov.cn:3478"],
+            "turn_urls": ["turn:turn.example.gov.cn:3478?transport=udp"],
+            "turn_secret": SecretStr(secret),
+            "turn_ttl_seconds": 600,
+        }
+    )
+    url = f"{base}/ws/cases/{journey.case_id}"
+    async with joined(url, token(journey.applicant)) as (_, replay):
+        stun, turn = replay["ice_servers"]
+    assert stun == {"urls": ["stun:turn.example.gov.cn:3478"]}
+    expiry, user = turn["username"].split(":", 1)
+    assert user == replay["participant_id"]
+    assert 0 < int(expiry) - time.time() <= 600
+    expected = hmac.new(secret.encode(), turn["username"].encode(), hashlib.sha1).digest()
+    assert base64.b64decode(turn["credential"]) == expected

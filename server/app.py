@@ -31,6 +31,7 @@ from server.notifications.router import router as notifications_router
 from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
+from server.rectification.router import router as rectification_router
 from server.scheduler import start_scheduler
 from server.seaweed import SeaweedProcess
 from server.sla.router import router as sla_router
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         opinions_router,
         evidence_router,
         uploads_router,
+        rectification_router,
     )
     for router in routers:
         app.include_router(router)

@@ -10,6 +10,7 @@ from server.evidence import models as evidence_models
 from server.inspection import models as inspection_models
 from server.notifications import models as notification_models
 from server.opinions import models as opinion_models
+from server.rectification import models as rectification_models
 from server.sla import models as sla_models
 from server.supervision import models as supervision_models
 from server.uploads import models as upload_models
@@ -33,6 +34,7 @@ __all__ = [
     "inspection_models",
     "notification_models",
     "opinion_models",
+    "rectification_models",
     "sla_models",
     "supervision_models",
     "upload_models",

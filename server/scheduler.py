@@ -17,6 +17,7 @@ from server.db import utcnow
 from server.logs import get_logger
 from server.notifications import events
 from server.notifications.jobs import deliver_due
+from server.rectification.service import expire_overdue
 from server.sla.jobs import sla_tick
 
 log = get_logger(__name__)
@@ -51,6 +52,10 @@ async def run_no_shows(ctx: AppContext) -> None:
     )
 
 
+async def run_rectification_expiry(ctx: AppContext) -> None:
+    await expire_overdue(ctx.sessionmaker, utcnow())
+
+
 def _guarded(
     name: str, job: Callable[[AppContext], Awaitable[None]], ctx: AppContext
 ) -> Callable[[], Awaitable[None]]:
@@ -69,6 +74,7 @@ def start_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         ("sla_tick", run_sla_tick, ctx.settings.sla_tick_seconds),
         ("outbox", run_outbox, ctx.settings.outbox_tick_seconds),
         ("no_shows", run_no_shows, NO_SHOW_TICK_SECONDS),
+        ("rectification_expiry", run_rectification_expiry, NO_SHOW_TICK_SECONDS),
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

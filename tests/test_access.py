@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from server.auth.models import Role
 from server.cases.models import CaseInspector
+from server.db import utcnow
 from tests.fixtures.app import Api
 from tests.flows import slot
 from tests.test_intake import intake_body
@@ -68,6 +70,11 @@ class World:
             "rating": lambda: {"score": 5, "comment": "满意"},
             "close_note": lambda: {"note": "已电话回访"},
             "comments": lambda: {"comments": "请修改"},
+            "rectification": lambda: {
+                "deadline": (utcnow() + timedelta(days=3)).isoformat(),
+                "items": [{"item_id": "SH-01", "instruction": "请整改"}],
+            },
+            "review": lambda: {"accepted": True},
             "upload": lambda: {
                 "idempotency_key": f"k-{n}-abcdef",
                 "content_type": "image/jpeg",
@@ -146,6 +153,7 @@ ENDPOINTS = [
         others={**NOT_VISIBLE, "dispatcher": 409, "inspector": 409, "applicant": 409},
     ),
     Endpoint("POST", f"{CASE}/inspection/start", {}, others={**NOT_VISIBLE, "inspector": 409}),
+    Endpoint("POST", f"{CASE}/inspection/conclude", {}, others={**NOT_VISIBLE, "inspector": 409}),
     Endpoint("GET", f"{CASE}/checklist", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint(
         "GET",
@@ -218,6 +226,22 @@ ENDPOINTS = [
         others={**NOT_VISIBLE, "inspector": 404, "applicant": 404},  # no such upload
     ),
     Endpoint("GET", f"{CASE}/uploads", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
+    Endpoint("GET", f"{CASE}/rectification", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
+    Endpoint(
+        "POST",
+        f"{CASE}/rectification",
+        {},
+        "rectification",
+        others={**NOT_VISIBLE, "inspector": 409},
+    ),
+    Endpoint("POST", f"{CASE}/rectification/submit", {}, others={**NOT_VISIBLE, "applicant": 409}),
+    Endpoint(
+        "POST",
+        f"{CASE}/rectification/items/{{item_id}}/review",
+        {},
+        "review",
+        others={**NOT_VISIBLE, "inspector": 409},
+    ),
     # Evidence: there is none in this world, so who may look finds nothing.
     Endpoint("GET", f"{CASE}/evidence", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint(

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel
 
+from server.db import utcnow
 from server.deps import CaseInspectorDep, ContextDep, PrincipalDep, SessionDep, VisibleCaseDep
+from server.errors import Forbidden
 from server.inspection import service
 from server.inspection.schemas import (
     ChecklistOut,
@@ -22,6 +25,7 @@ from server.inspection.schemas import (
     open_items_out,
     verdict_saved,
 )
+from server.sla.service import policy_from_settings
 from server.storage import attachment_disposition
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["inspection"])
@@ -46,6 +50,36 @@ async def start(
         frozen_at=result.frozen.frozen_at,
         newly_frozen=result.newly_frozen,
         items=len(result.checklist.items),
+    )
+
+
+class ConcludedOut(BaseModel):
+    state: str
+    conclusion: str
+    reasons_zh: list[str]
+    reasons_en: list[str]
+
+
+@router.post("/inspection/conclude")
+async def conclude(
+    view: VisibleCaseDep, inspector: CaseInspectorDep, session: SessionDep, ctx: ContextDep
+) -> ConcludedOut:
+    """End the video inspection: on to drafting the opinion, or to an on-site visit."""
+    if inspector.id != view.lead_id:
+        raise Forbidden("由主办踏勘人员结束踏勘。", "The lead inspector concludes the inspection.")
+    done = await service.conclude_inspection(
+        session,
+        inspector.actor,
+        view,
+        ctx.catalogue,
+        now=utcnow(),
+        policy=policy_from_settings(ctx.settings),
+    )
+    return ConcludedOut(
+        state=done.state,
+        conclusion=done.conclusion.value.value,
+        reasons_zh=[r.message_zh for r in done.conclusion.reasons],
+        reasons_en=[r.message_en for r in done.conclusion.reasons],
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,8 @@ from server.db import utcnow
 from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from server.inspection.schemas import ChecklistOut, ItemOut
+from server.sla import service as sla
+from server.sla.clock import SlaPolicy
 
 # What the applicant may see of the results, by case state (see ``redact_for_applicant``).
 APPLICANT_RESULT_STATES = frozenset({CaseState.issued, CaseState.closed})
@@ -486,3 +489,62 @@ def guide_filename(case: Case, lang: str) -> str:
     if lang == "en":
         return f"preparation-guide-{case.number}.pdf"
     return f"零基础准备指南-{case.number}.pdf"
+
+
+# --- concluding the inspection -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Concluded:
+    conclusion: engine.Conclusion
+    state: CaseState
+
+
+def _refuse_conclusion(conclusion: engine.Conclusion) -> None:
+    value = conclusion.value
+    if value is engine.ConclusionValue.incomplete:
+        raise Conflict(
+            "还有检查项未定论或缺少证据，请先处理后再结束踏勘。",
+            "Some items are unsettled or lack evidence; settle them before concluding.",
+            reasons=[r.item_id for r in conclusion.reasons if r.item_id],
+        )
+    if value is engine.ConclusionValue.pass_after_rectification:
+        raise Conflict(
+            "有可整改的不合格项：请发起补齐补正，整改核验通过后再起草意见。",
+            "Rectifiable items failed: request a rectification; draft the opinion after it.",
+            rectification_items=list(conclusion.rectification_items),
+        )
+
+
+async def conclude_inspection(
+    session: AsyncSession,
+    actor: Actor,
+    view: CaseView,
+    catalogue: Catalogue,
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+) -> Concluded:
+    """End the video inspection (结束踏勘): to drafting, or on to an on-site visit.
+
+    Items that could not be verified over video send the case to an on-site inspection
+    (转线下踏勘) with the complex-class clock; rectifiable failures go through a
+    rectification request instead, and unsettled items block.
+    """
+    _require_inspecting(view.case, "结束踏勘", "conclude the inspection")
+    conclusion = (await _inspecting_standing(session, catalogue, view)).conclusion
+    _refuse_conclusion(conclusion)
+    detail = {"conclusion": conclusion.value.value}
+    if conclusion.value is engine.ConclusionValue.needs_onsite:
+        view.case.mode = "offline_onsite"
+        state = await transition(
+            session, actor, view.case, CaseAction.switch_offline, detail=detail, now=now
+        )
+        await sla.restart_for_case(
+            session, view.case, now=now, policy=policy, phase="onsite", sla_class="complex"
+        )
+    else:
+        state = await transition(
+            session, actor, view.case, CaseAction.conclude, detail=detail, now=now
+        )
+    return Concluded(conclusion, state)

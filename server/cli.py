@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     base = settings.effective_base_url
     print(
         "\n云踏勘已启动 / Cloud inspection is starting:\n"
-        f"  首页 Home:                {base}/\n"
+        f"  工作台 Staff console:     {base}/console/\n"
         f"  接口文档 API docs:        {base}/api/docs\n"
         f"  健康检查 Health:          {base}/healthz\n"
         "  按 Ctrl+C 停止 / press Ctrl+C to stop\n",

@@ -1,0 +1,62 @@
+// Console fetch wrapper: the staff token lives in sessionStorage (one tab, one login).
+import { ApiError } from "../shared/api.js";
+
+export { ApiError };
+
+const TOKEN_KEY = "ci.console.token";
+let token = sessionStorage.getItem(TOKEN_KEY);
+
+export const getToken = () => token;
+
+export function setToken(value) {
+  token = value;
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+const NETWORK_ERROR = {
+  zh: "网络连接失败，请检查网络后重试。",
+  en: "The network request failed; check your connection and try again.",
+};
+
+async function toError(response) {
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    body = {};
+  }
+  return new ApiError({
+    status: response.status,
+    code: body.code || `http_${response.status}`,
+    reason: body.reason || "",
+    zh: body.detail || `请求失败（${response.status}）。`,
+    en: body.detail_en || body.title || `Request failed (${response.status}).`,
+  });
+}
+
+/** Call the API with the staff token. `as`: "json" (default), "blob" or "response". */
+export async function api(path, { method = "GET", body, as = "json" } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(NETWORK_ERROR);
+  }
+  if (!response.ok) {
+    const error = await toError(response);
+    if (response.status === 401 && token) window.dispatchEvent(new CustomEvent("ci:logged-out"));
+    throw error;
+  }
+  if (as === "response") return response;
+  if (as === "blob") return response.blob();
+  return response.status === 204 ? null : response.json();
+}

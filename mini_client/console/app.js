@@ -1,0 +1,142 @@
+// Staff console: login, then a view per role (dispatcher, inspector, reviewer, window staff).
+import { api, getToken, setToken } from "./api.js";
+import { applyI18n, getLang, onLangChange, setLang, t } from "./i18n.js";
+import { banner, busy, errorText, field, h } from "./ui.js";
+import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
+import { renderInspectorHome } from "./inspector.js";
+import { renderCase } from "./case.js";
+import { renderReviewerHome } from "./review.js";
+import { renderWindowHome } from "./window.js";
+
+const NAV = {
+  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"]],
+  admin: [["#/", "nav_cases"], ["#/board", "nav_board"]],
+  inspector: [["#/", "nav_my_cases"]],
+  reviewer: [["#/", "nav_review"], ["#/board", "nav_board"]],
+  window: [["#/", "nav_opinions"]],
+};
+
+const HOME = {
+  dispatcher: renderDispatcherHome,
+  admin: renderDispatcherHome,
+  inspector: renderInspectorHome,
+  reviewer: renderReviewerHome,
+  window: renderWindowHome,
+};
+
+const view = document.getElementById("view");
+const bannerBox = document.getElementById("banner");
+let me = null;
+let cleanup = null;
+
+function renderNav() {
+  const nav = document.getElementById("nav");
+  const links = me ? NAV[me.role] || [] : [];
+  const here = location.hash || "#/";
+  nav.replaceChildren(
+    ...links.map(([href, key]) =>
+      h("a", { href, "aria-current": here === href ? "page" : null }, t(key)),
+    ),
+  );
+  document.getElementById("who").textContent = me
+    ? `${me.display_name || ""} · ${t(`role_${me.role}`)}`
+    : "";
+  document.getElementById("logout").hidden = !me;
+}
+
+function loginView() {
+  const username = h("input", { type: "text", name: "username", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const out = h("div", { id: "login-message", "aria-live": "polite" });
+  const submit = h("button", { type: "submit", id: "login-submit" }, t("login"));
+  const form = h(
+    "form",
+    { id: "login-form", class: "card narrow", "aria-labelledby": "login-title" },
+    h("h2", { id: "login-title" }, t("login_title")),
+    field("username", username),
+    field("password", password),
+    out,
+    h("div", { class: "row" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = await busy(submit, out, () =>
+      api("/api/v1/auth/login", {
+        method: "POST",
+        body: { username: username.value.trim(), password: password.value },
+      }),
+    );
+    if (!result) return;
+    setToken(result.token);
+    await start();
+  });
+  view.replaceChildren(form);
+  username.focus();
+}
+
+function route() {
+  const hash = location.hash || "#/";
+  const match = hash.match(/^#\/case\/([\w-]+)/);
+  if (match) return (root, ctx) => renderCase(root, ctx, match[1]);
+  if (hash.startsWith("#/board")) return renderBoard;
+  return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
+}
+
+async function render() {
+  if (cleanup) cleanup();
+  cleanup = null;
+  bannerBox.replaceChildren();
+  renderNav();
+  if (!me) {
+    loginView();
+    return;
+  }
+  view.replaceChildren(h("p", { class: "muted" }, t("loading")));
+  const root = h("div", { class: "page" });
+  try {
+    const result = await route()(root, { me, onCleanup: (fn) => (cleanup = fn) });
+    if (typeof result === "function") cleanup = result;
+    view.replaceChildren(root);
+  } catch (error) {
+    view.replaceChildren(root);
+    banner(bannerBox, "error", errorText(error));
+  }
+}
+
+async function start() {
+  me = null;
+  if (getToken()) {
+    try {
+      me = await api("/api/v1/auth/me");
+      if (me.kind !== "staff") throw new Error("not staff");
+    } catch {
+      setToken(null);
+      me = null;
+    }
+  }
+  await render();
+}
+
+document.getElementById("lang-toggle").addEventListener("click", () => setLang(getLang() === "en" ? "zh" : "en"));
+document.getElementById("logout").addEventListener("click", async () => {
+  try {
+    await api("/api/v1/auth/logout", { method: "POST" });
+  } catch {
+    // The token is forgotten here either way.
+  }
+  setToken(null);
+  location.hash = "#/";
+  await start();
+});
+window.addEventListener("ci:logged-out", () => {
+  setToken(null);
+  me = null;
+  render().then(() => banner(bannerBox, "warn", t("session_expired")));
+});
+window.addEventListener("hashchange", render);
+onLangChange(() => {
+  applyI18n();
+  render();
+});
+applyI18n();
+start();

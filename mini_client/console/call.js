@@ -1,0 +1,192 @@
+// The live call beside the checklist: the phone's picture and voice, our microphone, snapshots.
+import { getToken } from "./api.js";
+import { Signaling } from "../shared/signaling.js";
+import { getLang, t } from "./i18n.js";
+import { h, section } from "./ui.js";
+
+const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
+
+/** The inspector's peer: offers recv video + recv audio (phone), then send/recv audio (us + the other inspector). */
+class InspectorPeer extends EventTarget {
+  constructor(mic, send, iceServers = []) {
+    super();
+    this.send = send;
+    this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
+    const video = this.pc.addTransceiver("video", { direction: "recvonly" });
+    preferVp8(video);
+    this.pc.addTransceiver("audio", { direction: "recvonly" });
+    const track = mic && mic.getAudioTracks()[0];
+    if (track) this.pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
+    else this.pc.addTransceiver("audio", { direction: "recvonly" });
+    this.pc.onicecandidate = ({ candidate }) =>
+      send({
+        type: "candidate",
+        candidate: candidate ? candidate.candidate : null,
+        sdp_mid: candidate ? candidate.sdpMid : null,
+        sdp_mline_index: candidate ? candidate.sdpMLineIndex : null,
+      });
+    this.pc.ontrack = (event) => this.dispatchEvent(new CustomEvent("track", { detail: event }));
+    this.pc.onconnectionstatechange = () =>
+      this.dispatchEvent(new CustomEvent("state", { detail: this.pc.connectionState }));
+  }
+
+  async offer() {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    this.send({ type: "offer", sdp: this.pc.localDescription.sdp });
+  }
+
+  async handle(message) {
+    if (message.type === "answer") {
+      await this.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+    } else if (message.type === "offer") {
+      await this.pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+      this.send({ type: "answer", sdp: this.pc.localDescription.sdp });
+    } else if (message.type === "candidate" && message.candidate) {
+      await this.pc.addIceCandidate({ candidate: message.candidate, sdpMid: message.sdp_mid, sdpMLineIndex: message.sdp_mline_index });
+    }
+  }
+
+  close() {
+    this.pc.close();
+  }
+}
+
+function preferVp8(transceiver) {
+  const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
+  if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
+  const vp8 = caps.codecs.filter((c) => /video\/(vp8|rtx)/i.test(c.mimeType));
+  if (vp8.some((c) => /vp8/i.test(c.mimeType))) transceiver.setCodecPreferences(vp8);
+}
+
+async function openMic() {
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+  } catch {
+    return null; // listen-only: the call still shows the phone
+  }
+}
+
+export function callPanel(kase, ctx, checklist) {
+  const video = h("video", { id: "call-video", autoplay: true, playsinline: true, muted: true, "aria-label": t("phone_picture") });
+  const audio = h("div", { hidden: true });
+  const status = h("p", { id: "call-status", role: "status" }, t("call_idle"));
+  const people = h("ul", { id: "call-people", class: "muted small" });
+  const snapOut = h("div", { id: "snapshot-out", "aria-live": "polite" });
+  const join = h("button", { type: "button", id: "join-call" }, t("join_call"));
+  const leave = h("button", { type: "button", id: "leave-call", class: "secondary", hidden: true }, t("leave_call"));
+  const mute = h("button", { type: "button", id: "mute", class: "secondary", hidden: true, "aria-pressed": "false" }, t("mute"));
+  const snap = h("button", { type: "button", id: "snapshot", hidden: true }, t("take_snapshot"));
+  let signaling = null;
+  let peer = null;
+  let mic = null;
+  const participants = new Map();
+
+  const say = (key, params) => (status.textContent = t(key, params));
+  const renderPeople = () => people.replaceChildren(...[...participants.values()].map((p) => h("li", {}, `${p.display_name} · ${t(`kind_${p.kind}`)}`)));
+
+  function stop() {
+    if (signaling) signaling.stop();
+    if (peer) peer.close();
+    if (mic) for (const track of mic.getTracks()) track.stop();
+    signaling = peer = mic = null;
+    checklist.live = null;
+    participants.clear();
+    renderPeople();
+    video.srcObject = null;
+    audio.replaceChildren();
+    join.hidden = false;
+    leave.hidden = mute.hidden = snap.hidden = true;
+  }
+
+  async function onMessage(message) {
+    switch (message.type) {
+      case "joined":
+        for (const p of message.participants) participants.set(p.participant_id, p);
+        renderPeople();
+        if (message.current_item) checklist.setCurrent(message.current_item);
+        if (peer) peer.close();
+        peer = new InspectorPeer(mic, (m) => signaling.send(m), message.ice_servers || []);
+        peer.addEventListener("track", ({ detail }) => {
+          const stream = detail.streams[0] || new MediaStream([detail.track]);
+          if (detail.track.kind === "video") video.srcObject = stream;
+          else {
+            const player = h("audio", { autoplay: true });
+            player.srcObject = stream;
+            audio.append(player);
+          }
+        });
+        peer.addEventListener("state", ({ detail }) => say(detail === "connected" ? "call_connected" : "call_state", { state: detail }));
+        await peer.offer();
+        say("call_joined");
+        break;
+      case "participant_joined":
+        participants.set(message.participant.participant_id, message.participant);
+        renderPeople();
+        break;
+      case "participant_left":
+        participants.delete(message.participant_id);
+        renderPeople();
+        break;
+      case "current_item_changed":
+        checklist.setCurrent(message.item_id);
+        break;
+      case "snapshot_result":
+        snapOut.replaceChildren(
+          h("div", { class: `banner ${message.ok ? "ok" : "error"}` }, message.ok ? t("snapshot_filed", { item: message.item_id || t("no_item") }) : t("snapshot_failed", { error: message.error || "" })),
+        );
+        snap.disabled = false;
+        break;
+      case "error":
+        snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, bi(message.message_zh, message.message_en)));
+        snap.disabled = false;
+        break;
+      default:
+        if (peer) await peer.handle(message).catch(() => say("call_state", { state: "negotiation error" }));
+    }
+  }
+
+  join.addEventListener("click", async () => {
+    join.disabled = true;
+    say("call_connecting");
+    mic = await openMic();
+    if (!mic) say("mic_unavailable");
+    signaling = new Signaling(kase.id, getToken());
+    signaling.addEventListener("message", ({ detail }) => onMessage(detail));
+    signaling.addEventListener("reconnecting", () => say("call_reconnecting"));
+    signaling.addEventListener("fatal", ({ detail }) => {
+      stop();
+      say("call_refused", { code: detail.code });
+    });
+    signaling.start();
+    checklist.live = (itemId) => signaling.send({ type: "current_item", item_id: itemId });
+    join.hidden = true;
+    join.disabled = false;
+    leave.hidden = mute.hidden = snap.hidden = false;
+  });
+  leave.addEventListener("click", () => {
+    stop();
+    say("call_left");
+  });
+  mute.addEventListener("click", () => {
+    const muted = mute.getAttribute("aria-pressed") !== "true";
+    if (mic) for (const track of mic.getAudioTracks()) track.enabled = !muted;
+    mute.setAttribute("aria-pressed", String(muted));
+    mute.textContent = t(muted ? "unmute" : "mute");
+  });
+  snap.addEventListener("click", () => {
+    if (!checklist.current) {
+      snapOut.replaceChildren(h("div", { class: "banner warn" }, t("choose_item_first")));
+      return;
+    }
+    snap.disabled = true;
+    const requestId = `snap-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    if (!signaling.send({ type: "snapshot_request", request_id: requestId, item_id: checklist.current })) snap.disabled = false;
+    snapOut.replaceChildren(h("div", { class: "banner" }, t("snapshot_taking", { item: checklist.current })));
+  });
+  ctx.onCleanup(stop);
+  return section(
+    "live_call",
+    h("div", { class: "call" }, video, audio, status, people, h("div", { class: "row" }, join, mute, snap, leave), snapOut),
+  );
+}

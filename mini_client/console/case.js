@@ -1,0 +1,64 @@
+// One case: its facts and SLA clock, then the sections the caller's role works with.
+import { api } from "./api.js";
+import { dispatcherCaseSections } from "./dispatcher.js";
+import { formatDateTime, t } from "./i18n.js";
+import { inspectorCaseSections } from "./inspector.js";
+import { reviewerCaseSections } from "./review.js";
+import { h, section, stateLabel } from "./ui.js";
+import { windowCaseSections } from "./window.js";
+
+const SECTIONS = {
+  dispatcher: dispatcherCaseSections,
+  admin: dispatcherCaseSections,
+  inspector: inspectorCaseSections,
+  reviewer: reviewerCaseSections,
+  window: windowCaseSections,
+};
+
+async function clockOf(caseId) {
+  try {
+    return await api(`/api/v1/cases/${caseId}/clock`);
+  } catch {
+    return null; // no clock yet (or not visible): the case facts still show
+  }
+}
+
+function facts(kase, clock) {
+  const pairs = [
+    ["case_number", kase.number],
+    ["state", h("span", { class: `state state-${kase.state}`, id: "case-state" }, stateLabel(kase.state))],
+    ["application_no", kase.application_no],
+    ["applicant", `${kase.applicant_name} · ${kase.applicant_phone}`],
+    ["site_address", kase.site_address],
+    ["matters", kase.matters.join("、")],
+    ["mode", t(`mode_${kase.mode}`)],
+    ["sla_class", t(`sla_${kase.sla_class}`)],
+  ];
+  if (clock) {
+    pairs.push([
+      "due_at",
+      h(
+        "span",
+        { class: `clock card-${clock.card}`, id: "clock" },
+        clock.due_at ? formatDateTime(clock.due_at) : t("clock_paused"),
+        " · ",
+        t(`card_${clock.card}`),
+      ),
+    ]);
+  }
+  return h("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]));
+}
+
+export async function renderCase(root, ctx, caseId) {
+  const [kase, clock] = await Promise.all([api(`/api/v1/cases/${caseId}`), clockOf(caseId)]);
+  root.append(
+    h("p", {}, h("a", { href: "#/" }, `← ${t("back")}`)),
+    h("h2", { class: "page-title", id: "case-title" }, `${t("case")} ${kase.number}`),
+    section("case_facts", facts(kase, clock)),
+  );
+  const build = SECTIONS[ctx.me.role];
+  if (build) {
+    const parts = await build(kase, ctx);
+    root.append(...parts.filter(Boolean));
+  }
+}

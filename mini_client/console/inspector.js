@@ -1,0 +1,276 @@
+// Inspector views: my cases and appointments, offering slots, starting, and the checklist.
+import { api } from "./api.js";
+import { callPanel } from "./call.js";
+import { caseTable } from "./dispatcher.js";
+import { formatDateTime, getLang, t } from "./i18n.js";
+import { opinionSection } from "./opinion.js";
+import { banner, busy, errorText, field, h, section } from "./ui.js";
+
+const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
+const VALUES = ["pass", "fail", "not_applicable"];
+const SLOT_STATES = ["assigned", "rescheduling", "offline_pending"];
+const START_STATES = ["scheduled", "offline_pending", "in_progress"];
+const FROZEN_STATES = ["received", "assigned", "scheduled", "rescheduling", "offline_pending", "cancelled"];
+
+export async function renderInspectorHome(root) {
+  const cases = await api("/api/v1/cases");
+  const appointments = await Promise.all(
+    cases.map((c) => api(`/api/v1/cases/${c.id}/appointment`).catch(() => null)),
+  );
+  const upcoming = cases
+    .map((c, i) => ({ c, a: appointments[i] && appointments[i].appointment }))
+    .filter((x) => x.a)
+    .sort((x, y) => x.a.starts_at.localeCompare(y.a.starts_at));
+  root.append(
+    h("h2", { class: "page-title" }, t("nav_my_cases")),
+    section(
+      "my_appointments",
+      upcoming.length
+        ? h(
+            "ul",
+            { id: "appointments" },
+            upcoming.map(({ c, a }) => h("li", {}, h("a", { href: `#/case/${c.id}` }, c.number), ` · ${formatDateTime(a.starts_at)} – ${formatDateTime(a.ends_at)} · ${c.site_address}`)),
+          )
+        : h("p", { class: "muted", id: "appointments" }, t("no_appointments")),
+    ),
+    section("my_cases", caseTable(cases)),
+  );
+}
+
+// --- appointment -----------------------------------------------------------------------------------
+
+/** "2026-05-01T10:00" typed in the console means Beijing time, whatever the PC's zone. */
+const shanghai = (local) => new Date(`${local}:00+08:00`).toISOString();
+
+function slotRow() {
+  const start = h("input", { type: "datetime-local", class: "slot-start", required: true, step: 900 });
+  const minutes = h("select", { class: "slot-minutes" }, [30, 60, 90, 120].map((m) => h("option", { value: m, selected: m === 60 }, t("minutes", { n: m }))));
+  return h("div", { class: "slot-row row" }, field("slot_start", start), field("slot_length", minutes));
+}
+
+function slotsForm(kase, after) {
+  const rows = h("div", { id: "slot-rows" }, slotRow(), slotRow());
+  const add = h("button", { type: "button", class: "secondary" }, t("add_slot"));
+  add.addEventListener("click", () => rows.append(slotRow()));
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", id: "offer-slots" }, t("offer_slots"));
+  const form = h("form", { id: "slots-form" }, h("p", { class: "muted" }, t("slots_hint")), rows, h("div", { class: "row" }, add, submit), out);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const slots = [...rows.querySelectorAll(".slot-row")]
+      .filter((r) => r.querySelector(".slot-start").value)
+      .map((r) => {
+        const startsAt = shanghai(r.querySelector(".slot-start").value);
+        const ms = Number(r.querySelector(".slot-minutes").value) * 60_000;
+        return { starts_at: startsAt, ends_at: new Date(Date.parse(startsAt) + ms).toISOString() };
+      });
+    const done = await busy(submit, out, () => api(`/api/v1/cases/${kase.id}/slots`, { method: "POST", body: { slots } }), (r) => t("slots_offered", { n: r.length }));
+    if (done) after();
+  });
+  return form;
+}
+
+function rescheduleForm(kase, after) {
+  const reason = h("textarea", { rows: 2, required: true, minlength: 2 });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", class: "secondary" }, t("reschedule"));
+  const form = h("form", {}, field("reschedule_reason", reason), out, h("div", { class: "row" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const done = await busy(submit, out, () => api(`/api/v1/cases/${kase.id}/appointment/reschedule`, { method: "POST", body: { reason: reason.value.trim() } }));
+    if (done) after();
+  });
+  return h("details", {}, h("summary", {}, t("reschedule")), form);
+}
+
+async function appointmentSection(kase, reload) {
+  const appointment = await api(`/api/v1/cases/${kase.id}/appointment`);
+  const body = h("div", { id: "appointment" });
+  if (appointment.appointment) {
+    const a = appointment.appointment;
+    body.append(h("p", { class: "banner ok" }, t("appointment_agreed", { when: `${formatDateTime(a.starts_at)} – ${formatDateTime(a.ends_at)}` })));
+  }
+  if (appointment.open_slots.length) {
+    body.append(
+      h("p", {}, t("open_slots")),
+      h("ul", { id: "open-slots" }, appointment.open_slots.map((s) => h("li", {}, `${formatDateTime(s.starts_at)} – ${formatDateTime(s.ends_at)}`))),
+      h("p", { class: "muted" }, t("waiting_applicant")),
+    );
+  }
+  if (SLOT_STATES.includes(kase.state)) body.append(slotsForm(kase, reload));
+  if (kase.state === "scheduled") body.append(rescheduleForm(kase, reload));
+  return section("appointment", body);
+}
+
+// --- start -------------------------------------------------------------------------------------
+
+function startSection(kase, reload) {
+  if (!START_STATES.includes(kase.state)) return null;
+  const out = h("div", { "aria-live": "polite", id: "start-out" });
+  const label = kase.state === "in_progress" ? "resume_inspection" : "start_inspection";
+  const button = h("button", { type: "button", id: "start-inspection" }, t(label));
+  button.addEventListener("click", async () => {
+    const started = await busy(button, out, () => api(`/api/v1/cases/${kase.id}/inspection/start`, { method: "POST" }));
+    if (!started) return;
+    if (started.blocking) {
+      out.replaceChildren(h("div", { class: "banner error", role: "alert" }, t("blocking_findings"), h("ul", {}, started.blocking_findings.map((f) => h("li", {}, bi(f.message_zh, f.message_en))))));
+      return;
+    }
+    reload();
+  });
+  return section("inspection", h("div", { class: "row" }, button), out);
+}
+
+// --- the checklist -----------------------------------------------------------------------------
+
+const valueLabel = (v) => t(`verdict_${v}`);
+
+function verdictLine(verdict, who) {
+  if (!verdict) return h("span", { class: "muted" }, `${who}：${t("not_marked")}`);
+  return h("span", { class: `verdict v-${verdict.value}` }, `${who}：${valueLabel(verdict.value)}`, verdict.note ? ` — ${verdict.note}` : "");
+}
+
+class Checklist {
+  constructor(kase, me) {
+    this.kase = kase;
+    this.me = me;
+    this.isLead = kase.inspector_ids[0] === me.id;
+    this.notes = new Map();
+    this.root = h("div", { id: "checklist" });
+    this.summary = h("div", { id: "checklist-summary", "aria-live": "polite" });
+    this.out = h("div", { "aria-live": "polite", id: "checklist-message" });
+    this.list = h("ol", { class: "items" });
+    this.root.append(this.summary, this.out, this.list);
+    this.current = null;
+    this.live = null; // set by the call panel: sends current_item through the room
+  }
+
+  get editable() {
+    return this.data && this.data.state === "in_progress";
+  }
+
+  async load() {
+    this.data = await api(`/api/v1/cases/${this.kase.id}/checklist`);
+    this.current = this.data.current_item;
+    this.render();
+  }
+
+  setCurrent(itemId) {
+    this.current = itemId;
+    for (const li of this.list.children) li.classList.toggle("current", li.dataset.item === itemId);
+    document.dispatchEvent(new CustomEvent("ci:current-item", { detail: itemId }));
+  }
+
+  render() {
+    const { counts, conclusion } = this.data;
+    const disagreements = this.data.items.filter((i) => i.disagreement && !i.resolution).length;
+    this.summary.replaceChildren(
+      counts ? h("p", {}, t("counts", { settled: counts.settled, total: counts.total, open: counts.open })) : null,
+      disagreements ? h("p", { class: "banner warn", id: "disagreement-count" }, t("disagreements_open", { n: disagreements })) : null,
+      conclusion ? h("p", { id: "conclusion" }, h("strong", {}, t("conclusion_preview")), " ", t(`conclusion_${conclusion.value}`)) : null,
+      conclusion && conclusion.reasons.length ? h("ul", { class: "muted small" }, conclusion.reasons.map((r) => h("li", {}, bi(r.message_zh, r.message_en)))) : null,
+    );
+    this.list.replaceChildren(...this.data.items.map((item) => this.itemView(item)));
+  }
+
+  itemView(item) {
+    const mine = item.verdicts.find((v) => v.inspector_id === this.me.id);
+    const other = item.verdicts.find((v) => v.inspector_id !== this.me.id);
+    const otherWho = t(this.isLead ? "second" : "lead");
+    const disputed = item.disagreement && !item.resolution;
+    const li = h(
+      "li",
+      {
+        class: ["item", disputed ? "disagreement" : "", item.id === this.current ? "current" : "", item.settled ? `settled-${item.settled}` : ""].join(" ").trim(),
+        dataset: { item: item.id },
+        "aria-labelledby": `title-${item.id}`,
+      },
+      h("h3", { id: `title-${item.id}` }, h("span", { class: "item-id" }, item.id), " ", bi(item.title, item.title_en), item.key ? h("span", { class: "tag" }, t("key_item")) : null),
+      h("p", { class: "check" }, item.check),
+      item.standard ? h("p", { class: "muted small" }, t("standard"), "：", item.standard) : null,
+      h("p", { class: "verdicts" }, verdictLine(mine, t("me")), " · ", verdictLine(other, otherWho)),
+      disputed ? h("p", { class: "banner warn disagreement-note", role: "status" }, t("disagreement_note")) : null,
+      item.resolution ? h("p", { class: "resolution" }, t("resolved_as", { value: valueLabel(item.resolution.value), reason: item.resolution.reason })) : null,
+      item.settled ? h("p", { class: "settled" }, t("settled_as"), " ", h("strong", {}, valueLabel(item.settled))) : null,
+      item.evidence_violation ? h("p", { class: "banner warn evidence-problem" }, t(`evidence_${item.evidence_violation}`)) : null,
+    );
+    if (this.editable && !item.record_only) li.append(this.markControls(item, mine));
+    if (this.editable && this.isLead && disputed) li.append(this.resolutionForm(item));
+    return li;
+  }
+
+  markControls(item, mine) {
+    const note = h("textarea", { rows: 2, class: "note", "aria-label": t("note_for", { item: item.id }) });
+    note.value = this.notes.has(item.id) ? this.notes.get(item.id) : (mine && mine.note) || "";
+    note.addEventListener("input", () => this.notes.set(item.id, note.value));
+    const buttons = VALUES.map((value) => {
+      const button = h("button", { type: "button", class: `mark mark-${value}`, dataset: { value }, "aria-pressed": String(Boolean(mine && mine.value === value)) }, valueLabel(value));
+      button.addEventListener("click", () => this.mark(item, value, note.value, button));
+      return button;
+    });
+    const show = h("button", { type: "button", class: "secondary show-item", "aria-pressed": String(item.id === this.current) }, t("show_to_applicant"));
+    show.addEventListener("click", () => this.show(item, show));
+    return h("div", { class: "controls" }, h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons), field("note", note), h("div", { class: "row" }, show));
+  }
+
+  resolutionForm(item) {
+    const value = h("select", { class: "resolution-value" }, VALUES.map((v) => h("option", { value: v }, valueLabel(v))));
+    const reason = h("textarea", { rows: 2, class: "resolution-reason", required: true, minlength: 2 });
+    const submit = h("button", { type: "submit", class: "resolve" }, t("resolve"));
+    const form = h("form", { class: "resolution-form" }, h("h4", {}, t("lead_ruling")), field("ruling", value), field("ruling_reason", reason), h("div", { class: "row" }, submit));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      await this.save(submit, `/api/v1/cases/${this.kase.id}/checklist/items/${item.id}/resolution`, "POST", { value: value.value, reason: reason.value.trim() });
+    });
+    return form;
+  }
+
+  async mark(item, value, note, button) {
+    const mine = item.verdicts.find((v) => v.inspector_id === this.me.id);
+    const refs = (mine && mine.evidence_refs) || [];
+    await this.save(button, `/api/v1/cases/${this.kase.id}/checklist/items/${item.id}/verdict`, "PUT", { value, note, evidence_refs: refs });
+    this.notes.delete(item.id);
+  }
+
+  async save(button, path, method, body) {
+    try {
+      button.disabled = true;
+      await api(path, { method, body });
+      this.out.replaceChildren();
+      await this.load();
+    } catch (error) {
+      banner(this.out, "error", errorText(error));
+      button.disabled = false;
+    }
+  }
+
+  async show(item, button) {
+    try {
+      button.disabled = true;
+      // In a call the room sets it (saved and shown to everyone at once); otherwise the API.
+      const live = this.live && this.live(item.id);
+      if (!live) await api(`/api/v1/cases/${this.kase.id}/checklist/current`, { method: "PUT", body: { item_id: item.id } });
+      this.setCurrent(item.id);
+      for (const b of this.list.querySelectorAll(".show-item")) b.setAttribute("aria-pressed", String(b === button));
+    } catch (error) {
+      banner(this.out, "error", errorText(error));
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
+
+export async function inspectorCaseSections(kase, ctx) {
+  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  const parts = [await appointmentSection(kase, reload), startSection(kase, reload)];
+  if (!FROZEN_STATES.includes(kase.state)) {
+    const checklist = new Checklist(kase, ctx.me);
+    await checklist.load();
+    const workspace = h("div", { class: "workspace" });
+    if (kase.state === "in_progress") workspace.append(callPanel(kase, ctx, checklist));
+    workspace.append(section("checklist", checklist.root));
+    parts.push(workspace);
+  }
+  parts.push(await opinionSection(kase, ctx));
+  return parts;
+}

@@ -1,0 +1,117 @@
+// The opinion (踏勘意见书) as each role works with it: draft, sign, co-sign, review, read the PDF.
+import { api } from "./api.js";
+import { formatDateTime, t } from "./i18n.js";
+import { banner, busy, errorText, field, h, section } from "./ui.js";
+
+const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+
+async function currentOpinion(caseId) {
+  try {
+    return await api(`/api/v1/cases/${caseId}/opinion`);
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** Fetch the signed PDF with the staff token and open it (a link stays if pop-ups are blocked). */
+export function pdfButton(caseId, id = "open-pdf") {
+  const out = h("span", { class: "pdf-out", "aria-live": "polite" });
+  const button = h("button", { type: "button", id, class: "secondary" }, t("open_pdf"));
+  button.addEventListener("click", async () => {
+    const blob = await busy(button, out, () => api(`/api/v1/cases/${caseId}/opinion/pdf`, { as: "blob" }));
+    if (!blob) return;
+    const url = URL.createObjectURL(blob);
+    out.replaceChildren(h("a", { href: url, target: "_blank", rel: "noopener", class: "pdf-link" }, t("pdf_ready")));
+    window.open(url, "_blank", "noopener");
+  });
+  return h("span", { class: "pdf" }, button, " ", out);
+}
+
+function action(labelKey, id, run, { danger = false } = {}) {
+  const out = h("div", { "aria-live": "polite" });
+  const button = h("button", { type: "button", id, class: danger ? "danger" : null }, t(labelKey));
+  button.addEventListener("click", async () => {
+    const done = await busy(button, out, run);
+    if (done) reload();
+  });
+  return h("div", {}, h("div", { class: "row" }, button), out);
+}
+
+function textAction(labelKey, fieldKey, id, run) {
+  const text = h("textarea", { rows: 3, required: true, id: `${id}-text` });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", id, class: "secondary" }, t(labelKey));
+  const form = h("form", {}, field(fieldKey, text), out, h("div", { class: "row" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const done = await busy(submit, out, () => run(text.value.trim()));
+    if (done) reload();
+  });
+  return form;
+}
+
+function summary(opinion) {
+  const rows = [
+    ["opinion_status", h("span", { id: "opinion-status" }, t(`opinion_${opinion.status}`))],
+    ["version", `v${opinion.version}`],
+    ["conclusion", h("span", { id: "opinion-conclusion" }, t(`conclusion_${opinion.conclusion}`))],
+    ["verification_code", h("code", {}, opinion.verification_code)],
+  ];
+  if (opinion.issued_at) rows.push(["issued_at", formatDateTime(opinion.issued_at)]);
+  if (opinion.acknowledged_at) rows.push(["acknowledged_at", formatDateTime(opinion.acknowledged_at)]);
+  return h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]));
+}
+
+function comments(opinion) {
+  if (!opinion.review_comments.length) return null;
+  return h(
+    "div",
+    { class: "comments", id: "review-comments" },
+    h("h3", {}, t("review_comments")),
+    h("ul", {}, opinion.review_comments.map((c) => h("li", {}, `${formatDateTime(c.at)} · ${t(`comment_${c.kind}`)}：${c.text}`))),
+  );
+}
+
+function inspectorActions(kase, me, opinion) {
+  const base = `/api/v1/cases/${kase.id}/opinion`;
+  const lead = kase.inspector_ids[0] === me.id;
+  const post = (step, body) => api(`${base}/${step}`, { method: "POST", body });
+  const parts = [];
+  if (lead && kase.state === "drafted") {
+    parts.push(action(opinion ? "redraft_opinion" : "draft_opinion", "draft-opinion", () => post("draft")));
+    if (opinion && opinion.status === "draft") parts.push(action("submit_opinion", "submit-opinion", () => post("submit")));
+  }
+  if (!lead && kase.state === "awaiting_cosign") {
+    parts.push(action("cosign", "cosign", () => post("cosign")));
+    parts.push(h("details", {}, h("summary", {}, t("decline")), textAction("decline", "decline_reason", "decline", (reason) => post("decline", { reason }))));
+  }
+  if (!parts.length && !opinion) parts.push(h("p", { class: "muted" }, t("opinion_not_yet")));
+  return parts;
+}
+
+function reviewerActions(kase) {
+  if (kase.state !== "under_review") return [];
+  const base = `/api/v1/cases/${kase.id}/opinion`;
+  return [
+    action("approve", "approve", () => api(`${base}/approve`, { method: "POST" })),
+    textAction("send_back", "send_back_comments", "send-back", (comments) => api(`${base}/send-back`, { method: "POST", body: { comments } })),
+  ];
+}
+
+export async function opinionSection(kase, ctx) {
+  let opinion;
+  try {
+    opinion = await currentOpinion(kase.id);
+  } catch (error) {
+    const box = h("div");
+    banner(box, "error", errorText(error));
+    return section("opinion", box);
+  }
+  const role = ctx.me.role;
+  const body = [opinion ? summary(opinion) : null, opinion ? comments(opinion) : null];
+  if (role === "inspector") body.push(...inspectorActions(kase, ctx.me, opinion));
+  if (role === "reviewer") body.push(...reviewerActions(kase));
+  if (opinion && ["issued", "superseded"].includes(opinion.status)) body.push(h("div", { class: "row" }, pdfButton(kase.id)));
+  return section("opinion", h("div", { id: "opinion" }, body));
+}

@@ -1,0 +1,289 @@
+"""The staff console in a real Chromium against the real app: one test per role's journey."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from server.auth.models import Role, Staff
+from server.cases.states import CaseAction
+from server.db import utcnow
+from tests.e2e.conftest import WAIT_MS, Shots
+from tests.fixtures.app import PASSWORD, Api
+from tests.flows import Journey, add_inspector, assign, open_case, refresh, schedule, start_journey
+from tests.inspection.test_checklist_api import move
+
+pytestmark = pytest.mark.e2e
+
+DESKTOP = {"width": 1280, "height": 900}
+SHANGHAI = timedelta(hours=8)
+expect.set_options(timeout=WAIT_MS)  # the machine is shared: allow slow moments
+
+
+class Desk:
+    """Staff desks: one browser context per person, every page's script errors collected."""
+
+    def __init__(self, browser: Browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    async def login(self, username: str) -> Page:
+        context = await self.browser.new_context(
+            viewport=DESKTOP, locale="zh-CN", timezone_id="Europe/London"
+        )
+        context.set_default_timeout(WAIT_MS)
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        await page.goto(f"{self.base_url}/console/")
+        await page.locator("#login-form input[name=username]").fill(username)
+        await page.locator("#login-form input[name=password]").fill(PASSWORD)
+        await page.locator("#login-submit").click()
+        await expect(page.locator("#logout")).to_be_visible()
+        return page
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest.fixture
+async def desk(browser: Browser, base_url: str) -> AsyncIterator[Desk]:
+    desk = Desk(browser, base_url)
+    yield desk
+    await desk.close()
+    assert not desk.errors, desk.errors
+
+
+def lead_and_second(journey: Journey) -> tuple[Staff, Staff]:
+    by_id = {s.id: s for s in journey.inspectors}
+    lead_id, second_id = journey.case["inspector_ids"]
+    return by_id[lead_id], by_id[second_id]
+
+
+async def case_page(page: Page, case_id: str) -> None:
+    await page.goto(f"{page.url.split('#')[0]}#/case/{case_id}")
+    await expect(page.locator("#case-title")).to_be_visible()
+
+
+async def test_dispatcher_takes_in_a_case_draws_and_issues_a_link(
+    e2e_api: Api, desk: Desk, shots: Shots
+) -> None:
+    journey = await start_journey(e2e_api)
+    matter = e2e_api.ctx.catalogue.matters[0].code
+    for _ in range(3):
+        await add_inspector(journey, [matter])
+    dispatcher = await e2e_api.create_staff(Role.dispatcher)
+    page = await desk.login(dispatcher.username)
+    await expect(page.locator("#intake-form")).to_be_visible()
+    await shots(page, "dispatcher_home")
+
+    form = page.locator("#intake-form")
+    await form.locator("input[name=application_no]").fill("SQ-E2E-1")
+    await form.locator("input[name=applicant_name]").fill("惠民便利店有限公司")
+    await form.locator("input[name=applicant_phone]").fill("13800138000")
+    await form.locator("input[name=address]").fill("福州市鼓楼区东街88号")
+    await form.locator("input[name=matters]").fill(matter)
+    await page.locator("#intake-submit").click()
+    await expect(page.locator("#case-state")).to_have_text("已受理")
+    await expect(page.locator("#current-pair")).to_have_text("尚未分派踏勘人员。")
+    await shots(page, "case_received")
+
+    await page.locator("#draw").click()
+    result = page.locator("#draw-result")
+    await expect(result.locator(".pair")).to_contain_text("主办")
+    await expect(result.locator(".draw-reason")).not_to_be_empty()
+    await expect(result.locator("ul.eligible li")).to_have_count(3)
+    await expect(result.locator("ul.eligible")).not_to_contain_text("undefined")
+    await shots(page, "drawn")
+
+    await page.locator("#issue-link").click()
+    await expect(page.locator("#link-url")).to_have_value(re.compile(r"/applicant/#ap_[\w-]+$"))
+    await expect(page.locator("#link-out")).to_contain_text("只显示这一次")
+    await shots(page, "link_issued")
+
+    await page.locator("#nav a[href='#/board']").click()
+    await expect(page.locator("#card-totals [data-card=red]")).to_be_visible()
+    await expect(page.locator("#unassigned")).to_be_visible()
+    await shots(page, "board")
+
+    await page.locator("#lang-toggle").click()
+    await expect(page.locator("h1")).to_have_text("Cloud inspection · Console")
+    await expect(page.locator("#card-totals [data-card=red]")).to_contain_text("Red")
+    await shots(page, "board_english")
+    await page.locator("#lang-toggle").click()
+
+
+async def test_inspector_offers_slots_marks_items_and_the_lead_resolves_a_disagreement(
+    e2e_api: Api, desk: Desk, shots: Shots
+) -> None:
+    journey = await start_journey(e2e_api)
+    await assign(journey)
+    lead, _ = lead_and_second(journey)
+    page = await desk.login(lead.username)
+    number = journey.case["number"]
+    await expect(page.locator(f"table.cases a:has-text('{number}')")).to_be_visible()
+    await shots(page, "my_cases")
+
+    await case_page(page, journey.case_id)
+    tomorrow = (utcnow() + SHANGHAI + timedelta(days=1)).date().isoformat()
+    starts = page.locator("#slot-rows .slot-start")
+    await starts.nth(0).fill(f"{tomorrow}T10:00")
+    await starts.nth(1).fill(f"{tomorrow}T14:30")
+    await page.locator("#offer-slots").click()
+    await expect(page.locator("#open-slots li")).to_have_count(2)
+    await shots(page, "slots_offered")
+
+    client = e2e_api.client
+    offered = await client.get(
+        f"/api/v1/cases/{journey.case_id}/appointment", headers=journey.applicant
+    )
+    first = offered.json()["open_slots"][0]
+    assert first["starts_at"].startswith(f"{tomorrow}T02:00"), first  # 10:00 in Shanghai
+    accepted = await client.post(
+        f"/api/v1/cases/{journey.case_id}/appointment",
+        json={"slot_id": first["id"]},
+        headers=journey.applicant,
+    )
+    assert accepted.status_code == 200, accepted.text
+
+    await page.reload()
+    await expect(page.locator("#case-state")).to_have_text("已预约")
+    await page.locator("#start-inspection").click()
+    await expect(page.locator("#start-out")).to_be_empty()
+    await expect(page.locator("#case-state")).to_have_text("踏勘中")
+    await expect(page.locator("#join-call")).to_be_visible()
+    items = page.locator("#checklist li.item")
+    await expect(items.first).to_be_visible()
+    await shots(page, "inspection_started")
+
+    first_item, second_item = items.nth(0), items.nth(1)
+    item_id = await first_item.get_attribute("data-item")
+    await first_item.locator("textarea.note").fill("操作间地面整洁")
+    await first_item.locator("button.mark-pass").click()
+    await expect(first_item.locator("button.mark-pass")).to_have_attribute("aria-pressed", "true")
+    await expect(first_item).to_contain_text("操作间地面整洁")
+    await second_item.locator("textarea.note").fill("未见防鼠设施")
+    await second_item.locator("button.mark-fail").click()
+    await expect(second_item.locator("button.mark-fail")).to_have_attribute("aria-pressed", "true")
+    await shots(page, "items_marked")
+
+    other = await client.put(
+        f"/api/v1/cases/{journey.case_id}/checklist/items/{item_id}/verdict",
+        json={"value": "fail", "note": "地面有积水"},
+        headers=journey.inspector_headers(1),
+    )
+    assert other.status_code == 200, other.text
+    await page.reload()
+    disputed = page.locator(f"#checklist li.item[data-item='{item_id}']")
+    await expect(disputed).to_have_class(re.compile(r"\bdisagreement\b"))
+    await expect(disputed).to_contain_text("地面有积水")
+    await expect(page.locator("#disagreement-count")).to_be_visible()
+    await shots(page, "disagreement")
+
+    form = disputed.locator("form.resolution-form")
+    await form.locator("select.resolution-value").select_option("pass")
+    await form.locator("textarea.resolution-reason").fill("回看录像，积水为拖地后残留")
+    await form.locator("button.resolve").click()
+    await expect(disputed).to_contain_text("回看录像，积水为拖地后残留")
+    await expect(disputed).not_to_have_class(re.compile(r"\bdisagreement\b"))
+    await expect(disputed.locator("form.resolution-form")).to_have_count(0)
+    await expect(page.locator("#disagreement-count")).to_have_count(0)
+
+    await disputed.locator("button.show-item").click()
+    await expect(disputed.locator("button.show-item")).to_have_attribute("aria-pressed", "true")
+    await expect(disputed).to_have_class(re.compile(r"\bcurrent\b"))
+    await expect(disputed.locator(".settled")).to_contain_text("符合")
+    await shots(page, "resolved")
+
+    await page.locator("#join-call").click()
+    await expect(page.locator("#call-status")).to_have_text(re.compile("已进入房间|已连线"))
+    await expect(page.locator("#call-people li")).to_have_count(1)
+    await shots(page, "in_call")
+    await page.locator("#leave-call").click()
+    await expect(page.locator("#call-status")).to_have_text("已离开通话。")
+
+
+async def test_an_inspector_is_told_the_board_is_not_for_them(
+    e2e_api: Api, desk: Desk, shots: Shots
+) -> None:
+    inspector = await e2e_api.create_staff(Role.inspector)
+    page = await desk.login(inspector.username)
+    await expect(page.locator("#nav a[href='#/board']")).to_have_count(0)
+    await page.goto(f"{page.url.split('#')[0]}#/board")
+    await expect(page.locator("#banner [role=alert]")).to_contain_text("联系管理员")
+    await expect(page.locator("#card-totals")).to_have_count(0)
+    await shots(page, "board_refused")
+
+
+async def review_ready(api: Api) -> Journey:
+    """A case whose checklist all passed, drafted, signed and co-signed: awaiting review."""
+    journey = await start_journey(api)
+    for _ in range(2):
+        await add_inspector(journey, ["CB"])
+    await open_case(journey, matters=["CB"])
+    await assign(journey, pool=0)
+    await schedule(journey)
+    lead, second = journey.inspector_headers(0), journey.inspector_headers(1)
+    base = f"/api/v1/cases/{journey.case_id}"
+    assert (await api.client.post(f"{base}/inspection/start", headers=lead)).status_code == 200
+    listing = (await api.client.get(f"{base}/checklist", headers=lead)).json()
+    for item in listing["items"]:
+        for who in (lead, second):
+            body: dict[str, Any] = {"value": "pass", "evidence_refs": [f"snap-{item['id']}"]}
+            marked = await api.client.put(
+                f"{base}/checklist/items/{item['id']}/verdict", json=body, headers=who
+            )
+            assert marked.status_code == 200, marked.text
+    await move(api, journey.case_id, CaseAction.conclude)
+    for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
+        response = await api.client.post(f"{base}/opinion/{step}", headers=who)
+        assert response.status_code == 200, response.text
+    await refresh(journey)
+    return journey
+
+
+async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
+    e2e_api: Api, desk: Desk, shots: Shots
+) -> None:
+    journey = await review_ready(e2e_api)
+    number = journey.case["number"]
+    reviewer = await e2e_api.create_staff(Role.reviewer)
+    page = await desk.login(reviewer.username)
+    await expect(page.locator(f"#awaiting-review a:has-text('{number}')")).to_be_visible()
+    await shots(page, "review_queue")
+
+    await page.locator(f"#awaiting-review a:has-text('{number}')").click()
+    await expect(page.locator("#opinion-status")).to_have_text("待审核")
+    await expect(page.locator("#opinion-conclusion")).to_have_text("符合要求")
+    await shots(page, "review_case")
+    await page.locator("#approve").click()
+    await expect(page.locator("#opinion-status")).to_have_text("已出具")
+    await expect(page.locator("#case-state")).to_have_text("已出具意见")
+    await shots(page, "approved")
+
+    window = await e2e_api.create_staff(Role.window)
+    desk_page = await desk.login(window.username)
+    row = desk_page.locator(f"#opinions tr[data-case-number='{number}']")
+    await expect(row).to_contain_text("符合要求")
+    await shots(desk_page, "window_list")
+    await row.locator("button.verify").click()
+    await expect(row.locator(".verify-out")).to_contain_text("有效（现行版本）")
+    await expect(row.locator(".verify-out")).to_contain_text("文件摘要一致")
+    async with desk_page.context.expect_page():
+        await row.locator("button[id^=open-pdf]").click()
+    await expect(row.locator("a.pdf-link")).to_have_attribute("href", re.compile(r"^blob:"))
+    await row.locator("button.acknowledge").click()
+    await expect(row.locator("td.ack")).to_contain_text("已签收")
+    await shots(desk_page, "acknowledged")
+    opinions = await e2e_api.client.get(
+        "/api/v1/opinions", headers=await e2e_api.login(window.username)
+    )
+    assert opinions.json()[0]["acknowledged_by"] == window.id

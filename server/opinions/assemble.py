@@ -8,6 +8,7 @@ and recording segments (hashes only) from the evidence table.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -29,8 +30,10 @@ from server.opinions.content import (
     OpinionItem,
     OpinionMode,
     Photo,
+    RectificationRound,
     Segment,
 )
+from server.rectification import service as rectification
 
 DEFAULT_ISSUER = "行政审批局"
 PHOTO_KINDS = ("snapshot", "photo")
@@ -103,6 +106,31 @@ def _item(state: engine.ItemState, photos: Sequence[Photo]) -> OpinionItem | Non
     )
 
 
+def after_rectification(
+    conclusion: engine.Conclusion, accepted: frozenset[str]
+) -> engine.Conclusion:
+    """ "Pass after rectification" holds only once both inspectors accepted every such item;
+    otherwise (the applicant gave up or the deadline passed) those failures stand."""
+    if conclusion.value is not engine.ConclusionValue.pass_after_rectification:
+        return conclusion
+    missing = [i for i in conclusion.rectification_items if i not in accepted]
+    if not missing:
+        return conclusion
+    reasons = (
+        *conclusion.reasons,
+        *(
+            engine.Reason(
+                engine.ReasonKind.rectifiable_failure,
+                item_id,
+                "未在补齐补正中整改到位",
+                "not put right through rectification",
+            )
+            for item_id in missing
+        ),
+    )
+    return replace(conclusion, value=engine.ConclusionValue.failed, reasons=reasons)
+
+
 def _conclusion(conclusion: engine.Conclusion) -> OpinionConclusion:
     zh, en = CONCLUSION_TEXT[conclusion.value]
     reasons = tuple(
@@ -152,7 +180,10 @@ async def assemble(
     evidence = await case_evidence(session, case.id)
     photos = [_photo(r) for r in evidence if r.kind in PHOTO_KINDS]
     items = [i for i in (_item(s, photos) for s in standing.states) if i is not None]
-    conclusion = standing.conclusion
+    rounds = await rectification.rounds_of(session, case.id)
+    conclusion = after_rectification(
+        standing.conclusion, rectification.accepted_items(rounds, view.inspector_ids)
+    )
     times = [v.created_at for v in standing.verdicts.values()]
     if standing.frozen is not None:
         times.append(standing.frozen.frozen_at)
@@ -173,6 +204,9 @@ async def assemble(
         inspectors=await _inspectors(session, view),
         items=tuple(items),
         conclusion=_conclusion(conclusion),
+        rectifications=tuple(
+            RectificationRound(**entry) for entry in rectification.history(rounds)
+        ),
         photos=tuple(photos),
         segments=tuple(_segment(r) for r in evidence if r.kind == "segment"),
         verification_code=verification_code,

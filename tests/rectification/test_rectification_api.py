@@ -221,3 +221,20 @@ async def test_expired_round_concludes_the_case(journey: Journey) -> None:
         )
     assert row is not None
     assert row.status == "expired"
+
+
+async def test_the_drafted_opinion_records_the_rectification_rounds(journey: Journey) -> None:
+    await requested_and_submitted(journey)
+    assert (await review(journey, 0, True)).status_code == 200
+    assert (await review(journey, 1, True)).status_code == 200
+    drafted = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/opinion/draft", headers=journey.inspector_headers(0)
+    )
+    assert drafted.status_code in (200, 201), drafted.text
+    content = drafted.json()["content"]
+    (history,) = content["rectifications"]
+    assert (history["round"], history["item_ids"], history["outcome_zh"]) == (
+        1,
+        [FIXABLE],
+        "核验通过",
+    )

@@ -109,9 +109,18 @@ async function start() {
     try {
       me = await api("/api/v1/auth/me");
       if (me.kind !== "staff") throw new Error("not staff");
-    } catch {
-      setToken(null);
-      me = null;
+      sessionStorage.setItem("console.me", JSON.stringify(me));
+    } catch (err) {
+      // Without a network the login may still be good: keep it (and the offline queue's
+      // owner) and carry on with the last known identity; only a refusal logs out.
+      const cached = sessionStorage.getItem("console.me");
+      if (err && err.status === 0 && cached) {
+        me = JSON.parse(cached);
+      } else {
+        setToken(null);
+        sessionStorage.removeItem("console.me");
+        me = null;
+      }
     }
   }
   await render();

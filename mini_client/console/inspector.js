@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { callPanel } from "./call.js";
 import { caseTable } from "./dispatcher.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
+import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
 import { opinionSection } from "./opinion.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
@@ -143,6 +144,15 @@ class Checklist {
     this.root.append(this.summary, this.out, this.list);
     this.current = null;
     this.live = null; // set by the call panel: sends current_item through the room
+    // Work replayed from the offline outbox: show the server's view again (debounced).
+    const onSent = (event) => {
+      if (this.root.isConnected) this.shown = true;
+      else if (this.shown) return window.removeEventListener("ci:outbox-sent", onSent);
+      if (event.detail.caseId !== this.kase.id) return;
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => this.load().catch(() => {}), 300);
+    };
+    window.addEventListener("ci:outbox-sent", onSent);
   }
 
   get editable() {
@@ -210,7 +220,19 @@ class Checklist {
     });
     const show = h("button", { type: "button", class: "secondary show-item", "aria-pressed": String(item.id === this.current) }, t("show_to_applicant"));
     show.addEventListener("click", () => this.show(item, show));
-    return h("div", { class: "controls" }, h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons), field("note", note), h("div", { class: "row" }, show));
+    const photo = h("input", { type: "file", accept: "image/*", capture: "environment", class: "take-photo" });
+    const photoOut = h("div", { class: "photo-out", "aria-live": "polite" });
+    photo.addEventListener("change", () => this.photo(item, photo, photoOut));
+    return h(
+      "div",
+      { class: "controls" },
+      h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons),
+      field("note", note),
+      h("div", { class: "row" }, show),
+      h("p", { class: "muted small" }, t("photo_gps_reason")),
+      field("take_photo", photo),
+      photoOut,
+    );
   }
 
   resolutionForm(item) {
@@ -228,8 +250,43 @@ class Checklist {
   async mark(item, value, note, button) {
     const mine = item.verdicts.find((v) => v.inspector_id === this.me.id);
     const refs = (mine && mine.evidence_refs) || [];
-    await this.save(button, `/api/v1/cases/${this.kase.id}/checklist/items/${item.id}/verdict`, "PUT", { value, note, evidence_refs: refs });
+    // Through the offline outbox: sent now when the network allows, else kept on the device.
+    button.disabled = true;
+    const result = await queueVerdict(this.me.id, this.kase.id, item.id, { value, note, evidence_refs: refs }).catch((error) => error);
+    button.disabled = false;
+    if (result === "queued") return this.showQueued(item.id, value);
+    if (result !== "sent") return banner(this.out, "error", errorText(result));
     this.notes.delete(item.id);
+    this.out.replaceChildren();
+    await this.load().catch(() => {});
+  }
+
+  /** A verdict saved on the device only: pressed at once, marked as waiting to upload. */
+  showQueued(itemId, value) {
+    const li = this.list.querySelector(`li.item[data-item="${itemId}"]`);
+    if (!li) return;
+    for (const b of li.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b.dataset.value === value));
+    li.classList.add("queued");
+    const note = li.querySelector(".queued-note") || li.appendChild(h("p", { class: "queued-note muted small" }));
+    note.textContent = `${t("me")}：${valueLabel(value)} · ${t("queued_offline")}`;
+  }
+
+  async photo(item, input, out) {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    input.disabled = true;
+    try {
+      const gps = await position();
+      const result = await queuePhoto(this.me.id, this.kase.id, [item.id], file, gps);
+      if (result !== "sent" && result !== "queued") throw result;
+      const text = t(result === "sent" ? "photo_sent" : "photo_saved");
+      banner(out, "ok", gps ? text : `${text} ${t("photo_no_gps")}`);
+    } catch (error) {
+      banner(out, "error", errorText(error));
+    } finally {
+      input.value = "";
+      input.disabled = false;
+    }
   }
 
   async save(button, path, method, body) {
@@ -266,6 +323,7 @@ export async function inspectorCaseSections(kase, ctx) {
   if (!FROZEN_STATES.includes(kase.state)) {
     const checklist = new Checklist(kase, ctx.me);
     await checklist.load();
+    flush(); // work queued offline on this device goes now (its badge shows the progress)
     const workspace = h("div", { class: "workspace" });
     if (kase.state === "in_progress") workspace.append(callPanel(kase, ctx, checklist));
     workspace.append(section("checklist", checklist.root));

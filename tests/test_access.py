@@ -212,12 +212,13 @@ ENDPOINTS = [
     # Public: anyone may check a code; an unknown one is simply not found.
     Endpoint("GET", "/verify/{code}", dict.fromkeys(("anonymous", *EVERYONE), 404)),
     Endpoint("GET", "/verify/{code}.html", dict.fromkeys(("anonymous", *EVERYONE), 404)),
+    # Uploads need the right moment: in_progress (inspector), rectification_requested (applicant).
     Endpoint(
         "POST",
         f"{CASE}/uploads",
-        {"inspector": 201, "applicant": 201},
+        {},
         "upload",
-        others=NOT_VISIBLE,
+        others={**NOT_VISIBLE, "inspector": 409, "applicant": 409},
     ),
     Endpoint(
         "POST",

@@ -24,6 +24,8 @@ from server.access import CaseView
 from server.audit.service import append
 from server.auth.models import Role
 from server.auth.principal import Principal
+from server.cases.models import Case
+from server.cases.states import STATE_LABELS, TERMINAL_STATES, CaseState
 from server.db import new_id, utcnow
 from server.errors import Conflict, Forbidden, not_found
 from server.evidence.models import Evidence
@@ -37,6 +39,69 @@ UPLOAD_WINDOW = timedelta(minutes=30)  # a weak 4G link may need a while for 15 
 PHOTO_TYPES = frozenset(images.PHOTO_FORMATS)
 CLIP_TYPES = frozenset(clips.CLIP_FORMATS)
 _HEIC_TYPES = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/avif"})
+
+# The one state in which each purpose may be announced: the applicant's fix while rectification
+# is requested, the inspectors' photos while the (live or on-site) inspection runs.
+UPLOAD_STATES: dict[str, CaseState] = {
+    "rectification": CaseState.rectification_requested,
+    "onsite": CaseState.in_progress,
+}
+_PURPOSE_LABELS = {
+    "rectification": ("整改材料", "rectification"),
+    "onsite": ("现场照片", "on-site"),
+}
+
+
+class UploadNotNow(Conflict):
+    """The case is not in the state in which this purpose may be uploaded (409)."""
+
+    code = "invalid_state"
+
+    def __init__(self, case: Case, purpose: str) -> None:
+        required = UPLOAD_STATES[purpose]
+        label, needed = STATE_LABELS[CaseState(case.state)], STATE_LABELS[required]
+        what_zh, what_en = _PURPOSE_LABELS[purpose]
+        super().__init__(
+            f"案件当前状态为“{label.zh}”，只有在“{needed.zh}”时才能上传{what_zh}。",
+            f"The case is '{case.state}'; {what_en} files may only be uploaded while it is "
+            f"'{required.value}'.",
+            current=case.state,
+            required=required.value,
+            purpose=purpose,
+        )
+
+
+class UploadCaseEnded(Conflict):
+    """The case was closed or cancelled: a pending upload can no longer be finished (409)."""
+
+    code = "invalid_state"
+
+    def __init__(self, case: Case) -> None:
+        label = STATE_LABELS[CaseState(case.state)]
+        super().__init__(
+            f"案件当前状态为“{label.zh}”，不能再完成上传。",
+            f"The case is '{case.state}'; uploads can no longer be completed.",
+            current=case.state,
+        )
+
+
+def check_upload_state(case: Case, purpose: str) -> None:
+    """A new upload is only announced in its purpose's state (see ``UPLOAD_STATES``)."""
+    if case.state != UPLOAD_STATES[purpose]:
+        raise UploadNotNow(case, purpose)
+
+
+def check_not_ended(case: Case) -> None:
+    """An upload already accepted may be finished late, but not once the case has ended.
+
+    The state rule is enforced when an upload is announced, not when it is finalized: a phone on
+    a weak network may announce while the inspection runs (or rectification is requested) and
+    finish the transfer and the finalize only after the state has moved on (the call ended, the
+    applicant submitted). Such a file was accepted in the right state, so it still becomes
+    evidence; only a closed or cancelled case refuses it.
+    """
+    if CaseState(case.state) in TERMINAL_STATES:
+        raise UploadCaseEnded(case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +206,10 @@ async def announce(
                 reason="key_reused",
                 upload_id=existing.id,
             )
-        return existing, False
+        if existing.status == "pending":  # a replay for a fresh form: finishing it stays allowed
+            check_not_ended(view.case)
+        return existing, False  # a settled upload answers as before, whatever the state
+    check_upload_state(view.case, purpose)
     ext = check_announced_file(purpose, request.content_type, request.size)
     upload_id = new_id()
     now = utcnow()
@@ -324,7 +392,8 @@ async def finalize(
     """Check what arrived and turn it into evidence; idempotent (a retry gets the same answer)."""
     upload = await get_own(session, principal=principal, case_id=view.case.id, upload_id=upload_id)
     if upload.status != "pending":
-        return await _settled(session, upload)
+        return await _settled(session, upload)  # a replay answers as before, whatever the state
+    check_not_ended(view.case)  # announced in the right state; late is fine, ended is not
     stat = await store.stat(upload.object_key)
     if stat is None:
         raise Conflict(

@@ -12,22 +12,58 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from server.audit.service import Actor
 from server.auth.models import Role
+from server.cases.models import Case
+from server.cases.states import CaseAction
+from server.cases.workflow import transition
 from server.evidence.models import Evidence
 from server.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
-from tests.flows import Journey, open_case, schedule, start_journey
+from tests.flows import Journey, open_case, refresh, schedule, start_journey
 from tests.uploads.test_images import HOSTILE, jpeg, png
 
 PATH = "/api/v1/cases/{case_id}/uploads"
 
 
+async def move(journey: Journey, *actions: CaseAction) -> None:
+    """Apply workflow transitions the way the other domains' services do."""
+    async with journey.api.ctx.sessionmaker() as session:
+        case = await session.get(Case, journey.case_id)
+        assert case is not None
+        for action in actions:
+            await transition(session, Actor.system("test"), case, action)
+        await session.commit()
+    await refresh(journey)
+
+
 @pytest.fixture
-async def journey(api: Api) -> Journey:
+async def scheduled(api: Api) -> Journey:
+    """A scheduled case: nobody may upload yet."""
     journey = await start_journey(api)
     await schedule(journey)
     return journey
+
+
+@pytest.fixture
+async def inspecting(scheduled: Journey) -> Journey:
+    """The lead started the inspection: the case's inspectors may upload on-site photos."""
+    response = await scheduled.api.client.post(
+        f"/api/v1/cases/{scheduled.case_id}/inspection/start",
+        headers=scheduled.inspector_headers(0),
+    )
+    assert response.status_code == 200, response.text
+    await refresh(scheduled)
+    return scheduled
+
+
+@pytest.fixture
+async def journey(inspecting: Journey) -> Journey:
+    """Rectification requested: the applicant may upload rectification photos and clips."""
+    await move(inspecting, CaseAction.request_rectification)
+    assert inspecting.case["state"] == "rectification_requested"
+    return inspecting
 
 
 def body_for(data: bytes, content_type: str = "image/jpeg", **changes: Any) -> dict[str, Any]:
@@ -120,7 +156,8 @@ async def test_photo_upload_records_evidence_with_gps_and_clean_copies(journey: 
     assert await store.exists(row.meta["original_key"])  # kept, with its GPS, for staff only
 
 
-async def test_inspector_uploads_an_onsite_photo(journey: Journey) -> None:
+async def test_inspector_uploads_an_onsite_photo(inspecting: Journey) -> None:
+    journey = inspecting
     _, done = await upload(journey, journey.inspector_headers(1), png(), "image/png")
 
     assert done.status_code == 200, done.text
@@ -244,7 +281,8 @@ async def test_applicant_may_not_claim_an_onsite_purpose(journey: Journey) -> No
     assert response.status_code == 403
 
 
-async def test_inspector_may_not_upload_a_video(journey: Journey) -> None:
+async def test_inspector_may_not_upload_a_video(inspecting: Journey) -> None:
+    journey = inspecting
     data = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100
     response = await announce(journey, journey.inspector_headers(0), body_for(data, "video/mp4"))
 
@@ -272,9 +310,12 @@ async def test_someone_elses_upload_is_not_found(journey: Journey) -> None:
     assert response.status_code == 404
 
 
-async def test_list_shows_only_the_callers_uploads(journey: Journey) -> None:
-    await announce(journey, journey.applicant, body_for(jpeg()))
-    await announce(journey, journey.inspector_headers(0), body_for(png()))
+async def test_list_shows_only_the_callers_uploads(inspecting: Journey) -> None:
+    journey = inspecting
+    onsite = await announce(journey, journey.inspector_headers(0), body_for(png()))
+    await move(journey, CaseAction.request_rectification)
+    rectification = await announce(journey, journey.applicant, body_for(jpeg()))
+    assert (onsite.status_code, rectification.status_code) == (201, 201)
 
     mine = await journey.api.client.get(
         f"/api/v1/cases/{journey.case_id}/uploads", headers=journey.applicant
@@ -282,6 +323,71 @@ async def test_list_shows_only_the_callers_uploads(journey: Journey) -> None:
 
     assert mine.status_code == 200
     assert [u["purpose"] for u in mine.json()] == ["rectification"]
+
+
+async def test_applicant_may_not_upload_on_a_scheduled_case(scheduled: Journey) -> None:
+    response = await announce(scheduled, scheduled.applicant, body_for(jpeg()))
+
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["code"] == "invalid_state"
+    assert problem["current"] == "scheduled"
+    assert problem["required"] == "rectification_requested"
+    assert "已预约" in problem["detail"]
+    assert "'scheduled'" in problem["detail_en"]
+    assert await count(scheduled, Upload) == 0
+
+
+async def test_inspector_may_not_upload_on_a_scheduled_case(scheduled: Journey) -> None:
+    response = await announce(scheduled, scheduled.inspector_headers(0), body_for(png()))
+
+    assert response.status_code == 409, response.text
+    assert response.json()["current"] == "scheduled"
+    assert response.json()["required"] == "in_progress"
+    assert await count(scheduled, Upload) == 0
+
+
+async def test_each_side_uploads_only_in_its_own_state(inspecting: Journey) -> None:
+    journey = inspecting
+    early = await announce(journey, journey.applicant, body_for(jpeg()))
+    await move(journey, CaseAction.request_rectification)
+    late = await announce(journey, journey.inspector_headers(0), body_for(png()))
+
+    assert (early.status_code, early.json()["current"]) == (409, "in_progress")
+    assert (late.status_code, late.json()["current"]) == (409, "rectification_requested")
+    assert await count(journey, Upload) == 0
+
+
+async def test_an_upload_announced_in_time_may_be_finished_late(inspecting: Journey) -> None:
+    journey, data = inspecting, png()
+    body = body_for(data, "image/png")
+    announced = await announce(journey, journey.inspector_headers(0), body)
+    await move(journey, CaseAction.request_rectification)  # the call ended meanwhile
+
+    again = await announce(journey, journey.inspector_headers(0), body)  # a fresh form
+    await send(again.json()["form"], data, "image/png")
+    done = await finalize(journey, journey.inspector_headers(0), announced.json()["id"])
+
+    assert again.status_code == 200, again.text
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "finalized"
+
+
+async def test_cancelled_case_refuses_pending_but_replays_finalized(journey: Journey) -> None:
+    data = jpeg()
+    finished_id, finished = await upload(journey, journey.applicant, data)
+    pending = await announce(journey, journey.applicant, body_for(jpeg((320, 240))))
+    await move(journey, CaseAction.cancel)
+
+    refused = await finalize(journey, journey.applicant, pending.json()["id"])
+    replayed = await finalize(journey, journey.applicant, finished_id)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["current"] == "cancelled"
+    assert "已撤销" in refused.json()["detail"]
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["evidence"]["id"] == finished.json()["evidence"]["id"]
+    assert await count(journey, Evidence) == 1
 
 
 async def test_short_clip_is_accepted_without_its_location(journey: Journey) -> None:

@@ -3,6 +3,7 @@ import { api, ApiError, getToken, loadToken } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { Signaling } from "../shared/signaling.js";
 import { openCamera, PhonePeer, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
+import { hideFollowup, loadFollowup, renderFollowup, wireFollowup } from "./followup.js";
 
 const $ = (id) => document.getElementById(id);
 const LARGE_KEY = "ci.largeText";
@@ -47,6 +48,7 @@ function linkInvalid() {
   for (const id of ["case-card", "appointment-card", "guide-card", "call-card", "feed-card"]) {
     $(id).hidden = true;
   }
+  hideFollowup();
 }
 function cameraAdvice(error) {
   if (error.name === "NotAllowedError" || error.name === "SecurityError") return "camera_denied";
@@ -82,6 +84,15 @@ function renderCase() {
 async function loadCase() {
   state.case = await api(`/api/v1/cases/${state.caseId}`);
   renderCase();
+}
+
+/** Rectification, opinion and rating, as the case's state calls for; errors go to the banner. */
+async function loadAfterCall() {
+  try {
+    await loadFollowup({ ...state.case, id: state.caseId });
+  } catch (error) {
+    showError(error);
+  }
 }
 
 // --- appointment ----------------------------------------------------------------------------
@@ -419,6 +430,7 @@ function rerender() {
   if (state.call) showCurrentItem($("current-item").hidden ? null : $("current-item").dataset.itemId);
   if (bannerKey) showBanner(bannerKey.kind, bannerKey.keyOrError, bannerKey.params);
   if (state.caseId) loadFeed();
+  renderFollowup();
 }
 
 function wire() {
@@ -438,6 +450,13 @@ function wire() {
   window.addEventListener("offline", () => showBanner("warn", "offline"));
   window.addEventListener("online", () => bannerKey && bannerKey.keyOrError === "offline" && clearBanner());
   onLangChange(rerender);
+  wireFollowup({
+    onError: showError,
+    onChanged: async () => {
+      await loadCase();
+      await loadAfterCall();
+    },
+  });
 }
 
 async function main() {
@@ -460,6 +479,7 @@ async function main() {
   for (const id of ["case-card", "appointment-card", "guide-card", "check-card", "call-card"]) {
     $(id).hidden = false;
   }
+  await loadAfterCall();
   loadFeed();
 }
 

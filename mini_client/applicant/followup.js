@@ -1,0 +1,407 @@
+// After the call: rectification (补齐补正) uploads, the issued opinion, and the rating (好差评).
+// Its texts live here (the shared dictionary is not extended by this page).
+import { api, ApiError } from "../shared/api.js";
+import { formatTime, getLang } from "../shared/i18n.js";
+
+const TEXTS = {
+  rect_title: ["补齐补正", "Rectification"],
+  rect_intro: [
+    "请按每项要求整改，并从与原照片相同的角度拍一张新照片上传，全部上传后点“提交整改”。",
+    "Fix each item as asked, take a new photo from the same angle as the original, upload it, then tap “Submit”.",
+  ],
+  rect_deadline: ["截止时间：{when}", "Deadline: {when}"],
+  rect_original: ["原照片（请从同一角度拍摄）", "Original photo (take yours from the same angle)"],
+  rect_no_original: ["（无原照片）", "(no original photo)"],
+  rect_take_photo: ["拍照上传", "Take and upload a photo"],
+  rect_state_todo: ["尚未上传", "Not uploaded yet"],
+  rect_state_hashing: ["正在准备照片…", "Preparing the photo…"],
+  rect_state_uploading: ["正在上传… {pct}%", "Uploading… {pct}%"],
+  rect_state_checking: ["正在核对照片…", "Checking the photo…"],
+  rect_state_done: ["已上传 ✔", "Uploaded ✔"],
+  rect_state_failed: ["上传失败：{message}", "Upload failed: {message}"],
+  rect_submit: ["提交整改", "Submit"],
+  rect_missing: ["还有未上传照片的项目：{items}", "Some items still need a photo: {items}"],
+  rect_submitted: ["整改材料已提交，请等待踏勘人员核验。", "Your proof was sent; the inspectors will check it."],
+  rect_network: ["网络中断，请检查网络后重新选择照片。", "The network dropped; check it and choose the photo again."],
+  opinion_title: ["踏勘意见", "Inspection opinion"],
+  opinion_conclusion: ["结论：{text}", "Conclusion: {text}"],
+  opinion_issued_at: ["出具时间：{when}", "Issued: {when}"],
+  opinion_download: ["下载踏勘意见书 PDF", "Download the opinion (PDF)"],
+  rating_title: ["服务评价（好差评）", "Rate our service"],
+  rating_intro: ["本案已办结，请为本次服务打分（只能评价一次）。", "This case is closed; please rate the service (once only)."],
+  rating_score: ["评分", "Score"],
+  rating_comment: ["意见或建议（选填）", "Comments (optional)"],
+  rating_send: ["提交评价", "Send rating"],
+  rating_choose: ["请先选择分数。", "Choose a score first."],
+  rating_thanks: ["感谢您的评价", "Thank you for your rating"],
+  score_1: ["1 很不满意", "1 Very dissatisfied"],
+  score_2: ["2 不满意", "2 Dissatisfied"],
+  score_3: ["3 一般", "3 Neutral"],
+  score_4: ["4 满意", "4 Satisfied"],
+  score_5: ["5 非常满意", "5 Very satisfied"],
+};
+
+const CONCLUSIONS = {
+  passed: ["符合要求，同意通过踏勘", "meets the requirements; passed"],
+  pass_after_rectification: ["经整改后符合要求", "meets the requirements after rectification"],
+  failed: ["不符合要求，踏勘不通过", "does not meet the requirements"],
+  needs_onsite: ["需现场踏勘", "an on-site inspection is needed"],
+  incomplete: ["踏勘未完成", "the inspection is incomplete"],
+};
+
+const OPINION_STATES = new Set(["issued", "closed"]);
+const KEY_PREFIX = "ci.rect.key";
+
+export function ft(key, params = {}) {
+  const entry = TEXTS[key];
+  if (!entry) return key;
+  const text = entry[getLang() === "en" ? 1 : 0];
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : ""));
+}
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name in node) node[name] = value;
+    else node.setAttribute(name, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+};
+
+/** Fill [data-ft] texts below `root` from this module's dictionary. */
+function applyTexts(root = document) {
+  const nodes = [...root.querySelectorAll("[data-ft]")];
+  if (root.dataset && root.dataset.ft) nodes.push(root);
+  for (const node of nodes) node.textContent = ft(node.dataset.ft);
+}
+
+const fs = {
+  caseId: null,
+  caseState: null,
+  onError: () => {},
+  onChanged: async () => {},
+  round: null,
+  items: {}, // item id → { state, pct, message }
+  opinion: null,
+  rating: null,
+};
+
+// --- rectification --------------------------------------------------------------------------
+
+function hex(buffer) {
+  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256Of(file) {
+  return hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+}
+
+/** One key per round + item + file content, kept so a retry after a reload is the same upload. */
+function idempotencyKey(itemId, sha256) {
+  const name = `${KEY_PREFIX}.${fs.caseId}.${fs.round.id}.${itemId}.${sha256}`;
+  let key = localStorage.getItem(name);
+  if (!key) {
+    const random = hex(crypto.getRandomValues(new Uint8Array(12)).buffer);
+    key = `ra.${random}`;
+    localStorage.setItem(name, key);
+  }
+  return key;
+}
+
+function refusalText(rejection) {
+  return getLang() === "en" ? rejection.message_en || rejection.message_zh : rejection.message_zh;
+}
+
+function setItem(itemId, patch) {
+  fs.items[itemId] = { ...(fs.items[itemId] || { state: "todo", pct: 0 }), ...patch };
+  renderItemState(itemId);
+  renderSubmit();
+}
+
+/** POST the presigned form with progress; falls back to an opaque POST if CORS blocks XHR. */
+function postForm(form, file, itemId) {
+  const body = new FormData();
+  for (const [name, value] of Object.entries(form.fields)) body.append(name, value);
+  body.append("file", file);
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.url);
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) {
+        setItem(itemId, { state: "uploading", pct: Math.round((event.loaded / event.total) * 100) });
+      }
+    });
+    xhr.addEventListener("load", () => resolve(xhr.status));
+    xhr.addEventListener("error", async () => {
+      // The store may not answer CORS: send it blind; finalize tells whether it arrived.
+      try {
+        await fetch(form.url, { method: "POST", body, mode: "no-cors" });
+        resolve(0);
+      } catch {
+        resolve(-1);
+      }
+    });
+    xhr.send(body);
+  });
+}
+
+async function uploadPhoto(itemId, file) {
+  if (!file) return;
+  const round = fs.round;
+  try {
+    setItem(itemId, { state: "hashing", pct: 0, message: "" });
+    const sha256 = await sha256Of(file);
+    const contentType = file.type || "image/jpeg";
+    const announced = await api(`/api/v1/cases/${fs.caseId}/uploads`, {
+      method: "POST",
+      body: {
+        idempotency_key: idempotencyKey(itemId, sha256),
+        purpose: "rectification",
+        item_ids: [itemId],
+        content_type: contentType,
+        size: file.size,
+        sha256,
+      },
+    });
+    if (fs.round !== round) return;
+    if (announced.status === "finalized") return setItem(itemId, { state: "done", pct: 100 });
+    if (announced.status === "rejected") {
+      return setItem(itemId, { state: "failed", message: refusalText(announced.rejection) });
+    }
+    setItem(itemId, { state: "uploading", pct: 0 });
+    const status = await postForm(announced.form, file, itemId);
+    if (status === -1) return setItem(itemId, { state: "failed", message: ft("rect_network") });
+    setItem(itemId, { state: "checking", pct: 100 });
+    await api(`/api/v1/cases/${fs.caseId}/uploads/${announced.id}/finalize`, { method: "POST" });
+    setItem(itemId, { state: "done", pct: 100 });
+  } catch (error) {
+    const message = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
+    setItem(itemId, { state: "failed", message });
+  }
+}
+
+function itemStateText(item) {
+  if (item.state === "uploading") return ft("rect_state_uploading", { pct: item.pct || 0 });
+  if (item.state === "failed") return ft("rect_state_failed", { message: item.message || "" });
+  return ft(`rect_state_${item.state}`);
+}
+
+function renderItemState(itemId) {
+  const box = document.querySelector(`#rect-items [data-item-id="${CSS.escape(itemId)}"]`);
+  if (!box) return;
+  const item = fs.items[itemId] || { state: "todo", pct: 0 };
+  box.dataset.state = item.state;
+  const bar = box.querySelector("progress");
+  bar.value = item.state === "done" ? 100 : item.pct || 0;
+  bar.hidden = item.state === "todo" || item.state === "failed";
+  const status = box.querySelector(".rect-status");
+  status.textContent = itemStateText(item);
+  status.className = `rect-status ${item.state}`;
+  box.querySelector("input[type=file]").disabled = ["hashing", "uploading", "checking"].includes(item.state);
+}
+
+function renderSubmit() {
+  const round = fs.round;
+  const button = $("rect-submit");
+  if (!round) return;
+  const open = round.status === "open";
+  button.hidden = !open;
+  button.disabled = !round.items.every((i) => fs.items[i.item_id]?.state === "done");
+}
+
+function renderRound() {
+  const card = $("rect-card");
+  const round = fs.round;
+  card.hidden = !round;
+  if (!round) return;
+  applyTexts(card);
+  $("rect-deadline").textContent = ft("rect_deadline", { when: formatTime(round.deadline) });
+  $("rect-items").replaceChildren(
+    ...round.items.map((item, index) => {
+      const inputId = `rect-file-${index}`;
+      const urls = Object.values(item.failure_photo_urls || {});
+      const photos = urls.length
+        ? urls.map((url) => el("img", { src: url, alt: ft("rect_original"), className: "rect-original", loading: "lazy" }))
+        : [el("p", { className: "muted", textContent: ft("rect_no_original") })];
+      const input = el("input", {
+        type: "file", id: inputId, accept: "image/*", capture: "environment", className: "rect-file",
+      });
+      input.addEventListener("change", () => {
+        uploadPhoto(item.item_id, input.files[0]);
+        input.value = "";
+      });
+      const box = el(
+        "li",
+        { className: "rect-item", dataset: { itemId: item.item_id } },
+        el("p", { className: "rect-instruction", textContent: item.instruction }),
+        el("small", { className: "muted", textContent: ft("rect_original") }),
+        ...photos,
+        el("label", { htmlFor: inputId, className: "button rect-take", textContent: ft("rect_take_photo") }),
+        input,
+        el("progress", { max: 100, value: 0, hidden: true }),
+        el("p", { className: "rect-status", role: "status" }),
+      );
+      return box;
+    }),
+  );
+  for (const item of round.items) renderItemState(item.item_id);
+  renderSubmit();
+}
+
+async function loadRound() {
+  const rounds = await api(`/api/v1/cases/${fs.caseId}/rectification`);
+  const open = rounds.filter((r) => r.status === "open").pop() || null;
+  if (open && (!fs.round || fs.round.id !== open.id)) fs.items = {};
+  fs.round = open;
+  if (!open) return;
+  // What is already done survives a reload: the round's photos and the finalized uploads.
+  const uploads = await api(`/api/v1/cases/${fs.caseId}/uploads`).catch(() => []);
+  const since = new Date(open.requested_at).getTime();
+  for (const item of open.items) {
+    const current = fs.items[item.item_id];
+    if (current && current.state !== "todo") continue;
+    const mine = uploads.filter(
+      (u) => u.purpose === "rectification" && u.item_ids.includes(item.item_id)
+        && new Date(u.created_at).getTime() >= since,
+    );
+    const done = item.photo_evidence_ids.length > 0 || mine.some((u) => u.status === "finalized");
+    const last = mine[mine.length - 1];
+    if (done) fs.items[item.item_id] = { state: "done", pct: 100 };
+    else if (last && last.status === "rejected" && last.rejection) {
+      fs.items[item.item_id] = { state: "failed", message: refusalText(last.rejection) };
+    } else fs.items[item.item_id] = { state: "todo", pct: 0 };
+  }
+}
+
+async function submitRound() {
+  $("rect-submit").disabled = true;
+  $("rect-message").textContent = "";
+  try {
+    await api(`/api/v1/cases/${fs.caseId}/rectification/submit`, { method: "POST" });
+    fs.round = null;
+    $("rect-card").hidden = true;
+    $("rect-done").hidden = false;
+    await fs.onChanged();
+  } catch (error) {
+    $("rect-message").textContent = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
+    renderSubmit();
+  }
+}
+
+// --- opinion --------------------------------------------------------------------------------
+
+function conclusionText(opinion) {
+  const c = opinion.content && opinion.content.conclusion;
+  if (c && (c.text_zh || c.text_en)) return getLang() === "en" ? c.text_en || c.text_zh : c.text_zh;
+  const known = CONCLUSIONS[opinion.conclusion];
+  return known ? known[getLang() === "en" ? 1 : 0] : opinion.conclusion;
+}
+
+function renderOpinion() {
+  const card = $("opinion-card");
+  card.hidden = !fs.opinion;
+  if (!fs.opinion) return;
+  applyTexts(card);
+  $("opinion-conclusion").textContent = ft("opinion_conclusion", { text: conclusionText(fs.opinion) });
+  $("opinion-issued").textContent = fs.opinion.issued_at
+    ? ft("opinion_issued_at", { when: formatTime(fs.opinion.issued_at) })
+    : "";
+}
+
+async function downloadOpinion() {
+  try {
+    const blob = await api(`/api/v1/cases/${fs.caseId}/opinion/pdf`, { as: "blob" });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `踏勘意见书-${fs.caseNumber || fs.caseId}-v${fs.opinion.version}.pdf`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  } catch (error) {
+    fs.onError(error);
+  }
+}
+
+// --- rating ---------------------------------------------------------------------------------
+
+function renderRating() {
+  const card = $("rating-card");
+  const r = fs.rating;
+  card.hidden = !r || (!r.can_rate && !r.rated);
+  if (card.hidden) return;
+  applyTexts(card);
+  $("rating-form").hidden = r.rated || !r.can_rate;
+  $("rating-thanks").hidden = !r.rated;
+  $("rating-scores").replaceChildren(
+    ...[1, 2, 3, 4, 5].map((score) => {
+      const input = el("input", { type: "radio", name: "score", value: String(score) });
+      return el("label", { className: "score" }, input, ft(`score_${score}`));
+    }),
+  );
+}
+
+async function sendRating(event) {
+  event.preventDefault();
+  const chosen = document.querySelector("#rating-scores input[name=score]:checked");
+  if (!chosen) return void ($("rating-message").textContent = ft("rating_choose"));
+  const button = $("rating-send");
+  button.disabled = true;
+  try {
+    await api(`/api/v1/cases/${fs.caseId}/rating`, {
+      method: "POST",
+      body: { score: Number(chosen.value), comment: $("rating-comment").value.trim() },
+    });
+    $("rating-message").textContent = "";
+  } catch (error) {
+    $("rating-message").textContent = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
+  } finally {
+    button.disabled = false;
+  }
+  // Whether it went through or had already been sent, show what the server now holds.
+  fs.rating = await api(`/api/v1/cases/${fs.caseId}/rating`).catch(() => fs.rating);
+  renderRating();
+}
+
+// --- entry points ---------------------------------------------------------------------------
+
+export function renderFollowup() {
+  applyTexts($("rect-done"));
+  renderRound();
+  renderOpinion();
+  renderRating();
+}
+
+/** Load what applies to the case's state and show it; safe to call again after a change. */
+export async function loadFollowup(caseData) {
+  fs.caseId = caseData.id;
+  fs.caseNumber = caseData.number;
+  fs.caseState = caseData.state;
+  const jobs = [];
+  if (caseData.state === "rectification_requested") jobs.push(loadRound());
+  else fs.round = null;
+  $("rect-done").hidden = caseData.state !== "rectification_submitted";
+  if (OPINION_STATES.has(caseData.state)) {
+    jobs.push(api(`/api/v1/cases/${fs.caseId}/opinion`).then((o) => (fs.opinion = o)).catch(() => (fs.opinion = null)));
+  } else fs.opinion = null;
+  if (caseData.state === "closed") {
+    jobs.push(api(`/api/v1/cases/${fs.caseId}/rating`).then((r) => (fs.rating = r)).catch(() => (fs.rating = null)));
+  } else fs.rating = null;
+  await Promise.all(jobs);
+  renderFollowup();
+}
+
+export function wireFollowup({ onError, onChanged }) {
+  fs.onError = onError;
+  fs.onChanged = onChanged;
+  $("rect-submit").addEventListener("click", submitRound);
+  $("opinion-download").addEventListener("click", downloadOpinion);
+  $("rating-form").addEventListener("submit", sendRating);
+}
+
+export function hideFollowup() {
+  for (const id of ["rect-card", "rect-done", "opinion-card", "rating-card"]) $(id).hidden = true;
+}

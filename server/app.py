@@ -60,6 +60,12 @@ async def _start_storage(
     return store, seaweed
 
 
+async def _close_live_calls(app: FastAPI) -> None:
+    closed = await app.state.live.close_all()
+    if closed:
+        log.info("live.closed_on_shutdown", rooms=closed)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -81,6 +87,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             seaweed=seaweed,
         )
         app.state.ctx = ctx
+        # Unwound first on shutdown: live calls store their last segment before storage goes.
+        stack.push_async_callback(_close_live_calls, app)
         if settings.scheduler_enabled:
             scheduler = start_scheduler(ctx)
             stack.callback(scheduler.shutdown, wait=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass
 
 from signaling.bus import Bus, LocalBus
 from signaling.media import MediaFactory, MediaSession
 from signaling.messages import CloseCode, ServerCandidate, ServerOffer
 from signaling.room import Room
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,6 +81,19 @@ class Registry:
             return None
         del self._rooms[case_id]
         return self._media.pop(case_id, None)
+
+    async def close_all(self) -> int:
+        """On shutdown: close every media session so each finishes and stores its recording.
+
+        A session that fails to close is logged and does not stop the others.
+        """
+        sessions, self._media = list(self._media.values()), {}
+        for session in sessions:
+            try:
+                await session.close()
+            except Exception:
+                log.exception("media session failed to close")
+        return len(sessions)
 
     def kick(self, participant_id: str, code: CloseCode = CloseCode.policy) -> int:
         """Close every live connection of a participant (logout, disable, reassignment)."""

@@ -14,6 +14,7 @@ from server.appointments.router import router as appointments_router
 from server.assignment.router import router as assignment_router
 from server.auth import passwords
 from server.auth.router import router as auth_router
+from server.cases.router import matters_router
 from server.cases.router import router as cases_router
 from server.catalogue import load as load_catalogue
 from server.catalogue import matter_lookup
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         staff_router,
         cases_router,
+        matters_router,
         assignment_router,
         appointments_router,
         notifications_router,

@@ -127,6 +127,7 @@ ENDPOINTS = [
     Endpoint("PUT", "/api/v1/calendar/overrides/{date}", {"admin": 200}, "override"),
     Endpoint("DELETE", "/api/v1/calendar/overrides/{date}", {"admin": 204}),
     Endpoint("GET", "/api/v1/feed", dict.fromkeys(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/matters", dict.fromkeys(EVERYONE, 200)),
     Endpoint("POST", "/api/v1/cases", {"admin": 201, "dispatcher": 201}, body="intake"),
     Endpoint("GET", "/api/v1/cases", dict.fromkeys(EVERYONE, 200)),
     Endpoint("GET", CASE, dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),

@@ -115,3 +115,13 @@ async def test_unknown_matter_and_bad_fields_are_refused(api: Api) -> None:
     assert response.status_code == 422
     assert "applicant.phone" in response.json()["detail_en"]
     assert await _count(api, Case) == 0
+
+
+async def test_the_matters_list_names_each_matter_with_its_defaults(api: Api) -> None:
+    _, headers = await api.staff_headers(Role.dispatcher)
+    response = await api.client.get("/api/v1/matters", headers=headers)
+    assert response.status_code == 200
+    by_code = {m["code"]: m for m in response.json()}
+    assert set(by_code) == {m.code for m in api.ctx.catalogue.matters}
+    assert by_code["NY"]["name"] == "农药经营许可"
+    assert any(s["code"] == "restricted_pesticides" for s in by_code["NY"]["scenarios"])

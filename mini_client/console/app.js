@@ -5,6 +5,7 @@ import { banner, busy, errorText, field, h } from "./ui.js";
 import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
 import { renderInspectorHome } from "./inspector.js";
 import { renderCase } from "./case.js";
+import { loadMatters } from "./matters.js";
 import { renderReviewerHome } from "./review.js";
 import { renderWindowHome } from "./window.js";
 
@@ -92,6 +93,7 @@ async function render() {
     return;
   }
   view.replaceChildren(h("p", { class: "muted" }, t("loading")));
+  await loadMatters();
   const root = h("div", { class: "page" });
   try {
     const result = await route()(root, { me, onCleanup: (fn) => (cleanup = fn) });

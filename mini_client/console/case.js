@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { dispatcherCaseSections } from "./dispatcher.js";
 import { formatDateTime, t } from "./i18n.js";
 import { inspectorCaseSections } from "./inspector.js";
+import { matterLabel } from "./matters.js";
 import { reviewerCaseSections } from "./review.js";
 import { h, section, stateLabel } from "./ui.js";
 import { windowCaseSections } from "./window.js";
@@ -30,7 +31,7 @@ function facts(kase, clock) {
     ["application_no", kase.application_no],
     ["applicant", `${kase.applicant_name} · ${kase.applicant_phone}`],
     ["site_address", kase.site_address],
-    ["matters", kase.matters.join("、")],
+    ["matters", matterLabel(kase.matters)],
     ["mode", t(`mode_${kase.mode}`)],
     ["sla_class", t(`sla_${kase.sla_class}`)],
   ];

@@ -1,5 +1,6 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
 import { api } from "./api.js";
+import { matterLabel } from "./matters.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";
 
@@ -33,7 +34,7 @@ export function caseTable(cases, { emptyKey = "no_cases" } = {}) {
             h("td", {}, h("a", { href: `#/case/${c.id}` }, c.number)),
             h("td", {}, c.application_no),
             h("td", {}, c.applicant_name),
-            h("td", {}, c.matters.join("、")),
+            h("td", {}, matterLabel(c.matters)),
             h("td", {}, h("span", { class: `state state-${c.state}` }, stateLabel(c.state))),
             h("td", {}, formatDateTime(c.created_at)),
           ),

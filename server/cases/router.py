@@ -117,3 +117,40 @@ async def cancel(
     """Cancel the case with a reason (dispatcher or admin)."""
     await cancel_case(session, principal.actor, view.case, body.reason)
     return case_out(view)
+
+
+class ScenarioOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+
+
+class MatterOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    default_mode: str
+    default_sla_class: str
+    scenarios: list[ScenarioOut]
+
+
+matters_router = APIRouter(prefix="/api/v1/matters", tags=["cases"])
+
+
+@matters_router.get("")
+async def list_matters(_: PrincipalDep, ctx: ContextDep) -> list[MatterOut]:
+    """The approval matters (事项) the catalogue knows, with their defaults and scenarios."""
+    return [
+        MatterOut(
+            code=m.code,
+            name=m.name,
+            name_en=m.name_en,
+            default_mode=m.default_mode.value,
+            default_sla_class=m.default_sla.value,
+            scenarios=[
+                ScenarioOut(code=key, name=s.name, name_en=s.name_en)
+                for key, s in m.scenarios.items()
+            ],
+        )
+        for m in ctx.catalogue.matters
+    ]

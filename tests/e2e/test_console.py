@@ -94,6 +94,9 @@ async def test_dispatcher_takes_in_a_case_draws_and_issues_a_link(
     await page.locator("#intake-submit").click()
     await expect(page.locator("#case-state")).to_have_text("已受理")
     await expect(page.locator("#current-pair")).to_have_text("尚未分派踏勘人员。")
+    # Matters read as their names, not catalogue codes.
+    name = next(m.name for m in e2e_api.ctx.catalogue.matters if m.code == matter)
+    await expect(page.locator("dl.facts")).to_contain_text(name)
     await shots(page, "case_received")
 
     await page.locator("#draw").click()

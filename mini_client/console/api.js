@@ -1,5 +1,5 @@
 // Console fetch wrapper: the staff token lives in sessionStorage (one tab, one login).
-import { ApiError } from "../shared/api.js";
+import { ApiError, NETWORK_ERROR, toError } from "../shared/api.js";
 
 export { ApiError };
 
@@ -12,27 +12,6 @@ export function setToken(value) {
   token = value;
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
-}
-
-const NETWORK_ERROR = {
-  zh: "网络连接失败，请检查网络后重试。",
-  en: "The network request failed; check your connection and try again.",
-};
-
-async function toError(response) {
-  let body = {};
-  try {
-    body = await response.json();
-  } catch {
-    body = {};
-  }
-  return new ApiError({
-    status: response.status,
-    code: body.code || `http_${response.status}`,
-    reason: body.reason || "",
-    zh: body.detail || `请求失败（${response.status}）。`,
-    en: body.detail_en || body.title || `Request failed (${response.status}).`,
-  });
 }
 
 /** Call the API with the staff token. `as`: "json" (default), "blob" or "response". */

@@ -36,12 +36,13 @@ export const getToken = () => token;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const NETWORK_ERROR = {
+export const NETWORK_ERROR = {
   zh: "网络连接失败，请检查网络后重试。",
   en: "The network request failed; check your connection and try again.",
 };
 
-async function toError(response) {
+/** A problem+json answer as an ApiError carrying the server's zh/en message. */
+export async function toError(response) {
   let body = {};
   try {
     body = await response.json();

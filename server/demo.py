@@ -8,6 +8,8 @@ import secrets
 
 from sqlalchemy import func, select
 
+from checklists.loader import load_catalogue
+from server.assignment.models import InspectorProfile
 from server.audit.service import Actor, append
 from server.auth.models import Role, Staff
 from server.auth.passwords import hash_password
@@ -36,17 +38,20 @@ async def create_demo(settings: Settings, *, only_if_empty: bool) -> str:
                     return f"演示账号 / demo logins: {logins_file}\n" + logins_file.read_text()
                 return "已有账号，未创建演示数据 / staff exist; no demo data created"
             lines = []
+            matters = sorted(m.code for m in load_catalogue(settings.catalogue_dir).matters)
             for username, name, role, org in DEMO_STAFF:
                 password = secrets.token_urlsafe(9)
-                session.add(
-                    Staff(
-                        username=username,
-                        display_name=name,
-                        role=role,
-                        organisation=org,
-                        password_hash=await hash_password(password),
-                    )
+                staff = Staff(
+                    username=username,
+                    display_name=name,
+                    role=role,
+                    organisation=org,
+                    password_hash=await hash_password(password),
                 )
+                session.add(staff)
+                if role is Role.inspector:  # qualified for every matter, so draws succeed
+                    await session.flush()
+                    session.add(InspectorProfile(staff_id=staff.id, matters=matters))
                 lines.append(f"  {role.value:<10} {username:<12} {password}")
             await append(session, Actor.system("demo"), "demo.created", detail={})
             await session.commit()

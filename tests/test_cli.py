@@ -90,3 +90,13 @@ def test_verify_opinion_accepts_the_signed_file_and_rejects_one_flipped_byte(
     bad.write_bytes(bytes(tampered))
     refused = cloudinspect(tmp_path, "verify-opinion", str(bad))
     assert refused.returncode == 1, refused.stdout + refused.stderr
+
+
+def test_demo_inspectors_can_be_drawn_for_every_matter(tmp_path: Path) -> None:
+    assert cloudinspect(tmp_path, "migrate").returncode == 0
+    assert cloudinspect(tmp_path, "demo").returncode == 0
+    db = sqlite3.connect(tmp_path / "cloudinspect.db")
+    rows = db.execute("SELECT matters, active FROM inspector_profiles").fetchall()
+    db.close()
+    assert len(rows) == 4
+    assert all(active and "NY" in matters and "CY" in matters for matters, active in rows)

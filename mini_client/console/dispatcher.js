@@ -1,6 +1,6 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
 import { api } from "./api.js";
-import { matterLabel } from "./matters.js";
+import { loadMatters, matterLabel } from "./matters.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";
 
@@ -76,7 +76,11 @@ function intakeForm(matterCodes) {
     field("id_no", fields.id_no),
     field("site_address", fields.address),
     field("matters", fields.matters, t("matters_hint")),
-    h("datalist", { id: "matter-codes" }, matterCodes.map((m) => h("option", { value: m }))),
+    h(
+      "datalist",
+      { id: "matter-codes" },
+      matterCodes.map((m) => h("option", { value: m, label: matterLabel([m]) })),
+    ),
     field("mode", fields.mode),
     field("sla_class", fields.sla_class),
     h("div", { class: "wide" }, out, h("div", { class: "row" }, submit)),
@@ -98,8 +102,8 @@ function intakeForm(matterCodes) {
 }
 
 export async function renderDispatcherHome(root) {
-  const [cases, pool] = await Promise.all([api("/api/v1/cases"), inspectorIndex()]);
-  const codes = [...new Set([...pool.values()].flatMap((p) => p.matters))].sort();
+  const [cases, matters] = await Promise.all([api("/api/v1/cases"), loadMatters()]);
+  const codes = matters.map((m) => m.code);
   const incoming = cases.filter((c) => c.state === "received");
   root.append(
     h("h2", { class: "page-title" }, t("dispatcher_home")),
@@ -143,13 +147,27 @@ function drawResult(draw, pool) {
   );
 }
 
+/** The case's pair on the page; after a draw, the state badge follows (received → assigned). */
+function showAssigned(line, pool, pair, { badge = true } = {}) {
+  line.classList.remove("muted");
+  line.replaceChildren(t("lead"), "：", nameOf(pool, pair[0]), "；", t("second"), "：", nameOf(pool, pair[1] || "-"));
+  const state = document.getElementById("case-state");
+  if (badge && state) {
+    state.className = "state state-assigned";
+    state.textContent = stateLabel("assigned");
+  }
+}
+
 function assignmentSection(kase, pool) {
   const out = h("div", { "aria-live": "polite" });
   const result = h("div");
   const drawButton = h("button", { type: "button", id: "draw" }, t(kase.inspector_ids.length ? "redraw" : "run_draw"));
   drawButton.addEventListener("click", async () => {
     const draw = await busy(drawButton, out, () => api(`/api/v1/cases/${kase.id}/draw`, { method: "POST" }));
-    if (draw) result.replaceChildren(drawResult(draw, await inspectorIndex()));
+    if (!draw) return;
+    const fresh = await inspectorIndex();
+    result.replaceChildren(drawResult(draw, fresh));
+    if (draw.pair) showAssigned(current, fresh, draw.pair);
   });
   const history = h("details", {}, h("summary", {}, t("draw_history")));
   history.addEventListener("toggle", async () => {
@@ -159,9 +177,8 @@ function assignmentSection(kase, pool) {
     history.append(...draws.map((d) => drawResult(d, pool)));
     for (const el of history.querySelectorAll("#draw-result")) el.removeAttribute("id");
   });
-  const current = kase.inspector_ids.length
-    ? h("p", { id: "current-pair" }, t("lead"), "：", nameOf(pool, kase.inspector_ids[0]), "；", t("second"), "：", nameOf(pool, kase.inspector_ids[1] || "-"))
-    : h("p", { id: "current-pair", class: "muted" }, t("not_assigned"));
+  const current = h("p", { id: "current-pair", class: "muted" }, t("not_assigned"));
+  if (kase.inspector_ids.length) showAssigned(current, pool, kase.inspector_ids, { badge: false });
   return section("assignment", current, h("div", { class: "row" }, drawButton), out, result, history);
 }
 

@@ -9,9 +9,11 @@ export function loadMatters() {
   loading ??= api("/api/v1/matters")
     .then((matters) => {
       byCode = new Map(matters.map((m) => [m.code, m]));
+      return matters;
     })
     .catch(() => {
       loading = null; // offline or refused: codes are shown until the next try
+      return [];
     });
   return loading;
 }

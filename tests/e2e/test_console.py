@@ -105,6 +105,9 @@ async def test_dispatcher_takes_in_a_case_draws_and_issues_a_link(
     await expect(result.locator(".draw-reason")).not_to_be_empty()
     await expect(result.locator("ul.eligible li")).to_have_count(3)
     await expect(result.locator("ul.eligible")).not_to_contain_text("undefined")
+    # The page follows the draw: the pair is shown and the case is no longer "received".
+    await expect(page.locator("#current-pair")).to_contain_text("主办")
+    await expect(page.locator("#case-state")).not_to_have_text("已受理")
     await shots(page, "drawn")
 
     await page.locator("#issue-link").click()

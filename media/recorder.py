@@ -4,7 +4,9 @@ One recorder per track and one file per segment: each segment is a self-containe
 (video segments start on a keyframe, ~6 s long) handed to a `SegmentSink` (the server puts it in
 object storage). Per-track files because tracks come and go independently (a phone rejoins, an
 inspector mutes), video must cut on keyframes while audio can cut anywhere, and each object key
-then names one track; players align tracks with the wall-clock times in `SegmentInfo`.
+then names one track. Players align the tracks with `SegmentInfo.first_frame_ntp`: the sender's
+wall-clock time of the segment's first frame, from the publisher's RTCP sender reports, so
+audio and video share one clock whatever order their packets arrived in.
 
 Muxing a packet runs in the event loop (measured cheap); closing a file and hashing it run in
 a thread. A publisher that leaves and comes back produces an explicit `GapInfo`.
@@ -26,6 +28,7 @@ import av
 
 from media.passthrough import media_pts
 from media.relay import SourceInfo
+from media.sync import MediaClock
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,10 @@ class SegmentInfo:
     media_end: float
     frame_count: int
     keyframe_started: bool
+    # When the first frame was captured, on the publisher's wall clock (UTC), mapped through
+    # this track's RTCP sender reports as they stood when the segment closed (media/sync.py);
+    # None: no sender report had arrived yet.
+    first_frame_ntp: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class TrackRecorder:
         self._request_keyframe = request_keyframe
         self._now = now
         self._source: SourceInfo | None = None
+        self._clock: MediaClock | None = None
         self._segment: _Segment | None = None
         self._next_seq = 0
         self._left_at: datetime | None = None
@@ -143,6 +151,10 @@ class TrackRecorder:
 
     def on_start(self, source: SourceInfo) -> None:
         self._source = source
+        self._clock = None  # a new publisher run: the old sender reports no longer apply
+
+    def on_clock(self, clock: MediaClock) -> None:
+        self._clock = clock
 
     def on_packet(self, packet: av.Packet[Any]) -> None:
         self.received += 1
@@ -237,9 +249,14 @@ class TrackRecorder:
     def _close_segment(self) -> None:
         segment, self._segment = self._segment, None
         if segment is not None and self._source is not None:
-            self._enqueue(self._finish(segment, self._source.codec_name))
+            first_frame_ntp = None
+            if self._clock is not None:
+                first_frame_ntp = self._clock.datetime_at(segment.first_pts)
+            self._enqueue(self._finish(segment, self._source.codec_name, first_frame_ntp))
 
-    async def _finish(self, segment: _Segment, codec: str) -> None:
+    async def _finish(
+        self, segment: _Segment, codec: str, first_frame_ntp: datetime | None
+    ) -> None:
         sha256, size = await asyncio.to_thread(_finish_file, segment.container, segment.path)
         info = SegmentInfo(
             track_id=self.track_id,
@@ -255,6 +272,7 @@ class TrackRecorder:
             media_end=float(segment.last_pts * segment.time_base),
             frame_count=segment.frames,
             keyframe_started=segment.keyframe_started,
+            first_frame_ntp=first_frame_ntp,
         )
         await self._sink.store(info)
         await asyncio.to_thread(segment.path.unlink, True)

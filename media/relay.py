@@ -3,6 +3,8 @@
 A `Relay` is a slot ("the applicant's video"), not a connection: it outlives publisher
 reconnects, so subscribers keep their sender and simply wait for the next keyframe, and the
 recorder sees an explicit stop/start (a gap). Packets are shared read-only between consumers.
+A video relay also forwards the lowest subscriber bandwidth estimate to the publisher (REMB),
+and every relay hands its listeners the publisher's sender-report clock (A/V sync).
 """
 
 from __future__ import annotations
@@ -11,20 +13,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from media.bandwidth import RembForwarder
 from media.passthrough import media_pts
+from media.sync import MediaClock
 
 logger = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 90  # ~3 s of video
 PLI_INTERVAL = 0.3  # at most one keyframe request per 300 ms
 GOP_PACKETS = 900  # snapshot buffer limit (30 s at 30 fps)
+REMB_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,21 @@ class SourceInfo:
 
 
 class Publisher(Protocol):
-    """The publishing side: a packet track and a way to ask for a keyframe (PLI)."""
+    """The publishing side: a packet track, keyframe requests (PLI), bandwidth limits (REMB)."""
 
     @property
     def track(self) -> MediaStreamTrack: ...
 
+    @property
+    def sender_clock(self) -> MediaClock | None:
+        """The track's sender-report clock on its own timeline (None until an SR arrived)."""
+
     async def send_pli(self) -> bool: ...
+
+    async def send_remb(self, bitrate: int) -> bool: ...
+
+    def limit_remb(self, transform: Callable[[int], int]) -> None:
+        """Route the publisher side's own bandwidth estimate through `transform`."""
 
 
 class PacketListener(Protocol):
@@ -52,6 +66,9 @@ class PacketListener(Protocol):
     def on_start(self, source: SourceInfo) -> None: ...
 
     def on_packet(self, packet: av.Packet[Any]) -> None: ...
+
+    def on_clock(self, clock: MediaClock) -> None:
+        """A (new) sender-report clock for the packets' timeline of the current publisher."""
 
     def on_stop(self) -> None: ...
 
@@ -128,6 +145,10 @@ class Relay:
         self._rebase_next = False
         self._gop: list[av.Packet[Any]] = []
         self._gop_valid = False
+        self._bandwidth = RembForwarder()
+        self.remb_sent: list[int] = []  # forwarded bitrates, most recent last (a few kept)
+        self._clock_source: MediaClock | None = None
+        self._clock: MediaClock | None = None  # on the output timeline (after rebase)
 
     # consumers -------------------------------------------------------------------------
 
@@ -142,11 +163,26 @@ class Relay:
     def unsubscribe(self, consumer: PacketTrack) -> None:
         with contextlib.suppress(ValueError):
             self._consumers.remove(consumer)
+        self._bandwidth.remove(consumer)
 
     def add_listener(self, listener: PacketListener) -> None:
         self._listeners.append(listener)
         if self._publisher is not None and self._source is not None:
             listener.on_start(self._source)
+            if self._clock is not None:
+                listener.on_clock(self._clock)
+
+    def report_estimate(self, consumer: PacketTrack, bitrate: int) -> None:
+        """A subscriber's receive estimate (REMB) arrived; the publisher may be told the min."""
+        if self.kind != "video" or consumer not in self._consumers:
+            return
+        now = time.monotonic()
+        self._bandwidth.subscriber_estimate(consumer, bitrate, now)
+        if self._publisher is None:
+            return
+        target = self._bandwidth.due(now)
+        if target is not None:
+            self._spawn(self._send_remb(self._publisher, target))
 
     @property
     def consumers(self) -> list[PacketTrack]:
@@ -160,6 +196,9 @@ class Relay:
         self._publisher = publisher
         self._source = source
         self._rebase_next = self._last_pts is not None
+        self._clock_source = self._clock = None
+        if self.kind == "video":
+            publisher.limit_remb(self._limit_uplink)
         for listener in self._listeners:
             listener.on_start(source)
         self._reader = asyncio.ensure_future(self._run(publisher))
@@ -212,7 +251,7 @@ class Relay:
             while True:
                 packet = await publisher.track.recv()
                 if isinstance(packet, av.Packet):
-                    self._forward(packet)
+                    self._forward(packet, publisher)
                 if self._needs_keyframe():
                     await self.request_keyframe()
         except MediaStreamError:
@@ -222,14 +261,32 @@ class Relay:
                 self._reader = None
                 self.detach()
 
-    def _forward(self, packet: av.Packet[Any]) -> None:
+    def _forward(self, packet: av.Packet[Any], publisher: Publisher) -> None:
         self._rebase(packet)
+        self._follow_clock(publisher)
         self.packets_in += 1
         self._remember_gop(packet)
         for listener in self._listeners:
             listener.on_packet(packet)
         for consumer in self._consumers:
             consumer.offer(packet)
+
+    def _follow_clock(self, publisher: Publisher) -> None:
+        """Hand listeners a new sender-report clock, shifted like the packets (`_rebase`)."""
+        source = publisher.sender_clock
+        if source is None or source is self._clock_source:
+            return
+        self._clock_source = source
+        self._clock = source.shifted(self._pts_offset)
+        for listener in self._listeners:
+            listener.on_clock(self._clock)
+
+    def _limit_uplink(self, bitrate: int) -> int:
+        return self._bandwidth.uplink_estimate(bitrate, time.monotonic())
+
+    async def _send_remb(self, publisher: Publisher, bitrate: int) -> None:
+        if await publisher.send_remb(bitrate):
+            self.remb_sent = [*self.remb_sent[-(REMB_KEPT - 1) :], bitrate]
 
     def _needs_keyframe(self) -> bool:
         return any(consumer.waiting_keyframe for consumer in self._consumers)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiortc.codecs import opus, vpx
 
+from media.aiortc_hooks import filter_remb, observe_remb
 from media.peers import MediaSession
 from tests.media import HEIGHT, WIDTH, Client, MemorySink, connect, wait_for
 
@@ -109,3 +110,40 @@ async def test_failed_or_closed_peer_is_removed_from_the_session(session: MediaS
     await phone.close()
     await wait_for(lambda: not session.relays["applicant.video"].publishing)
     await wait_for(lambda: "p" not in session._participants)
+
+
+def video_receiver(client: Client) -> Any:
+    return next(t.receiver for t in client.pc.getTransceivers() if t.kind == "video")
+
+
+def video_sender(client: Client) -> Any:
+    return next(t.sender for t in client.pc.getTransceivers() if t.kind == "video")
+
+
+async def test_the_slowest_inspectors_estimate_reaches_the_phone_as_remb(
+    session: MediaSession,
+) -> None:
+    slow_bps = 256_000  # exactly representable in REMB's mantissa; above the encoder's floor
+    phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
+    at_phone: list[int] = []
+    observe_remb(video_sender(phone), at_phone.append)
+    fast = await connect(lambda sdp: session.handle_offer("i1", "inspector", sdp), role="inspector")
+    slow = await connect(lambda sdp: session.handle_offer("i2", "inspector", sdp), role="inspector")
+    fast_sent: list[int] = []
+
+    def record(bps: int) -> int:
+        fast_sent.append(bps)
+        return bps
+
+    filter_remb(video_receiver(fast), record)
+    # The slow inspector's estimator runs as usual, but its link "only has" 256 kb/s.
+    filter_remb(video_receiver(slow), lambda bps: min(bps, slow_bps))
+    try:
+        await wait_for(lambda: bool(fast_sent) and slow_bps in at_phone, 20)
+        assert max(fast_sent) > slow_bps  # the other inspector could take more: min, not any
+        assert slow_bps in session.relays["applicant.video"].remb_sent
+        encoder = video_sender(phone)._RTCRtpSender__encoder
+        await wait_for(lambda: encoder.target_bitrate <= slow_bps)  # the phone slows down
+    finally:
+        for client in (phone, fast, slow):
+            await client.close()

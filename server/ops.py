@@ -18,6 +18,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.deps import ContextDep
+from server.live.media_adapter import media_health
 
 router = APIRouter(tags=["ops"])
 
@@ -48,8 +49,12 @@ async def _check_storage(ctx: ContextDep) -> dict[str, Any]:
 
 @router.get("/healthz")
 async def healthz(ctx: ContextDep) -> JSONResponse:
-    """Database and object store reachability; 503 when either is down."""
-    checks = {"database": await _check_database(ctx), "storage": await _check_storage(ctx)}
+    """Database and object store reachability, media workers; 503 when one is down."""
+    checks = {
+        "database": await _check_database(ctx),
+        "storage": await _check_storage(ctx),
+        "media": media_health(ctx),
+    }
     ok = all(c["ok"] for c in checks.values())
     return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
 

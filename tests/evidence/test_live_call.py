@@ -3,6 +3,8 @@
 The phone streams a moving pattern with a frame-counter barcode; the inspectors see it, take a
 snapshot, the phone drops and rejoins, everyone leaves. Then the evidence must be complete:
 every segment in storage with its hash, together holding every frame the server received.
+Each call runs twice: media in the web process, and media in two worker processes started by
+the app's lifespan (``media_workers``).
 """
 
 from __future__ import annotations
@@ -10,25 +12,35 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import os
+import signal
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from media.workers import RemoteSession
+from server.app import create_app
 from server.audit.models import AuditRecord
+from server.config import Settings
 from server.context import AppContext
 from server.evidence.models import Evidence
 from server.live.media_adapter import CaseMedia, media_factory
 from server.live.wiring import install
+from signaling.messages import CloseCode
 from tests.evidence import Member, join, token
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
 from tests.media import Client, connect, loopback_ice, read_counter, wait_for  # noqa: F401
+from tests.media.test_workers import alive, loopback_only
 from tests.signaling.live_server import running
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
@@ -36,8 +48,34 @@ pytestmark = pytest.mark.usefixtures("loopback_ice")
 FAR = {"latitude": 26.0878 + 0.05, "longitude": 119.3036, "accuracy_m": 30.0}  # ~5.6 km north
 
 
+@pytest.fixture(params=[0, 2], ids=["in-process", "workers"])
+async def app(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app with ``request.param`` media worker processes (0: media in this process)."""
+    workers = settings.model_copy(update={"media_workers": request.param})
+    app = create_app(workers, media_worker_setup=loopback_only)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
 def frames_of(client: Client) -> list[tuple[float, int]]:
     return next((r.frames for r in client.received if r.kind == "video"), [])
+
+
+def after(client: Client, moment: float) -> list[int]:
+    """Frame counters received after ``moment`` (monotonic clock)."""
+    return [n for t, n in frames_of(client) if t > moment]
+
+
+def check_where_media_runs(app: FastAPI, media: CaseMedia) -> None:
+    workers = app.state.ctx.settings.media_workers
+    if workers == 0:
+        assert not isinstance(media.peers, RemoteSession)
+        return
+    assert isinstance(media.peers, RemoteSession)
+    assert media.peers.worker_pid != os.getpid()
+    health = app.state.ctx.extras["media_pool"].health()
+    assert media.peers.worker_pid in {w.pid for w in health}
+    assert len(health) == workers
 
 
 def decode_counters(data: bytes) -> list[tuple[int, np.ndarray[Any, Any]]]:
@@ -95,11 +133,13 @@ async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppC
         phone, camera = await phone_streams(url, journey)
         media: CaseMedia = factory.open[journey.case_id]
 
-        # both inspectors see the phone's picture move
-        await wait_for(lambda: all(len(frames_of(v)) >= 45 for v in views), 15)
+        # both inspectors see the phone's picture at the rate it is sent: no frame missing
+        window = time.monotonic()
+        await wait_for(lambda: all(len(after(v, window)) >= 45 for v in views), 15)
         for view in views:
-            counters = [n for _, n in frames_of(view)]
-            assert counters[-1] > counters[0]
+            counters = after(view, window)
+            assert counters == list(range(counters[0], counters[0] + len(counters)))
+        check_where_media_runs(app, media)
 
         # the phone reports a position far from the site; the lead is on item 1
         await phone.send(type="location", **FAR)
@@ -197,7 +237,9 @@ async def check_segments(ctx: AppContext, case_id: str, media: CaseMedia, snapsh
         frames = decode_counters(data)
         assert len(frames) == segment.meta["frame_count"]
         decoded += frames
-    recorder = media.peers.recorders["applicant.video"]
+    stats = await media.stats()
+    assert stats is not None
+    recorder = stats.recorders["applicant.video"]
     counters = [n for n, _ in decoded]
     # every frame the server received (after the first keyframe) is in the recording
     assert len(counters) == recorder.recorded
@@ -241,3 +283,117 @@ def check_gap_in_playlist(body: Any) -> None:
     assert not gap["inferred"]
     assert types[0] == "segment"
     assert all(e["url"].startswith("http") for e in track["entries"] if e["type"] == "segment")
+
+
+@pytest.mark.parametrize("app", [2], indirect=True, ids=["workers"])
+async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
+    app: FastAPI, api: Api, ctx: AppContext
+) -> None:
+    factory = media_factory(app, segment_seconds=1.5)
+    install(app, factory)
+    journey, _ = await started_case(api)
+    async with running(app) as base:
+        url = f"{base}/ws/cases/{journey.case_id}"
+        lead = await join(url, token(journey.inspector_headers(0)))
+        view = await connect(lead.answer, role="inspector")
+        phone, camera = await phone_streams(url, journey)
+        media: CaseMedia = factory.open[journey.case_id]
+        await wait_for(lambda: len(frames_of(view)) >= 30, 15)
+
+        async def a_segment_is_stored() -> bool:
+            return bool(await rows(ctx, journey.case_id, "segment"))
+
+        await poll_async(a_segment_is_stored, 15)
+        assert isinstance(media.peers, RemoteSession)
+        killed = media.peers.worker_pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+
+        # every participant is told: the socket closes with 1011 and a real client rejoins
+        for member in (lead, phone):
+            await wait_for(member._task.done, 10)
+            assert member.ws.close_code == CloseCode.internal
+        await wait_for_closed(media)
+        for client in (view, camera):
+            await client.close()
+        health = await healthy(api)
+        assert [w["restarts"] for w in health["media"]["processes"]].count(1) == 1
+        assert not alive(killed)
+
+        lead = await join(url, token(journey.inspector_headers(0)))
+        view = await connect(lead.answer, role="inspector")
+        phone, camera = await phone_streams(url, journey)
+        rejoined: CaseMedia = factory.open[journey.case_id]
+        assert rejoined is not media
+        assert isinstance(rejoined.peers, RemoteSession)
+        assert rejoined.peers.worker_pid != killed
+        window = time.monotonic()
+        await wait_for(lambda: len(after(view, window)) >= 30, 15)
+        for client in (view, camera):
+            await client.close()
+        for joined in (lead, phone):
+            await joined.close()
+        await wait_for_closed(rejoined)
+
+    segments = await rows(ctx, journey.case_id, "segment")
+    seqs = [s.meta["seq"] for s in segments if s.meta["track_id"] == "applicant.video"]
+    assert len(seqs) >= 2
+    assert len(set(seqs)) == len(seqs)  # the rejoined call's segments continue the numbering
+
+
+async def healthy(api: Api) -> dict[str, Any]:
+    """/healthz once every media worker serves again (bounded polling)."""
+    deadline = time.monotonic() + 60
+    while True:
+        response = await api.client.get("/healthz")
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        assert response.json()["media"]["ok"] is False, response.text
+        assert time.monotonic() < deadline, response.text
+        await asyncio.sleep(0.1)
+
+
+async def test_shutdown_stores_the_segment_in_progress_then_stops_the_workers(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"media_workers": 2}), media_worker_setup=loopback_only
+    )
+    factory = media_factory(app, segment_seconds=600)  # one long segment, open at shutdown
+    install(app, factory)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    shut_down = False
+    try:
+        ctx: AppContext = app.state.ctx
+        pids = [w.pid for w in ctx.extras["media_pool"].health()]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            journey, _ = await started_case(Api(client, ctx))
+        async with running(app) as base:
+            phone, camera = await phone_streams(f"{base}/ws/cases/{journey.case_id}", journey)
+            media: CaseMedia = factory.open[journey.case_id]
+
+            async def recording() -> bool:
+                stats = await media.stats()
+                return stats is not None and stats.recorders["applicant.video"].recorded >= 30
+
+            await poll_async(recording, 15)
+            assert not await rows(ctx, journey.case_id, "segment")
+            shut_down = True
+            await lifespan.__aexit__(None, None, None)  # the app stops mid-call
+            await camera.close()
+            await phone.close()
+    finally:
+        if not shut_down:
+            await lifespan.__aexit__(None, None, None)
+    async with sessionmaker() as session:
+        found = await session.scalars(
+            select(Evidence).where(Evidence.case_id == journey.case_id, Evidence.kind == "segment")
+        )
+        video = [s for s in found if s.meta["track_id"] == "applicant.video"]
+    assert len(video) == 1
+    assert video[0].meta["frame_count"] >= 30
+    assert len(pids) == 2
+    assert not any(alive(pid) for pid in pids if pid is not None)

@@ -6,9 +6,10 @@ anything that is a secret must be set explicitly outside development.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,13 +62,23 @@ class Settings(BaseSettings):
     signing_key_path: Path | None = None
     signing_cert_path: Path | None = None
     signing_chain_paths: list[Path] = Field(default_factory=list)
-    tsa_url: str = ""
+    # roots anchoring the bureau's and the TSA's certificates; empty = self-signed chain certs
+    signing_trust_paths: list[Path] = Field(default_factory=list)
+    # CRLs embedded for B-LT (the dev CA's own CRL in development); or fetch CRL/OCSP online
+    signing_crl_paths: list[Path] = Field(default_factory=list)
+    signing_fetch_revocation: bool = False
+    tsa_url: str = ""  # RFC 3161 time-stamping authority (HTTP)
+    tsa_timeout_seconds: float = Field(default=10, gt=0)
+    # PAdES level; None = B-LT when a TSA is configured, B-B otherwise
+    signature_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] | None = None
 
     # WebRTC
     stun_urls: list[str] = Field(default_factory=list)
     turn_urls: list[str] = Field(default_factory=list)
     turn_secret: SecretStr = SecretStr("")
     turn_ttl_seconds: int = 3600
+    # media worker processes (one per core; a room is pinned to one); 0 = media in this process
+    media_workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=0, le=256)
 
     # several app processes share signaling through Redis pub/sub; empty = in-process only
     redis_url: str = ""
@@ -111,6 +122,32 @@ class Settings(BaseSettings):
     @property
     def effective_base_url(self) -> str:
         return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def effective_signature_level(self) -> Literal["B-B", "B-T", "B-LT", "B-LTA"]:
+        if self.signature_level is not None:
+            return self.signature_level
+        return "B-LT" if self.tsa_url else "B-B"
+
+    @model_validator(mode="after")
+    def _signature_level_has_what_it_needs(self) -> Self:
+        level = self.effective_signature_level
+        if level != "B-B" and not self.tsa_url:
+            raise ValueError(
+                f"签名级别 {level} 需要时间戳服务，请设置 CLOUDINSPECT_TSA_URL / "
+                f"signature level {level} needs a TSA: set CLOUDINSPECT_TSA_URL"
+            )
+        own_key = self.signing_key_path is not None  # the dev CA brings its own CRL
+        revocation = self.signing_crl_paths or self.signing_fetch_revocation
+        if level in ("B-LT", "B-LTA") and own_key and not revocation:
+            raise ValueError(
+                f"签名级别 {level} 需要吊销信息：请设置 CLOUDINSPECT_SIGNING_CRL_PATHS，或设置 "
+                f"CLOUDINSPECT_SIGNING_FETCH_REVOCATION=true 联网获取；也可设置 "
+                f"CLOUDINSPECT_SIGNATURE_LEVEL=B-T / signature level {level} needs revocation "
+                f"data: set CLOUDINSPECT_SIGNING_CRL_PATHS or CLOUDINSPECT_SIGNING_FETCH_"
+                f"REVOCATION=true, or choose CLOUDINSPECT_SIGNATURE_LEVEL=B-T"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Self:

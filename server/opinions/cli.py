@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from server.opinions.content import shanghai_time
@@ -60,18 +61,16 @@ def _yes(flag: bool) -> str:
 
 def report_lines(report: VerificationReport, *, expected_hash: str | None) -> list[str]:
     """The report as the lines a person reads."""
-    when = (
-        f"{shanghai_time(report.signing_time, '%Y-%m-%d %H:%M:%S')}（北京时间 / Beijing time）"
-        if report.signing_time
-        else "—"
-    )
     lines = [
         f"  签名完整 / Intact:            {_yes(report.intact)}",
         f"  签名有效 / Valid:             {_yes(report.valid)}",
         f"  证书可信 / Trusted:           {_yes(report.trusted)}",
         f"  签名人 / Signer:              {report.signer_subject or '—'}",
-        f"  签名时间 / Signing time:      {when}",
-        f"  时间戳 / Timestamp:           {_present(report.timestamp_present)}",
+        f"  签名时间 / Signing time:      {_beijing(report.signing_time)}",
+        f"  时间戳 / Timestamp:           {_timestamp(report)}",
+        f"  时间戳服务 / TSA:             {report.timestamp_authority or '—'}",
+        f"  长期验证数据 / LTV data:      {_validation_data(report)}",
+        f"  签名级别 / PAdES level:       {_level(report)}",
         f"  签名后修改 / Later changes:   {_modification(report.modification)}",
         f"  内容哈希 / Content hash:      {report.content_hash or '—'}",
         f"  记录哈希 / Record hash:       {_record(report, expected_hash)}",
@@ -82,8 +81,30 @@ def report_lines(report: VerificationReport, *, expected_hash: str | None) -> li
     return [*lines, *(f"  - {problem}" for problem in report.problems)]
 
 
-def _present(flag: bool) -> str:
-    return "有 present" if flag else "无 none"
+def _beijing(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return f"{shanghai_time(moment, '%Y-%m-%d %H:%M:%S')}（北京时间 / Beijing time）"
+
+
+def _timestamp(report: VerificationReport) -> str:
+    if not report.timestamp_present:
+        return "无 none"
+    verdict = "有效 valid" if report.timestamp_valid else "无效 NOT VALID"
+    return f"{verdict}, {_beijing(report.timestamp_time)}"
+
+
+def _validation_data(report: VerificationReport) -> str:
+    if not report.validation_data:
+        return "无 none"
+    if report.archive_timestamp_time is None:
+        return "已内嵌，可离线验证 / embedded, verifiable offline"
+    stamped = _beijing(report.archive_timestamp_time)
+    return f"已内嵌，归档时间戳 {stamped} / embedded, archive timestamp"
+
+
+def _level(report: VerificationReport) -> str:
+    return f"PAdES {report.level}" if report.level else "— （未通过验证 / not established）"
 
 
 def _modification(level: str | None) -> str:

@@ -25,7 +25,10 @@ from server.deps import (
     require_roles,
 )
 from server.opinions import service
+from server.opinions.content import shanghai_time
 from server.opinions.models import Opinion
+from server.opinions.signature_check import check_stored_pdf
+from server.opinions.verify import VerificationReport
 from server.storage import attachment_disposition
 
 router = APIRouter(tags=["opinions"])
@@ -85,6 +88,37 @@ class IssuedOut(BaseModel):
     pdf_path: str
 
 
+class SignatureOut(BaseModel):
+    """The stored PDF's PAdES signature, verified now against the bureau's trust roots."""
+
+    ok: bool
+    level: str | None  # the PAdES level that holds: B-B, B-T, B-LT, B-LTA
+    signer: str | None
+    timestamp_valid: bool
+    timestamp_time: datetime | None  # the TSA's time, UTC
+    timestamp_time_beijing: str | None  # the same, as read in Asia/Shanghai
+    timestamp_authority: str | None
+    validation_data: bool  # certificates and revocation data embedded (B-LT)
+    archive_timestamp_time: datetime | None  # B-LTA
+    problems: list[str]
+
+
+def signature_out(report: VerificationReport) -> SignatureOut:
+    when = report.timestamp_time
+    return SignatureOut(
+        ok=report.ok,
+        level=report.level,
+        signer=report.signer_subject,
+        timestamp_valid=report.timestamp_valid,
+        timestamp_time=when,
+        timestamp_time_beijing=shanghai_time(when, "%Y-%m-%d %H:%M:%S") if when else None,
+        timestamp_authority=report.timestamp_authority,
+        validation_data=report.validation_data,
+        archive_timestamp_time=report.archive_timestamp_time,
+        problems=report.problems,
+    )
+
+
 class VerifyOut(BaseModel):
     """What the printed opinion shows, and whether it is still the one in force."""
 
@@ -106,6 +140,7 @@ class VerifyOut(BaseModel):
     issued_at: datetime | None
     content_hash: str
     pdf_sha256: str | None
+    signature: SignatureOut  # the stored PDF's signature, checked now
 
 
 def opinion_out(opinion: Opinion, *, with_content: bool) -> OpinionOut:
@@ -284,9 +319,10 @@ async def acknowledge(
 # --- public verification -----------------------------------------------------------------------
 
 
-async def _verify(session: SessionDep, code: str) -> VerifyOut:
+async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
     opinion, newer = await service.by_code(session, code)
     content = service.content_of(opinion)
+    checked = await check_stored_pdf(ctx, opinion)
     current = opinion.status == "issued"
     return VerifyOut(
         verification_code=opinion.verification_code,
@@ -307,21 +343,22 @@ async def _verify(session: SessionDep, code: str) -> VerifyOut:
         issued_at=opinion.issued_at,
         content_hash=opinion.content_hash,
         pdf_sha256=opinion.pdf_sha256,
+        signature=signature_out(checked),
     )
 
 
 # Declared before "/verify/{code}", whose parameter would otherwise swallow ".html".
 @router.get("/verify/{code}.html", response_class=HTMLResponse)
-async def verify_page(code: Code, session: SessionDep) -> HTMLResponse:
+async def verify_page(code: Code, session: SessionDep, ctx: ContextDep) -> HTMLResponse:
     """Public page (zh + en) for a reader who scanned the QR code on the opinion."""
-    facts = await _verify(session, code)
+    facts = await _verify(session, ctx, code)
     return HTMLResponse(verify_html(facts), headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/verify/{code}")
-async def verify(code: Code, session: SessionDep) -> VerifyOut:
-    """Public: the opinion's key facts and hashes, and whether it is current or superseded."""
-    return await _verify(session, code)
+async def verify(code: Code, session: SessionDep, ctx: ContextDep) -> VerifyOut:
+    """Public: the opinion's key facts, hashes and signature check; current or superseded."""
+    return await _verify(session, ctx, code)
 
 
 def verify_html(facts: VerifyOut) -> str:
@@ -338,6 +375,7 @@ def verify_html(facts: VerifyOut) -> str:
         ("出具时间 / Issued", facts.issued_at.isoformat() if facts.issued_at else ""),
         ("内容哈希 / Content SHA-256", facts.content_hash),
         ("PDF SHA-256", facts.pdf_sha256 or ""),
+        *signature_rows(facts.signature),
     ]
     if facts.superseded_by:
         rows.insert(1, ("更正版本验证码 / Corrected by", facts.superseded_by))
@@ -352,3 +390,17 @@ def verify_html(facts: VerifyOut) -> str:
         "<p>请核对所持 PDF 的 SHA-256 与上表一致。/ Check that your PDF's SHA-256 matches.</p>"
         "</body></html>"
     )
+
+
+def signature_rows(signature: SignatureOut) -> list[tuple[str, str]]:
+    verdict = "通过 / valid" if signature.ok else "未通过 / NOT VALID"
+    stamp = "无 / none"
+    if signature.timestamp_time_beijing:
+        validity = "有效 / valid" if signature.timestamp_valid else "无效 / NOT VALID"
+        stamp = f"{signature.timestamp_time_beijing}（北京时间 / Beijing time）{validity}"
+    rows = [
+        ("数字签名 / Signature", verdict),
+        ("签名级别 / PAdES level", signature.level or "—"),
+        ("可信时间戳 / Timestamp", stamp),
+    ]
+    return rows + [("问题 / Problem", problem) for problem in signature.problems]

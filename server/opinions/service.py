@@ -41,10 +41,11 @@ from server.opinions.content import (
 from server.opinions.models import Opinion
 from server.opinions.pdf import render_opinion_pdf
 from server.opinions.signing import (
+    SignaturePolicy,
     SigningMaterial,
     ensure_dev_signing_material,
     sign_json,
-    sign_pdf,
+    sign_opinion_pdf,
 )
 from server.storage import ObjectStore, case_opinion_key
 
@@ -290,6 +291,8 @@ def signing_material(settings: Settings) -> SigningMaterial:
             key_path=settings.signing_key_path,
             cert_path=settings.signing_cert_path,
             chain_paths=tuple(settings.signing_chain_paths),
+            trust_paths=tuple(settings.signing_trust_paths),
+            crl_paths=tuple(settings.signing_crl_paths),
         )
     return ensure_dev_signing_material(settings.data_dir)
 
@@ -301,18 +304,32 @@ class Signed:
     json_signature: bytes
 
 
+def signature_policy(settings: Settings) -> SignaturePolicy:
+    """The configured PAdES level, TSA and source of revocation data."""
+    return SignaturePolicy(
+        level=settings.effective_signature_level,
+        tsa_url=settings.tsa_url,
+        tsa_timeout=settings.tsa_timeout_seconds,
+        fetch_revocation=settings.signing_fetch_revocation,
+    )
+
+
 def _render_and_sign(
     content: OpinionContent, photos: dict[str, bytes], settings: Settings
 ) -> Signed:
-    """CPU-bound (reportlab + pyHanko's own event loop): called through ``asyncio.to_thread``."""
+    """CPU-bound (reportlab + pyHanko's own event loop): called through ``asyncio.to_thread``.
+
+    Signing comes before anything is stored, so a TSA that cannot be reached fails the issue
+    (503, ``TimestampUnavailable``) and the request's rollback leaves the opinion unissued.
+    """
     material = signing_material(settings)
     pdf = render_opinion_pdf(content, photos)
-    signed_pdf = sign_pdf(
+    signed_pdf = sign_opinion_pdf(
         pdf,
         material,
+        signature_policy(settings),
         reason=f"电子踏勘意见书 {content.case_number} / inspection opinion",
         location=content.issuer,
-        tsa_url=settings.tsa_url or None,
     )
     twin = canonical_json(content)
     return Signed(signed_pdf, twin, sign_json(twin, material))

@@ -1,12 +1,15 @@
-"""Opinion test fixtures: a sample opinion (30 items, 20 photos) and dev signing material."""
+"""Opinion test fixtures: a sample opinion (30 items, 20 photos), dev signing material, and
+the development TSA answering RFC 3161 over HTTP on loopback."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from server.opinions.content import OpinionContent
+from server.opinions.devtsa import DevTsaServer
 from server.opinions.pdf import render_opinion_pdf
 from server.opinions.sample import sample_content, sample_photos
 from server.opinions.signing import SigningMaterial, ensure_dev_signing_material, sign_pdf
@@ -40,3 +43,10 @@ def material(data_dir: Path) -> SigningMaterial:
 @pytest.fixture(scope="session")
 def signed_pdf(pdf: bytes, material: SigningMaterial) -> bytes:
     return sign_pdf(pdf, material, reason="踏勘意见 / inspection opinion", location="示例市")
+
+
+@pytest.fixture(scope="session")
+def tsa(data_dir: Path, material: SigningMaterial) -> Iterator[DevTsaServer]:
+    """The dev TSA, its certificate issued by the same dev CA as ``material``."""
+    with DevTsaServer(data_dir) as server:
+        yield server

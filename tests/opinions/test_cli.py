@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from server.opinions.cli import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, verify_opinion_command
-from server.opinions.content import OpinionContent, content_hash
-from server.opinions.signing import SigningMaterial, ensure_dev_signing_material
+from server.opinions.content import OpinionContent, content_hash, shanghai_time
+from server.opinions.devtsa import DevTsaServer
+from server.opinions.signing import (
+    SignatureLevel,
+    SignaturePolicy,
+    SigningMaterial,
+    ensure_dev_signing_material,
+    sign_opinion_pdf,
+)
+from server.opinions.verify import verify_pdf
 
 
 @pytest.fixture
@@ -44,6 +52,8 @@ def test_valid_opinion_exits_zero_trusting_dev_ca(
     assert "开发用 CA" in output
     assert "VALID" in output
     assert "一致 / matches" in output
+    assert "PAdES B-B" in output
+    assert "时间戳 / Timestamp:           无 none" in output
 
 
 def test_explicit_trust_root_is_named(
@@ -93,3 +103,38 @@ def test_missing_dev_ca_is_a_usage_error(signed_file: Path, tmp_path: Path) -> N
     code, output = _run(signed_file, tmp_path / "empty")
     assert code == EXIT_USAGE
     assert "--trust" in output
+
+
+@pytest.mark.parametrize(("level", "data_line"), [("B-T", "无 none"), ("B-LTA", "归档时间戳")])
+def test_report_names_the_level_and_the_timestamp_in_beijing_time(
+    tmp_path: Path,
+    data_dir: Path,
+    pdf: bytes,
+    material: SigningMaterial,
+    tsa: DevTsaServer,
+    level: SignatureLevel,
+    data_line: str,
+) -> None:
+    policy = SignaturePolicy(level=level, tsa_url=tsa.url)
+    path = tmp_path / "opinion.pdf"
+    path.write_bytes(sign_opinion_pdf(pdf, material, policy, reason="r", location="l"))
+    code, output = _run(path, data_dir)
+    assert code == EXIT_VALID, output
+    assert f"PAdES {level}" in output
+    report = verify_pdf(path.read_bytes(), material.trust_roots())
+    assert report.timestamp_time is not None
+    beijing = shanghai_time(report.timestamp_time, "%Y-%m-%d %H:%M:%S")
+    assert f"有效 valid, {beijing}（北京时间 / Beijing time）" in output
+    lines = {line.split(":", 1)[0].strip(): line for line in output.splitlines()}
+    assert data_line in lines["长期验证数据 / LTV data"]
+
+
+def test_tampered_opinion_has_no_level(
+    signed_file: Path, data_dir: Path, material: SigningMaterial
+) -> None:
+    data = bytearray(signed_file.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    signed_file.write_bytes(bytes(data))
+    code, output = _run(signed_file, data_dir)
+    assert code == EXIT_INVALID
+    assert "not established" in output

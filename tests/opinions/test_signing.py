@@ -70,6 +70,7 @@ def test_verify_reports_valid_and_content_hash(
     assert report.signer_subject == material.signing_cert.subject.human_friendly
     assert report.content_hash_matches is True
     assert report.timestamp_present is False  # no TSA configured: PAdES B-B
+    assert report.level == "B-B"
     assert report.signing_time is not None
 
 
@@ -176,6 +177,7 @@ def test_timestamp_makes_pades_b_t(pdf: bytes, material: SigningMaterial) -> Non
     report = verify_pdf(signed, [*material.trust_roots(), tsa_root])
     assert report.ok, report.problems
     assert report.timestamp_present
+    assert report.level == "B-T"
 
 
 def test_json_twin_signature_verifies(content: OpinionContent, material: SigningMaterial) -> None:

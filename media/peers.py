@@ -16,22 +16,25 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
+    RTCIceCandidate,
     RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.sdp import SessionDescription
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media.aiortc_hooks import (
     PassthroughReceiver,
     enable_passthrough,
     forward_keyframe_requests,
+    observe_remb,
     restrict_codecs,
 )
 from media.recorder import SEGMENT_SECONDS, SegmentSink, TrackRecorder
@@ -44,6 +47,7 @@ APPLICANT = "applicant"
 INSPECTOR = "inspector"
 INSPECTOR_SEATS = 2
 VIDEO_CODEC = "video/VP8"
+MAX_PENDING_CANDIDATES = 32  # trickled before the offer was applied; more is not a browser
 
 
 @dataclass
@@ -52,6 +56,7 @@ class _Participant:
     seat: str  # "applicant", "inspector0", "inspector1"
     pc: RTCPeerConnection
     publishing: list[Relay] = field(default_factory=list)
+    offer_applied: bool = False
 
 
 class MediaSession:
@@ -73,6 +78,8 @@ class MediaSession:
         self._record = record
         self._participants: dict[str, _Participant] = {}
         self._seats: dict[str, str] = {}  # participant_id -> seat, stable across rejoins
+        # trickled candidates that arrived while the participant's offer was being applied
+        self._pending: dict[str, list[RTCIceCandidate | None]] = {}
         self.relays: dict[str, Relay] = {}
         self.recorders: dict[str, TrackRecorder] = {}
 
@@ -81,7 +88,7 @@ class MediaSession:
     async def handle_offer(self, participant_id: str, role: str, sdp: str) -> str:
         """Answer a participant's offer (a rejoin replaces its previous connection)."""
         seat = self._seat(participant_id, role)
-        await self.leave(participant_id)
+        await self.leave(participant_id, keep_candidates=True)
         # MAX_BUNDLE: with aiortc's default BALANCED policy a second audio m-line in the offer
         # is left on a transport that BUNDLE then discards, and never starts.
         config = RTCConfiguration(
@@ -99,10 +106,37 @@ class MediaSession:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         self._subscribe(participant, sdp)
         await pc.setLocalDescription(await pc.createAnswer())
+        participant.offer_applied = True
+        for candidate in self._pending.pop(participant_id, []):
+            await pc.addIceCandidate(candidate)
         return str(pc.localDescription.sdp)
 
-    async def leave(self, participant_id: str) -> None:
+    async def add_ice_candidate(
+        self,
+        participant_id: str,
+        candidate: str | None,
+        sdp_mid: str | None,
+        sdp_mline_index: int | None,
+    ) -> None:
+        """A candidate the participant's browser trickled (``None``: it has no more).
+
+        One that arrives while the offer is still being applied waits for it. A malformed
+        candidate line raises ``ValueError``.
+        """
+        ice = remote_candidate(candidate, sdp_mid, sdp_mline_index)
+        participant = self._participants.get(participant_id)
+        if participant is not None and participant.offer_applied:
+            await participant.pc.addIceCandidate(ice)
+            return
+        pending = self._pending.setdefault(participant_id, [])
+        if len(pending) >= MAX_PENDING_CANDIDATES:
+            raise ValueError("too many ICE candidates before the offer")
+        pending.append(ice)
+
+    async def leave(self, participant_id: str, *, keep_candidates: bool = False) -> None:
         """Close a participant's connection; its relay slots stay for a rejoin."""
+        if not keep_candidates:
+            self._pending.pop(participant_id, None)
         participant = self._participants.pop(participant_id, None)
         if participant is None:
             return
@@ -203,10 +237,12 @@ class MediaSession:
             if transceiver.mid is None or not receives.get(transceiver.mid) or not slots:
                 continue
             relay = self._relay(slots.pop(0), transceiver.kind)
-            transceiver.sender.replaceTrack(relay.subscribe())
+            consumer = relay.subscribe()
+            transceiver.sender.replaceTrack(consumer)
             transceiver.direction = "sendrecv"
             if transceiver.kind == "video":
                 forward_keyframe_requests(transceiver.sender, relay.request_keyframe)
+                observe_remb(transceiver.sender, partial(relay.report_estimate, consumer))
 
     def _watch(self, participant: _Participant) -> None:
         @participant.pc.on("connectionstatechange")  # type: ignore[untyped-decorator,unused-ignore]
@@ -216,3 +252,20 @@ class MediaSession:
             if state in ("failed", "closed") and current is participant:
                 logger.info("media: %s %s", participant.participant_id, state)
                 await self.leave(participant.participant_id)
+
+
+def remote_candidate(
+    candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
+) -> RTCIceCandidate | None:
+    """A browser's ``RTCIceCandidate`` fields as aiortc's; ``None``/empty = end of candidates."""
+    if not candidate:
+        return None
+    line = candidate.removeprefix("a=").removeprefix("candidate:")
+    try:
+        ice = candidate_from_sdp(line)
+    except (AssertionError, IndexError, ValueError) as exc:
+        raise ValueError(f"malformed ICE candidate: {candidate[:80]!r}") from exc
+    if sdp_mid is None and sdp_mline_index is None:
+        raise ValueError("an ICE candidate needs sdp_mid or sdp_mline_index")
+    ice.sdpMid, ice.sdpMLineIndex = sdp_mid, sdp_mline_index
+    return ice

@@ -4,6 +4,12 @@ One ``CaseMedia`` per live room implements ``signaling.media.MediaSession``. Rec
 go to object storage and become ``segment`` evidence, a publisher's absence a ``gap``, and an
 inspector's snapshot request a watermarked JPEG plus ``snapshot`` evidence. Every database
 write opens its own short session: none is held for the life of a call.
+
+The peers run in a media worker process (``media.workers``, one per core, the room pinned to
+one) when the app has a worker pool, else in this process (``media_workers = 0``). Either way
+storage, database and audit stay here. A worker that dies ends its rooms' calls: participants'
+connections are closed with 1011 so their clients rejoin, and the next offer opens the room on
+a live worker.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +31,16 @@ from checklists.fonts import CjkFontNotFound, cjk_font_path
 from media.peers import MediaSession as PeerSession
 from media.recorder import SEGMENT_SECONDS, GapInfo, SegmentInfo
 from media.snapshots import SnapshotError, Watermark
+from media.workers import (
+    MediaWorkerPool,
+    RemoteSession,
+    SessionStats,
+    WorkerError,
+    session_stats,
+)
 from server.audit.service import Actor
 from server.cases.models import Case
+from server.config import Settings
 from server.context import AppContext
 from server.db import new_id, utcnow
 from server.errors import AppError
@@ -34,6 +49,7 @@ from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
 from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
+from signaling.messages import CloseCode
 from signaling.registry import Registry
 from signaling.room import Identity, Room
 
@@ -42,6 +58,7 @@ log = logging.getLogger(__name__)
 SEGMENT_TYPES = {"video": "video/webm", "audio": "audio/webm"}
 RECORDER = Actor.system("recorder")
 MEDIA_ROLES = frozenset({"applicant", "inspector"})
+MEDIA_POOL = "media_pool"  # key of the worker pool in ``AppContext.extras``
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +98,15 @@ class _Room:
         member = room.members.get(participant_id) if room is not None else None
         return member.identity if member is not None else None
 
+    def close_connections(self, reason: str) -> int:
+        """Close every participant's socket with 1011: their clients rejoin by themselves."""
+        registry: Registry = self._app.state.live
+        room = self._room()
+        members = list(room.members.values()) if room is not None else []
+        for member in members:
+            registry.bus.close(member.conn, CloseCode.internal, reason)
+        return len(members)
+
     def last_fix(self) -> tuple[float, float, float | None] | None:
         room = self._room()
         if room is None or room.last_location is None:
@@ -103,11 +129,17 @@ class EvidenceSink:
     each track's numbering continues after what the case already has (keys never collide).
     """
 
-    def __init__(self, room: _Room) -> None:
+    def __init__(self, room: _Room, *, after: Callable[[], Awaitable[None]] | None = None) -> None:
         self._room = room
         self._offsets: dict[str, int] = {}
+        # A room reopened after its worker died: the lost session's last uploads land first,
+        # so the numbering read from the database already includes them.
+        self._after = after
 
     async def _offset(self, track_id: str) -> int:
+        if self._after is not None:
+            await self._after()
+            self._after = None
         if track_id not in self._offsets:
             async with self._room.ctx.sessionmaker() as session:
                 rows = await session.scalars(
@@ -167,6 +199,7 @@ class EvidenceSink:
 
 
 def _segment_meta(segment: SegmentInfo, seq: int) -> dict[str, Any]:
+    first_frame_ntp = segment.first_frame_ntp
     return {
         "track_id": segment.track_id,
         "kind": segment.kind,
@@ -178,6 +211,8 @@ def _segment_meta(segment: SegmentInfo, seq: int) -> dict[str, Any]:
         "media_end": segment.media_end,
         "frame_count": segment.frame_count,
         "keyframe_started": segment.keyframe_started,
+        # The phone's wall clock at the first frame (RTCP sender reports): aligns A and V.
+        "first_frame_ntp": first_frame_ntp.isoformat() if first_frame_ntp else None,
     }
 
 
@@ -192,26 +227,71 @@ class CaseMedia:
         *,
         directory: Path,
         segment_seconds: float,
+        pool: MediaWorkerPool | None = None,
         on_closed: Callable[[CaseMedia], None] | None = None,
     ) -> None:
         self.case_id = case_id
         self._on_closed = on_closed
         self.channel = channel  # the server never offers first today; kept for renegotiation
         self.directory = directory
+        self._segment_seconds = segment_seconds
+        self._pool = pool
         self._room = _Room(app, case_id)
         self.sink = EvidenceSink(self._room)
-        self.peers = PeerSession(
-            sink=self.sink, directory=directory, segment_seconds=segment_seconds
-        )
+        # Opened at the first offer (in a worker when there is a pool); replaced after a
+        # worker died, the lost ones kept until their last uploads are done.
+        self.peers: PeerSession | RemoteSession | None = None
+        self._lost: list[RemoteSession] = []
+        self._closing = False
         self.closed = asyncio.Event()
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+    def _session(self) -> PeerSession | RemoteSession:
+        peers = self.peers
+        if isinstance(peers, RemoteSession) and peers.lost:
+            self._lost.append(peers)
+            self.sink = EvidenceSink(self._room, after=peers.settled)
+            peers = self.peers = None
+        if peers is None:
+            peers = self.peers = self._open()
+        return peers
+
+    def _open(self) -> PeerSession | RemoteSession:
+        if self._pool is None:
+            return PeerSession(
+                sink=self.sink, directory=self.directory, segment_seconds=self._segment_seconds
+            )
+        return self._pool.open_room(
+            self.case_id,
+            sink=self.sink,
+            directory=self.directory,
+            segment_seconds=self._segment_seconds,
+            on_lost=self._worker_lost,
+        )
+
+    def _worker_lost(self, session: RemoteSession) -> None:
+        if self._closing or session is not self.peers:
+            return
+        closed = self._room.close_connections("media worker lost")
+        log.error(
+            "media worker %s lost case %s's call; %d connection(s) closed",
+            session.worker_index,
+            self.case_id,
+            closed,
+        )
+
+    def _media_role(self, participant_id: str) -> str:
         identity = self._room.identity(participant_id)
         if identity is None or identity.kind not in MEDIA_ROLES:
             raise MediaError("only the applicant and the case's inspectors send media")
+        return identity.kind
+
+    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+        role = self._media_role(participant_id)
         try:
-            return await self.peers.handle_offer(participant_id, identity.kind, sdp)
+            return await self._session().handle_offer(participant_id, role, sdp)
         except ValueError as exc:  # bad SDP, both inspector seats taken
+            raise MediaError(str(exc)) from exc
+        except WorkerError as exc:  # the worker died or the pool is not running
             raise MediaError(str(exc)) from exc
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -224,8 +304,14 @@ class CaseMedia:
         sdp_mid: str | None,
         sdp_mline_index: int | None,
     ) -> None:
-        # aiortc answers with every candidate gathered; clients put theirs in the offer.
-        log.debug("trickled candidate from %s ignored", participant_id)
+        """A trickled candidate goes to the participant's server-side peer connection."""
+        self._media_role(participant_id)
+        try:
+            await self._session().add_ice_candidate(
+                participant_id, candidate, sdp_mid, sdp_mline_index
+            )
+        except (ValueError, WorkerError) as exc:  # a malformed candidate; the worker is gone
+            raise MediaError(str(exc)) from exc
 
     async def ice_restart(self, participant_id: str, sdp: str) -> str:
         # A new connection replaces the old one; the recording shows the break as a gap.
@@ -234,7 +320,7 @@ class CaseMedia:
     async def snapshot(self, requested_by: str, item_id: str | None) -> SnapshotResult:
         try:
             evidence = await self._snapshot(requested_by, item_id)
-        except SnapshotError as exc:
+        except (SnapshotError, WorkerError) as exc:
             return SnapshotResult(False, error=str(exc))
         except AppError as exc:
             log.warning("snapshot not stored: %s", exc.message_en)
@@ -242,6 +328,8 @@ class CaseMedia:
         return SnapshotResult(True, snapshot_id=evidence.id)
 
     async def _snapshot(self, requested_by: str, item_id: str | None) -> Evidence:
+        if self.peers is None:  # nobody has negotiated media yet
+            raise SnapshotError("the applicant is not sending video")
         ctx = self._room.ctx
         async with ctx.sessionmaker() as session:
             case = await session.get(Case, self.case_id)
@@ -282,12 +370,27 @@ class CaseMedia:
         return evidence
 
     async def leave(self, participant_id: str) -> None:
-        await self.peers.leave(participant_id)
+        if self.peers is None:
+            return
+        try:
+            await self.peers.leave(participant_id)
+        except WorkerError as exc:
+            raise MediaError(str(exc)) from exc
+
+    async def stats(self) -> SessionStats | None:
+        """Relay and recorder counters of the current session (None before the first offer)."""
+        if isinstance(self.peers, RemoteSession):
+            return await self.peers.stats()
+        return session_stats(self.peers) if self.peers is not None else None
 
     async def close(self) -> None:
         """Close every peer, wait until every segment is stored, then tidy the work folder."""
+        self._closing = True
         try:
-            await self.peers.close()
+            for lost in self._lost:
+                await lost.close()  # nothing left in the worker: waits for its uploads
+            if self.peers is not None:
+                await self.peers.close()
         finally:
             try:
                 await asyncio.to_thread(self.directory.rmdir)
@@ -317,6 +420,7 @@ class CaseMediaFactory:
             channel,
             directory=directory,
             segment_seconds=self._segment_seconds,
+            pool=media_pool(ctx),
             on_closed=self._forget,
         )
         self.open[case_id] = media
@@ -330,3 +434,37 @@ class CaseMediaFactory:
 def media_factory(app: FastAPI, *, segment_seconds: float = SEGMENT_SECONDS) -> CaseMediaFactory:
     """The factory ``server.live.wiring.install`` takes; the app's context is read lazily."""
     return CaseMediaFactory(app, segment_seconds=segment_seconds)
+
+
+def media_pool(ctx: AppContext) -> MediaWorkerPool | None:
+    """The app's media worker pool; None when media runs in the web process."""
+    pool = ctx.extras.get(MEDIA_POOL)
+    return pool if isinstance(pool, MediaWorkerPool) else None
+
+
+async def start_media_pool(
+    settings: Settings, stack: AsyncExitStack, *, setup: Callable[[], None] | None = None
+) -> MediaWorkerPool | None:
+    """Start ``settings.media_workers`` worker processes; stopped when ``stack`` unwinds.
+
+    ``setup`` runs first in each worker (a picklable function: tests restrict ICE to loopback).
+    """
+    if settings.media_workers == 0:
+        return None
+    pool = MediaWorkerPool(settings.media_workers, setup=setup)
+    stack.push_async_callback(pool.stop)
+    await pool.start()
+    log.info("media workers started: %s", [w.pid for w in pool.health()])
+    return pool
+
+
+def media_health(ctx: AppContext) -> dict[str, Any]:
+    """``/healthz``'s media part: every worker serving (or media in the web process)."""
+    pool = media_pool(ctx)
+    if pool is None:
+        return {"ok": True, "workers": 0}
+    workers = [
+        {"pid": w.pid, "state": w.state, "rooms": w.rooms, "restarts": w.restarts}
+        for w in pool.health()
+    ]
+    return {"ok": pool.ok, "workers": len(workers), "processes": workers}

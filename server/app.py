@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -23,9 +23,10 @@ from server.context import AppContext
 from server.db import make_engine, make_sessionmaker
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
+from server.evidence.playback import router as playback_router
 from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
-from server.live.media_adapter import media_factory
+from server.live.media_adapter import MEDIA_POOL, media_factory, start_media_pool
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
@@ -77,6 +78,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(engine.dispose)
         catalogue = await load_catalogue(settings.catalogue_dir)
         store, seaweed = await _start_storage(settings, stack)
+        # Stopped after the live calls close (their last segments need the workers), before
+        # storage goes.
+        media_pool = await start_media_pool(settings, stack, setup=app.state.media_worker_setup)
         ctx = AppContext(
             catalogue=catalogue,
             matter_lookup=matter_lookup(catalogue),
@@ -87,6 +91,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             metrics=app.state.metrics,
             seaweed=seaweed,
         )
+        if media_pool is not None:
+            ctx.extras[MEDIA_POOL] = media_pool
         app.state.ctx = ctx
         # Unwound first on shutdown: live calls store their last segment before storage goes.
         stack.push_async_callback(_close_live_calls, app)
@@ -98,7 +104,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("app.stopping")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    media_worker_setup: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The app; ``media_worker_setup`` (picklable) runs first in each media worker process."""
     settings = with_dev_secrets(settings or Settings())
     configure_logging(json_output=settings.log_json)
     passwords.configure(
@@ -113,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.media_worker_setup = media_worker_setup
     app.state.metrics = CollectorRegistry()
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, registry=app.state.metrics)
@@ -130,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         supervision_router,
         opinions_router,
         evidence_router,
+        playback_router,
         uploads_router,
         rectification_router,
     )

@@ -252,11 +252,23 @@ ENDPOINTS = [
         {},
         others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404},
     ),
+    Endpoint(  # originals keep GPS/EXIF: staff only (the applicant is refused by role)
+        "GET",
+        f"{CASE}/evidence/{{evidence_id}}/original/url",
+        {},
+        others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404},
+    ),
     Endpoint(
         "GET",
         f"{CASE}/recordings",
         {"admin": 200, "dispatcher": 200, "inspector": 200},
         others=NOT_VISIBLE,
+    ),
+    Endpoint(  # no track is recorded in this world: staff who may look get 404 for it
+        "GET",
+        f"{CASE}/recordings/{{track_id}}.webm",
+        {},
+        others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404},
     ),
     # Rows below change the world for what follows, so they come last.
     Endpoint(
@@ -324,6 +336,7 @@ async def build_world(api: Api) -> World:
         "follow_up_id": "0" * 32,
         "opinion_id": "no-such-opinion",
         "evidence_id": "0" * 32,
+        "track_id": "applicant.video",
         "upload_id": "no-such-upload",
         "code": "NONE-NONE-NONE-NONE",
     }

@@ -1,18 +1,19 @@
-"""Evidence endpoints: what a case has, an audited download link, and the call's recordings."""
+"""Evidence endpoints: what a case has, audited download links (the processed copy, or the
+original for staff), and the call's recordings."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from server.auth.principal import Principal
 from server.db import utcnow
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import Forbidden
-from server.evidence import service
+from server.evidence import originals, service
 from server.evidence.models import Evidence
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
@@ -28,6 +29,16 @@ async def get_case_staff(principal: PrincipalDep, view: VisibleCaseDep) -> Princ
 
 
 CaseStaffDep = Annotated[Principal, Depends(get_case_staff)]
+
+
+async def get_original_reader(principal: PrincipalDep, view: VisibleCaseDep) -> Principal:
+    """Staff who may see the case (originals carry GPS and other metadata)."""
+    del view
+    originals.require_staff(principal)
+    return principal
+
+
+OriginalReaderDep = Annotated[Principal, Depends(get_original_reader)]
 
 
 class PositionOut(BaseModel):
@@ -115,14 +126,24 @@ def evidence_out(row: Evidence) -> EvidenceOut:
     )
 
 
+EvidenceKind = Literal["snapshot", "segment", "photo", "clip", "gap"]
+
+
 @router.get("/evidence")
 async def list_evidence(
-    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    kind: Annotated[list[EvidenceKind] | None, Query(max_length=5)] = None,
 ) -> list[EvidenceOut]:
-    """The case's evidence in capture order (the applicant sees only their own uploads)."""
+    """The case's evidence in capture order, of the ``kind``s asked for (all when none).
+
+    The applicant sees none here: their rectification photos come with the rounds.
+    """
     if not principal.is_staff:
-        return []  # applicant uploads (rectification photos) are not stored yet
-    return [evidence_out(row) for row in await service.list_for_case(session, view.case.id)]
+        return []
+    rows = await service.list_for_case(session, view.case.id, kinds=kind)
+    return [evidence_out(row) for row in rows]
 
 
 @router.get("/evidence/{evidence_id}/url")
@@ -141,6 +162,25 @@ async def evidence_url(
         expires_at=signed.expires_at,
         content_type=row.content_type,
         sha256=row.sha256,
+    )
+
+
+@router.get("/evidence/{evidence_id}/original/url")
+async def evidence_original_url(
+    evidence_id: EvidenceId,
+    view: VisibleCaseDep,
+    principal: OriginalReaderDep,
+    session: SessionDep,
+    store: StoreDep,
+) -> UrlOut:
+    """A short-lived link to the uploaded original (EXIF/GPS kept), staff only; audited."""
+    row = await service.get_for_case(session, view.case.id, evidence_id)
+    original, signed = await originals.read_original_url(session, principal, row, store)
+    return UrlOut(
+        url=signed.url,
+        expires_at=signed.expires_at,
+        content_type=original.content_type,
+        sha256=original.sha256,
     )
 
 

@@ -87,6 +87,30 @@ async def test_staff_who_see_the_case_list_its_evidence_with_the_audit_link(
     assert record.detail["sha256"] == evidence.sha256
 
 
+async def test_the_list_narrows_to_the_kinds_asked_for(
+    journey: Journey, ctx: AppContext, client: httpx.AsyncClient
+) -> None:
+    snapshot = await add_snapshot(ctx, journey.case_id)
+    async with ctx.sessionmaker() as session:
+        recorded = segment(journey.case_id, 0, 0, 5)
+        recorded.created_by = "system:recorder"
+        session.add(recorded)
+        await session.commit()
+    url = f"/api/v1/cases/{journey.case_id}/evidence"
+    headers = journey.inspector_headers(0)
+
+    everything = await client.get(url, headers=headers)
+    photos = await client.get(url, params={"kind": ["snapshot", "photo"]}, headers=headers)
+    recording = await client.get(url, params={"kind": "segment"}, headers=headers)
+    nonsense = await client.get(url, params={"kind": "selfie"}, headers=headers)
+
+    assert {row["kind"] for row in everything.json()} == {"snapshot", "segment"}
+    assert [row["id"] for row in photos.json()] == [snapshot.id]
+    assert [row["id"] for row in recording.json()] == ["s0"]
+    assert nonsense.status_code == 422
+    assert "kind" in nonsense.text
+
+
 async def test_an_unassigned_inspector_gets_404_and_the_applicant_an_empty_list(
     journey: Journey, ctx: AppContext, client: httpx.AsyncClient
 ) -> None:

@@ -41,6 +41,10 @@ class Upload(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     evidence_id: Mapped[str | None] = mapped_column(ForeignKey("evidence.id"))
     rejection: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # reason + zh/en messages
+    # the phone's own GPS fix sent with the announcement (lat, lng, accuracy_m, fixed_at)
+    device_position: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the phone's clock when the photo was taken, sent with the announcement (EXIF time wins)
+    device_captured_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

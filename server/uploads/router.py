@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import PROBLEM_JSON
@@ -21,6 +21,20 @@ router = APIRouter(prefix="/api/v1/cases/{case_id}/uploads", tags=["uploads"])
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+class PositionIn(BaseModel):
+    """The phone's own GPS fix taken with the file; used when the file carries no EXIF GPS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(gt=0, le=service.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
+    fixed_at: AwareDatetime  # when the fix was taken, with its UTC offset
+
+    def fix(self) -> service.DeviceFix:
+        return service.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
+
+
 class UploadIn(BaseModel):
     """What the phone promises about the file it is about to send."""
 
@@ -32,6 +46,9 @@ class UploadIn(BaseModel):
     content_type: str = Field(min_length=3, max_length=100)
     size: int = Field(gt=0)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    position: PositionIn | None = None
+    # when the device took the photo, with its UTC offset; used when the file has no EXIF time
+    captured_at: AwareDatetime | None = None
 
 
 class FormOut(BaseModel):
@@ -54,6 +71,8 @@ class EvidenceOut(BaseModel):
     content_type: str
     size: int
     sha256: str
+    position_source: str | None = None  # "exif", "device" (the phone's fix) or None
+    captured_at_source: str | None = None  # "exif", "device" (the phone's clock) or "server"
 
 
 class RejectionOut(BaseModel):
@@ -80,7 +99,10 @@ class UploadOut(BaseModel):
 def _evidence_out(evidence: Evidence | None) -> EvidenceOut | None:
     if evidence is None:
         return None
-    return EvidenceOut.model_validate(evidence, from_attributes=True)
+    out = EvidenceOut.model_validate(evidence, from_attributes=True)
+    out.position_source = evidence.meta.get("position_source")
+    out.captured_at_source = evidence.meta.get("captured_at_source")
+    return out
 
 
 def _out(
@@ -124,6 +146,8 @@ async def announce_upload(
         content_type=body.content_type.strip().lower(),
         size=body.size,
         sha256=body.sha256.lower(),
+        position=None if body.position is None else body.position.fix(),
+        captured_at=body.captured_at,
     )
     upload, created = await service.announce(
         session, principal=principal, view=view, request=request

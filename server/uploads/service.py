@@ -5,6 +5,16 @@ checks what arrived. Finalize verifies the SHA-256, runs the photo or clip pipel
 thread, stores the clean copies and records the evidence. A refused file is deleted and its
 upload marked ``rejected`` with the reason, so a retry gets the same answer. Services flush;
 the request commits.
+
+Where a photo was taken: the GPS in its EXIF when there is one, else the phone's own fix sent
+with the announcement (an on-site photo queued offline keeps the fix taken with it); the
+evidence records which (``position_source``: ``exif`` / ``device``).
+
+When it was taken, likewise: EXIF DateTimeOriginal when present (phone-local China time when it
+records no offset, see ``images.read_captured_at``), else the phone's clock at the moment of
+capture sent with the announcement (a photo queued offline at 10:00 and uploaded at 14:00 reads
+10:00), else the server's clock at finalize (``captured_at_source``: ``exif`` / ``device`` /
+``server``).
 """
 
 from __future__ import annotations
@@ -12,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
@@ -27,15 +37,18 @@ from server.auth.principal import Principal
 from server.cases.models import Case
 from server.cases.states import STATE_LABELS, TERMINAL_STATES, CaseState
 from server.db import new_id, utcnow
-from server.errors import Conflict, Forbidden, not_found
+from server.errors import BadInput, Conflict, Forbidden, not_found
 from server.evidence.models import Evidence
 from server.evidence.service import Position, locate, record_evidence
+from server.notifications.templates import shanghai_time
 from server.storage import ObjectStore, PresignedPost, case_clip_key, case_photo_key, case_prefix
 from server.uploads import clips, images
 from server.uploads.images import FileRefused, GpsFix
 from server.uploads.models import Upload
 
 UPLOAD_WINDOW = timedelta(minutes=30)  # a weak 4G link may need a while for 15 MB
+MAX_FIX_ACCURACY_M = 50_000.0  # a coarser fix (a whole city) says nothing about the premises
+DEVICE_CLOCK_SKEW = timedelta(minutes=5)  # phones' clocks drift; more than this is a wrong clock
 PHOTO_TYPES = frozenset(images.PHOTO_FORMATS)
 CLIP_TYPES = frozenset(clips.CLIP_FORMATS)
 _HEIC_TYPES = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/avif"})
@@ -105,6 +118,129 @@ def check_not_ended(case: Case) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceFix:
+    """The phone's own GPS fix (Geolocation API) taken with the file, as reported by the client."""
+
+    lat: float
+    lng: float
+    accuracy_m: float
+    fixed_at: datetime
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "lat": self.lat,
+            "lng": self.lng,
+            "accuracy_m": self.accuracy_m,
+            "fixed_at": self.fixed_at.isoformat(),
+        }
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> DeviceFix:
+        return cls(
+            float(data["lat"]),
+            float(data["lng"]),
+            float(data["accuracy_m"]),
+            datetime.fromisoformat(str(data["fixed_at"])),
+        )
+
+
+class BadPosition(BadInput):
+    """The reported fix cannot be where and when the file was made (422, reason bad_position).
+
+    A client may announce the same file again without the fix: the file matters more.
+    """
+
+    def __init__(self, message_zh: str, message_en: str, **extra: Any) -> None:
+        super().__init__(message_zh, message_en, reason="bad_position", field="position", **extra)
+
+
+def device_time_problem(
+    when: datetime, *, case: Case, now: datetime
+) -> Literal["future", "before_case"] | None:
+    """Why a time reported by the phone cannot be true for this case, or None when it can be.
+
+    ``future``: later than the server's clock; ``before_case``: before the case was registered
+    (both beyond ``DEVICE_CLOCK_SKEW``, since phones' clocks drift a little).
+    """
+    if when > now + DEVICE_CLOCK_SKEW:
+        return "future"
+    if when < case.created_at - DEVICE_CLOCK_SKEW:
+        return "before_case"
+    return None
+
+
+def check_device_fix(fix: DeviceFix, *, case: Case, now: datetime) -> None:
+    """Refuse a fix that is a placeholder or whose time is impossible (ranges: the schema)."""
+    if fix.lat == 0 and fix.lng == 0:
+        raise BadPosition(
+            "定位为经纬度 (0, 0)：这是手机没有取得定位时的占位值，不是实际位置。"
+            "请重新定位后再上传，或不附带定位上传。",
+            "The position is latitude 0, longitude 0: a phone's placeholder when it has no "
+            "fix, not a real place. Take a new fix, or upload without a position.",
+        )
+    problem = device_time_problem(fix.fixed_at, case=case, now=now)
+    if problem == "future":
+        raise BadPosition(
+            f"定位时间（{shanghai_time(fix.fixed_at)}）晚于服务器当前时间"
+            f"（{shanghai_time(now)}）。请检查手机的日期和时间设置。",
+            f"The fix time ({fix.fixed_at.isoformat()}) is later than the server's clock "
+            f"({now.isoformat()}); check the phone's date and time settings.",
+            fixed_at=fix.fixed_at.isoformat(),
+            server_time=now.isoformat(),
+        )
+    if problem == "before_case":
+        raise BadPosition(
+            f"定位时间（{shanghai_time(fix.fixed_at)}）早于案件登记时间"
+            f"（{shanghai_time(case.created_at)}），不可能是本次踏勘拍摄时的定位。"
+            "请检查手机的日期和时间设置，或重新定位。",
+            f"The fix time ({fix.fixed_at.isoformat()}) is before the case was registered "
+            f"({case.created_at.isoformat()}), so it cannot be where this file was made; "
+            "check the phone's date and time, or take a new fix.",
+            fixed_at=fix.fixed_at.isoformat(),
+            case_created_at=case.created_at.isoformat(),
+        )
+
+
+class BadCaptureTime(BadInput):
+    """The reported capture time cannot be when a photo of this case was taken (422).
+
+    Reason ``bad_captured_at``. A client may announce the same file again without the time:
+    the file matters more, and it then reads the server's time (``captured_at_source``).
+    """
+
+    def __init__(self, message_zh: str, message_en: str, **extra: Any) -> None:
+        super().__init__(
+            message_zh, message_en, reason="bad_captured_at", field="captured_at", **extra
+        )
+
+
+def check_device_capture_time(captured_at: datetime, *, case: Case, now: datetime) -> None:
+    """Refuse a capture time in the future or before the case existed (format: the schema)."""
+    problem = device_time_problem(captured_at, case=case, now=now)
+    if problem == "future":
+        raise BadCaptureTime(
+            f"拍摄时间（{shanghai_time(captured_at)}）晚于服务器当前时间"
+            f"（{shanghai_time(now)}）。请检查手机的日期和时间设置，或不附带拍摄时间上传。",
+            f"The capture time ({captured_at.isoformat()}) is later than the server's clock "
+            f"({now.isoformat()}); check the phone's date and time settings, or upload "
+            "without a capture time.",
+            captured_at=captured_at.isoformat(),
+            server_time=now.isoformat(),
+        )
+    if problem == "before_case":
+        raise BadCaptureTime(
+            f"拍摄时间（{shanghai_time(captured_at)}）早于案件登记时间"
+            f"（{shanghai_time(case.created_at)}），不可能是本次踏勘的拍摄时间。"
+            "请检查手机的日期和时间设置，或不附带拍摄时间上传。",
+            f"The capture time ({captured_at.isoformat()}) is before the case was registered "
+            f"({case.created_at.isoformat()}), so no photo of this inspection was taken then; "
+            "check the phone's date and time, or upload without a capture time.",
+            captured_at=captured_at.isoformat(),
+            case_created_at=case.created_at.isoformat(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class UploadRequest:
     """What the client promises about the file it is about to send."""
 
@@ -114,6 +250,8 @@ class UploadRequest:
     content_type: str
     size: int
     sha256: str
+    position: DeviceFix | None = None
+    captured_at: datetime | None = None  # the phone's clock when the photo was taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +334,7 @@ async def announce(
 ) -> tuple[Upload, bool]:
     """The upload for this idempotency key, created if new; True when it was created now."""
     purpose = purpose_for(principal, view, request.purpose)
+    check_device_facts(request, case=view.case, now=utcnow())
     uploader = uploader_of(principal)
     existing = await _find(session, view.case.id, uploader, request.idempotency_key)
     if existing is not None:
@@ -208,6 +347,7 @@ async def announce(
             )
         if existing.status == "pending":  # a replay for a fresh form: finishing it stays allowed
             check_not_ended(view.case)
+            await _add_missing_device_facts(session, existing, request)
         return existing, False  # a settled upload answers as before, whatever the state
     check_upload_state(view.case, purpose)
     ext = check_announced_file(purpose, request.content_type, request.size)
@@ -225,6 +365,8 @@ async def announce(
         declared_sha256=request.sha256,
         object_key=f"{case_prefix(view.case.id)}originals/{upload_id}.{ext}",
         status="pending",
+        device_position=None if request.position is None else request.position.stored(),
+        device_captured_at=_utc(request.captured_at),
         created_at=now,
         expires_at=now + UPLOAD_WINDOW,
     )
@@ -239,6 +381,34 @@ async def announce(
             reason="in_progress",
         ) from exc
     return upload, True
+
+
+def check_device_facts(request: UploadRequest, *, case: Case, now: datetime) -> None:
+    """What the phone reports about the file (its fix, its capture time) must be possible."""
+    if request.position is not None:
+        check_device_fix(request.position, case=case, now=now)
+    if request.captured_at is not None:
+        check_device_capture_time(request.captured_at, case=case, now=now)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return None if when is None else when.astimezone(UTC)
+
+
+async def _add_missing_device_facts(
+    session: AsyncSession, upload: Upload, request: UploadRequest
+) -> None:
+    """A replay may bring the fix or capture time the first announcement lacked; what was
+    once given stays (an outbox replaying the same record changes nothing)."""
+    changed = False
+    if request.position is not None and upload.device_position is None:
+        upload.device_position = request.position.stored()
+        changed = True
+    if request.captured_at is not None and upload.device_captured_at is None:
+        upload.device_captured_at = _utc(request.captured_at)
+        changed = True
+    if changed:
+        await session.flush()
 
 
 async def presign(store: ObjectStore, upload: Upload) -> PresignedPost:
@@ -418,19 +588,22 @@ async def finalize(
     )
     if not await _claim(session, upload, status="finalized"):
         return await _settled(session, upload)
+    position, source = _position(view, derived.gps, upload.device_position)
+    device_time = upload.device_captured_at
+    captured_at, time_source = capture_time(derived.captured_at, device_time, utcnow())
     evidence = await record_evidence(
         session,
         case_id=upload.case_id,
         kind=derived.kind,
         actor=principal.actor,
-        captured_at=derived.captured_at or utcnow(),
+        captured_at=captured_at,
         object_key=served_key,
         sha256=hashlib.sha256(served).hexdigest(),
         size=len(served),
         content_type=served_type,
         item_ids=upload.item_ids,
-        position=_position(view, derived.gps),
-        meta=_evidence_meta(upload, derived, preview_key),
+        position=position,
+        meta=_evidence_meta(upload, derived, preview_key, source, time_source),
     )
     await session.execute(
         update(Upload).where(Upload.id == upload.id).values(evidence_id=evidence.id)
@@ -439,11 +612,38 @@ async def finalize(
     return Outcome(upload, evidence)
 
 
-def _position(view: CaseView, gps: GpsFix | None) -> Position | None:
-    return None if gps is None else locate(view.case, gps.lat, gps.lng, gps.accuracy_m)
+def capture_time(
+    exif: datetime | None, device: datetime | None, now: datetime
+) -> tuple[datetime, str]:
+    """When the file was made and whose word that is: its EXIF time wins over the phone's clock
+    at capture; with neither, the server's clock now."""
+    if exif is not None:
+        return exif, "exif"
+    if device is not None:
+        return device, "device"
+    return now, "server"
 
 
-def _evidence_meta(upload: Upload, derived: _Derived, preview_key: str) -> dict[str, Any]:
+def _position(
+    view: CaseView, exif: GpsFix | None, device: dict[str, Any] | None
+) -> tuple[Position | None, str | None]:
+    """Where the file was made and whose word that is: its EXIF GPS wins over the phone's fix."""
+    if exif is not None:
+        return locate(view.case, exif.lat, exif.lng, exif.accuracy_m), "exif"
+    if device is not None:
+        fix = DeviceFix.from_stored(device)
+        return locate(view.case, fix.lat, fix.lng, fix.accuracy_m), "device"
+    return None, None
+
+
+def _evidence_meta(
+    upload: Upload,
+    derived: _Derived,
+    preview_key: str,
+    position_source: str | None,
+    captured_at_source: str,
+) -> dict[str, Any]:
+    device_time = upload.device_captured_at
     return {
         **derived.meta,
         "upload_id": upload.id,
@@ -453,6 +653,8 @@ def _evidence_meta(upload: Upload, derived: _Derived, preview_key: str) -> dict[
         "original_sha256": upload.declared_sha256,
         "original_size": upload.declared_size,
         "original_content_type": upload.content_type,
-        "captured_at_source": "exif" if derived.captured_at else "server",
-        "position_source": "exif" if derived.gps else None,
+        "captured_at_source": captured_at_source,
+        "device_captured_at": None if device_time is None else device_time.isoformat(),
+        "position_source": position_source,
+        "device_position": upload.device_position,  # kept even when EXIF wins, to compare
     }

@@ -22,13 +22,24 @@ from server.uploads.images import (
 SHANGHAI = (31.2304, 121.4737)
 
 
-def jpeg(size: tuple[int, int] = (800, 600), *, gps: bool = False, quality: int = 85) -> bytes:
-    """A camera-like JPEG, optionally with EXIF capture time and GPS (People's Square)."""
+def jpeg(
+    size: tuple[int, int] = (800, 600),
+    *,
+    gps: bool = False,
+    quality: int = 85,
+    taken: str | None = "2025:05:01 10:20:30",
+    offset: str | None = None,
+) -> bytes:
+    """A camera-like JPEG with EXIF capture time (``taken``, None for none; ``offset`` its
+    OffsetTimeOriginal) and optionally GPS (People's Square)."""
     image = Image.effect_noise(size, 40).convert("RGB")
     exif = Image.Exif()
     exif[0x010F] = "TestPhone"
     exif[0x0112] = 1
-    exif.get_ifd(0x8769)[36867] = "2025:05:01 10:20:30"
+    if taken is not None:
+        exif.get_ifd(0x8769)[36867] = taken
+    if offset is not None:
+        exif.get_ifd(0x8769)[0x9011] = offset
     if gps:
         exif[0x8825] = {
             1: "N",
@@ -146,6 +157,22 @@ def test_gps_and_capture_time_are_read_then_stripped_from_both_copies() -> None:
         assert len(image.getexif()) == 0
         assert "exif" not in image.info
         assert b"Exif" not in copy[:200]
+
+
+@pytest.mark.parametrize(
+    ("offset", "utc"),
+    [
+        pytest.param(None, datetime(2025, 5, 1, 2, 20, 30, tzinfo=UTC), id="no_offset_is_beijing"),
+        pytest.param("+02:00", datetime(2025, 5, 1, 8, 20, 30, tzinfo=UTC), id="plus_two"),
+        pytest.param("-05:00", datetime(2025, 5, 1, 15, 20, 30, tzinfo=UTC), id="minus_five"),
+    ],
+)
+def test_exif_capture_time_is_read_with_its_offset(offset: str | None, utc: datetime) -> None:
+    assert process_photo(jpeg(offset=offset), "image/jpeg").captured_at == utc
+
+
+def test_photo_without_exif_time_has_no_capture_time() -> None:
+    assert process_photo(jpeg(taken=None), "image/jpeg").captured_at is None
 
 
 def test_small_photo_is_not_upscaled() -> None:

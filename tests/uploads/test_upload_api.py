@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from server.cases.models import Case
 from server.cases.states import CaseAction
 from server.cases.workflow import transition
 from server.evidence.models import Evidence
+from server.evidence.service import OFF_SITE_METRES, haversine_m
 from server.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
@@ -411,6 +413,372 @@ async def test_long_clip_is_refused_and_leaves_nothing(journey: Journey) -> None
     assert done.status_code == 422
     assert done.json()["reason"] == "too_long"
     assert await leftovers(journey, upload_id) == []
+
+
+# --- the phone's own position -----------------------------------------------------------------
+
+SITE = (26.0878, 119.3036)  # the intake's site (tests/test_intake.py)
+EXIF_GPS = (31.2304, 121.4737)  # what jpeg(gps=True) carries
+NEAR_SITE = (26.0881, 119.3040)  # ~50 m from the site
+
+
+def fix(lat: float, lng: float, accuracy_m: float = 15.0, **changes: Any) -> dict[str, Any]:
+    """The announcement's ``position``: a fix as the console's Geolocation call reports it."""
+    taken = datetime.now(UTC) - timedelta(seconds=30)
+    return {
+        "latitude": lat,
+        "longitude": lng,
+        "accuracy_m": accuracy_m,
+        "fixed_at": taken.isoformat(),
+        **changes,
+    }
+
+
+async def upload_with(
+    journey: Journey, headers: dict[str, str], data: bytes, body: dict[str, Any]
+) -> httpx.Response:
+    announced = await announce(journey, headers, body)
+    assert announced.status_code == 201, announced.text
+    sent = await send(announced.json()["form"], data, body["content_type"])
+    assert sent.status_code == 204, sent.text
+    return await finalize(journey, headers, announced.json()["id"])
+
+
+async def stored_evidence(journey: Journey, evidence_id: str) -> Evidence:
+    async with journey.api.ctx.sessionmaker() as session:
+        row = await session.get(Evidence, evidence_id)
+    assert row is not None
+    return row
+
+
+async def test_device_position_places_a_photo_without_exif_gps(inspecting: Journey) -> None:
+    journey, data = inspecting, jpeg()
+    body = body_for(data, position=fix(*NEAR_SITE))
+
+    done = await upload_with(journey, journey.inspector_headers(0), data, body)
+
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert (evidence["lat"], evidence["lng"], evidence["accuracy_m"]) == (*NEAR_SITE, 15.0)
+    assert evidence["position_source"] == "device"
+    assert evidence["distance_m"] == pytest.approx(haversine_m(*NEAR_SITE, *SITE), abs=0.01)
+    assert evidence["distance_m"] < 100
+    assert evidence["off_site"] is False
+    row = await stored_evidence(journey, evidence["id"])
+    assert row.meta["position_source"] == "device"
+    assert row.meta["device_position"]["fixed_at"] == body["position"]["fixed_at"]
+
+
+async def test_device_position_far_from_the_site_is_flagged_off_site(inspecting: Journey) -> None:
+    journey, data = inspecting, png()
+    body = body_for(data, "image/png", position=fix(*EXIF_GPS, accuracy_m=30))
+
+    done = await upload_with(journey, journey.inspector_headers(1), data, body)
+
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert evidence["position_source"] == "device"
+    assert evidence["distance_m"] == pytest.approx(haversine_m(*EXIF_GPS, *SITE), abs=0.01)
+    assert evidence["distance_m"] - 30 > OFF_SITE_METRES
+    assert evidence["off_site"] is True
+
+
+async def test_coarse_device_fix_near_enough_is_not_flagged(inspecting: Journey) -> None:
+    journey, data = inspecting, png()
+    near = (SITE[0] + 0.003, SITE[1])  # ~330 m north: beyond 200 m, within its 500 m accuracy
+
+    body = body_for(data, "image/png", position=fix(*near, accuracy_m=500))
+    done = await upload_with(journey, journey.inspector_headers(0), data, body)
+
+    assert done.status_code == 200, done.text
+    assert done.json()["evidence"]["distance_m"] > OFF_SITE_METRES
+    assert done.json()["evidence"]["off_site"] is False  # the same rule as for EXIF GPS
+
+
+async def test_exif_gps_wins_over_the_device_position(journey: Journey) -> None:
+    data = jpeg(gps=True)
+    body = body_for(data, position=fix(*NEAR_SITE))
+
+    done = await upload_with(journey, journey.applicant, data, body)
+
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert evidence["lat"] == pytest.approx(EXIF_GPS[0], abs=1e-4)
+    assert evidence["lng"] == pytest.approx(EXIF_GPS[1], abs=1e-4)
+    assert evidence["position_source"] == "exif"
+    assert evidence["off_site"] is True  # Shanghai, not the Fuzhou site
+    row = await stored_evidence(journey, evidence["id"])
+    assert row.meta["device_position"]["lat"] == NEAR_SITE[0]  # kept to compare the two
+
+
+async def test_photo_without_any_position_has_no_source(inspecting: Journey) -> None:
+    journey, data = inspecting, jpeg()
+
+    done = await upload_with(journey, journey.inspector_headers(0), data, body_for(data))
+
+    assert done.status_code == 200, done.text
+    assert done.json()["evidence"]["lat"] is None
+    assert done.json()["evidence"]["position_source"] is None
+
+
+def _hours(hours: float) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("position", "field"),
+    [
+        pytest.param(fix(91, 119.3), "position.latitude", id="latitude_over_90"),
+        pytest.param(fix(26.1, -180.5), "position.longitude", id="longitude_under_-180"),
+        pytest.param(fix(26.1, 119.3, accuracy_m=0), "position.accuracy_m", id="zero_accuracy"),
+        pytest.param(fix(26.1, 119.3, accuracy_m=-5), "position.accuracy_m", id="negative"),
+        pytest.param(fix(26.1, 119.3, accuracy_m=80_000), "position.accuracy_m", id="a_city"),
+        pytest.param(
+            fix(26.1, 119.3, fixed_at="2026-05-01T10:00:00"), "position.fixed_at", id="no_offset"
+        ),
+        pytest.param(fix(26.1, 119.3, fixed_at="yesterday"), "position.fixed_at", id="not_a_time"),
+        pytest.param({"latitude": 26.1, "longitude": 119.3}, "position.accuracy_m", id="partial"),
+        pytest.param(fix(26.1, 119.3, altitude=12), "position.altitude", id="unknown_field"),
+    ],
+)
+async def test_out_of_range_position_is_refused_and_changes_nothing(
+    inspecting: Journey, position: dict[str, Any], field: str
+) -> None:
+    body = body_for(jpeg(), position=position)
+
+    response = await announce(inspecting, inspecting.inspector_headers(0), body)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "bad_input"
+    assert field in problem["detail_en"]
+    assert field in problem["detail"]
+    assert await count(inspecting, Upload) == 0
+
+
+@pytest.mark.parametrize(
+    ("position", "zh", "en"),
+    [
+        pytest.param(fix(0, 0), "(0, 0)", "placeholder", id="null_island"),
+        pytest.param(
+            fix(26.1, 119.3, fixed_at=_hours(2)), "晚于服务器当前时间", "later", id="future"
+        ),
+        pytest.param(
+            fix(26.1, 119.3, fixed_at=_hours(-24 * 400)), "早于案件登记时间", "before", id="past"
+        ),
+    ],
+)
+async def test_impossible_position_is_refused_with_its_reason(
+    inspecting: Journey, position: dict[str, Any], zh: str, en: str
+) -> None:
+    body = body_for(jpeg(), position=position)
+
+    response = await announce(inspecting, inspecting.inspector_headers(0), body)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["reason"], problem["field"]) == ("bad_position", "position")
+    assert zh in problem["detail"]
+    assert en in problem["detail_en"]
+    assert await count(inspecting, Upload) == 0
+    without = await announce(inspecting, inspecting.inspector_headers(0), body_for(jpeg()))
+    assert without.status_code == 201, without.text  # the photo itself is welcome
+
+
+async def test_replay_adds_the_fix_the_first_announcement_lacked(inspecting: Journey) -> None:
+    journey, data = inspecting, jpeg()
+    headers = journey.inspector_headers(0)
+    body = body_for(data)
+    first = await announce(journey, headers, body)
+    replay = await announce(journey, headers, {**body, "position": fix(*NEAR_SITE)})
+    other = await announce(journey, headers, {**body, "position": fix(*EXIF_GPS)})
+    await send(replay.json()["form"], data, "image/jpeg")
+
+    done = await finalize(journey, headers, first.json()["id"])
+
+    assert (first.status_code, replay.status_code, other.status_code) == (201, 200, 200)
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert (evidence["lat"], evidence["lng"]) == NEAR_SITE  # the first fix given stays
+    assert evidence["position_source"] == "device"
+    assert await count(journey, Upload) == 1
+
+
+# --- when the photo was taken -----------------------------------------------------------------
+
+BEIJING = timezone(timedelta(hours=8))
+EXIF_TAKEN = datetime(2025, 5, 1, 2, 20, 30, tzinfo=UTC)  # jpeg()'s "2025:05:01 10:20:30", Beijing
+
+
+async def registered_ago(journey: Journey, ago: timedelta) -> datetime:
+    """Date the case's registration back (a case is inspected days after it was received)."""
+    async with journey.api.ctx.sessionmaker() as session:
+        case = await session.get(Case, journey.case_id)
+        assert case is not None
+        case.created_at = datetime.now(UTC) - ago
+        await session.commit()
+        return case.created_at
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_device_time_dates_a_photo_without_exif_time(inspecting: Journey) -> None:
+    """Taken offline at 10:00, uploaded at 14:00: the evidence reads 10:00."""
+    journey, data = inspecting, jpeg(taken=None)
+    await registered_ago(journey, timedelta(days=1))
+    taken = (datetime.now(UTC) - timedelta(hours=4)).astimezone(BEIJING).replace(microsecond=0)
+    body = body_for(data, captured_at=taken.isoformat())  # the phone's local time, +08:00
+
+    done = await upload_with(journey, journey.inspector_headers(0), data, body)
+
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert when(evidence["captured_at"]) == taken
+    assert evidence["captured_at_source"] == "device"
+    row = await stored_evidence(journey, evidence["id"])
+    assert row.captured_at == taken  # what the opinion's photo appendix prints
+    assert row.meta["captured_at_source"] == "device"
+    assert when(row.meta["device_captured_at"]) == taken
+    listed = await journey.api.client.get(
+        f"/api/v1/cases/{journey.case_id}/evidence", headers=journey.inspector_headers(0)
+    )
+    assert [when(e["captured_at"]) for e in listed.json() if e["id"] == row.id] == [taken]
+
+
+@pytest.mark.parametrize(
+    ("offset", "exif_utc"),
+    [
+        pytest.param(None, EXIF_TAKEN, id="exif_without_offset_is_beijing"),
+        pytest.param("+02:00", datetime(2025, 5, 1, 8, 20, 30, tzinfo=UTC), id="exif_offset"),
+    ],
+)
+async def test_exif_time_wins_over_the_device_time(
+    inspecting: Journey, offset: str | None, exif_utc: datetime
+) -> None:
+    journey, data = inspecting, jpeg(offset=offset)
+    device = datetime.now(UTC) - timedelta(minutes=1)
+    body = body_for(data, captured_at=device.isoformat())
+
+    done = await upload_with(journey, journey.inspector_headers(0), data, body)
+
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert when(evidence["captured_at"]) == exif_utc
+    assert evidence["captured_at_source"] == "exif"
+    row = await stored_evidence(journey, evidence["id"])
+    assert when(row.meta["device_captured_at"]) == device  # kept to compare the two
+
+
+async def test_photo_without_any_time_reads_the_server_clock(inspecting: Journey) -> None:
+    journey, data = inspecting, png()
+    before = datetime.now(UTC)
+
+    done = await upload_with(
+        journey, journey.inspector_headers(0), data, body_for(data, "image/png")
+    )
+
+    assert done.status_code == 200, done.text
+    evidence = done.json()["evidence"]
+    assert evidence["captured_at_source"] == "server"
+    assert before <= when(evidence["captured_at"]) <= datetime.now(UTC)
+    row = await stored_evidence(journey, evidence["id"])
+    assert row.meta["device_captured_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("captured_at", "problem"),
+    [
+        pytest.param(_hours(2), ("bad_captured_at", "晚于服务器当前时间", "later"), id="future"),
+        pytest.param(
+            _hours(-24 * 400), ("bad_captured_at", "早于案件登记时间", "registered"), id="past"
+        ),
+        pytest.param(
+            "2026-05-01T10:00:00", ("bad_input", "captured_at", "captured_at"), id="naive"
+        ),
+        pytest.param("yesterday", ("bad_input", "captured_at", "captured_at"), id="not_a_time"),
+    ],
+)
+async def test_impossible_capture_time_is_refused_and_changes_nothing(
+    inspecting: Journey, captured_at: Any, problem: tuple[str, str, str]
+) -> None:
+    journey, data = inspecting, jpeg(taken=None)
+    headers = journey.inspector_headers(0)
+    reason, zh, en = problem
+
+    response = await announce(journey, headers, body_for(data, captured_at=captured_at))
+
+    assert response.status_code == 422, response.text
+    refused = response.json()
+    assert refused.get("reason", refused["code"]) == reason
+    if reason == "bad_captured_at":
+        assert refused["field"] == "captured_at"
+        assert "或不附带拍摄时间上传" in refused["detail"]  # what to do about it
+    assert zh in refused["detail"]
+    assert en in refused["detail_en"]
+    assert await count(journey, Upload) == 0
+    without = await announce(journey, headers, body_for(data))
+    assert without.status_code == 201, without.text  # the photo itself is welcome
+
+
+async def test_a_few_minutes_of_clock_drift_are_tolerated(inspecting: Journey) -> None:
+    journey, data = inspecting, jpeg(taken=None)
+    ahead = datetime.now(UTC) + timedelta(minutes=3)  # a phone clock running fast
+
+    done = await upload_with(
+        journey, journey.inspector_headers(0), data, body_for(data, captured_at=ahead.isoformat())
+    )
+
+    assert done.status_code == 200, done.text
+    assert when(done.json()["evidence"]["captured_at"]) == ahead
+
+
+async def test_replay_keeps_the_first_capture_time(inspecting: Journey) -> None:
+    journey, data = inspecting, jpeg(taken=None)
+    headers = journey.inspector_headers(0)
+    first_time = datetime.now(UTC) - timedelta(minutes=2)
+    body = body_for(data, captured_at=first_time.isoformat())
+    first = await announce(journey, headers, body)
+    later = await announce(journey, headers, {**body, "captured_at": datetime.now(UTC).isoformat()})
+    without = await announce(
+        journey, headers, {k: v for k, v in body.items() if k != "captured_at"}
+    )
+    wrong = await announce(journey, headers, {**body, "captured_at": _hours(3)})
+    await send(first.json()["form"], data, "image/jpeg")
+
+    done = await finalize(journey, headers, first.json()["id"])
+    again = await announce(journey, headers, {**body, "captured_at": datetime.now(UTC).isoformat()})
+
+    codes = (first.status_code, later.status_code, without.status_code, wrong.status_code)
+    assert codes == (201, 200, 200, 422)
+    assert wrong.json()["reason"] == "bad_captured_at"
+    assert done.status_code == 200, done.text
+    assert when(done.json()["evidence"]["captured_at"]) == first_time
+    assert again.status_code == 200, again.text
+    assert again.json()["evidence"]["id"] == done.json()["evidence"]["id"]
+    assert when(again.json()["evidence"]["captured_at"]) == first_time
+    assert await count(journey, Upload) == 1
+    assert await count(journey, Evidence) == 1
+
+
+async def test_replay_adds_the_capture_time_the_first_announcement_lacked(
+    inspecting: Journey,
+) -> None:
+    journey, data = inspecting, jpeg(taken=None)
+    headers = journey.inspector_headers(0)
+    body = body_for(data)
+    taken = datetime.now(UTC) - timedelta(minutes=1)
+    first = await announce(journey, headers, body)
+    replay = await announce(journey, headers, {**body, "captured_at": taken.isoformat()})
+    await send(replay.json()["form"], data, "image/jpeg")
+
+    done = await finalize(journey, headers, first.json()["id"])
+
+    assert (first.status_code, replay.status_code) == (201, 200)
+    assert done.status_code == 200, done.text
+    assert when(done.json()["evidence"]["captured_at"]) == taken
+    assert done.json()["evidence"]["captured_at_source"] == "device"
 
 
 def make_clip(av: Any, seconds: float, location: str = "", fps: int = 2) -> bytes:

@@ -1,17 +1,28 @@
-"""Offline on-site mode: verdicts and a photo taken without signal survive a reload and are
-uploaded once the connection returns, without duplicates or loss."""
+"""Offline on-site mode: the console opens without signal (its service worker keeps the app
+shell, the last case is kept on the device), work done offline survives a reload and is
+uploaded once the connection returns, without duplicates or loss, with the phone's GPS fix and
+the time each photo was taken (not the time it reached the server)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Route, expect
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
+from starlette.routing import Mount
 
+from server.cases.models import Case
+from server.evidence.service import haversine_m
 from server.inspection.models import VerdictRow
 from tests.e2e.conftest import WAIT_MS, Shots, phone_context
 from tests.fixtures.app import PASSWORD, Api
@@ -22,7 +33,10 @@ pytestmark = pytest.mark.e2e
 expect.set_options(timeout=WAIT_MS)
 
 CLIENT = Path(__file__).resolve().parents[2] / "mini_client"
-TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+VERSION = re.compile(r'const VERSION = "([^"]+)";')
+
+SITE = (26.0878, 119.3036)  # the intake's site (tests/test_intake.py)
+AT_SITE = {"latitude": 26.0881, "longitude": 119.3040, "accuracy": 15}  # ~50 m from it
 OUTBOX = "import('/console/offline.js')"
 # Put records back into the outbox as if the device crashed after sending, before confirming.
 REQUEUE = """records => new Promise((resolve, reject) => {
@@ -34,6 +48,66 @@ REQUEUE = """records => new Promise((resolve, reject) => {
     tx.onerror = () => reject(tx.error);
   };
 })"""
+# The paths of the API answers kept on the device for offline use (offline.js).
+KEPT_PATHS = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open("ci-console-reads", 1);
+  open.onupgradeneeded = () => open.result.createObjectStore("reads", { keyPath: "key" });
+  open.onsuccess = () => {
+    const request = open.result.transaction("reads").objectStore("reads").getAll();
+    request.onsuccess = () => resolve(request.result.map((r) => r.path).sort());
+    request.onerror = () => reject(request.error);
+  };
+})"""
+# Every URL path in the service worker's caches.
+CACHED = """async () => {
+  const paths = [];
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) paths.push(new URL(request.url).pathname);
+  }
+  return paths;
+}"""
+# The text of one cached file ('' when it is not cached).
+CACHED_TEXT = """async (path) => {
+  for (const name of await caches.keys()) {
+    const hit = await (await caches.open(name)).match(path);
+    if (hit) return hit.text();
+  }
+  return "";
+}"""
+SHELL_READY = "navigator.serviceWorker.controller !== null"
+UPDATE = "navigator.serviceWorker.getRegistration().then((r) => r.update()).then(() => true)"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Bounded polling of something the page does behind the scenes (IndexedDB, caches)."""
+    for _ in range(WAIT_MS // 50):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {WAIT_MS} ms: {what}")
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def registered_ago(api: Api, journey: Journey, ago: timedelta) -> None:
+    """Date the case's registration back: on-site inspections come days after intake."""
+    async with api.ctx.sessionmaker() as session:
+        case = await session.get(Case, journey.case_id)
+        assert case is not None
+        case.created_at = datetime.now(UTC) - ago
+        await session.commit()
+
+
+def photo_taken(tmp_path: Path, ago: timedelta) -> tuple[Path, datetime]:
+    """A camera file without an EXIF time, written ``ago`` (the phone's own file time)."""
+    taken = (datetime.now(UTC) - ago).replace(microsecond=0)
+    path = tmp_path / "site.jpg"
+    path.write_bytes(jpeg((640, 480), taken=None))
+    os.utime(path, (taken.timestamp(), taken.timestamp()))
+    return path, taken
 
 
 async def in_progress_case(api: Api) -> Journey:
@@ -53,6 +127,7 @@ async def in_progress_case(api: Api) -> Journey:
 @pytest.fixture
 async def phone_page(browser: Browser) -> AsyncIterator[tuple[BrowserContext, Page, list[str]]]:
     context = await phone_context(browser)
+    await context.set_geolocation(AT_SITE)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -63,18 +138,24 @@ async def phone_page(browser: Browser) -> AsyncIterator[tuple[BrowserContext, Pa
 
 async def login_and_open(page: Page, base_url: str, username: str, case_id: str) -> None:
     await page.goto(f"{base_url}/console/?#/case/{case_id}")
-    await page.reload()
     await page.locator("#login-form input[name=username]").fill(username)
     await page.locator("#login-form input[name=password]").fill(PASSWORD)
     await page.locator("#login-submit").click()
     await expect(page.locator("#case-title")).to_be_visible()
 
 
-async def app_shell(route: Route) -> None:
-    """The console's own files from disk, as a cached app shell would give them offline."""
-    path = route.request.url.split("#")[0].split("?")[0].split("/", 3)[3]
-    file = CLIENT / (path + "index.html" if path.endswith("/") else path)
-    await route.fulfill(body=file.read_bytes(), content_type=TYPES.get(file.suffix, "text/plain"))
+async def kept_paths(page: Page) -> list[str]:
+    return list(await page.evaluate(KEPT_PATHS))
+
+
+async def case_kept(page: Page, case_id: str, part: str = "/checklist") -> None:
+    """Wait until the case's answer is kept on the device (it is written after it shows)."""
+    path = f"/api/v1/cases/{case_id}{part}"
+
+    async def kept() -> bool:
+        return path in await kept_paths(page)
+
+    await eventually(kept, f"{path} kept on the device")
 
 
 async def server_view(api: Api, journey: Journey, item_ids: list[str]) -> dict[str, Any]:
@@ -102,60 +183,88 @@ async def server_view(api: Api, journey: Journey, item_ids: list[str]) -> dict[s
     return {"uploads": uploads, "photos": photos, "latest": latest, "rows": rows}
 
 
-async def test_offline_work_survives_a_reload_and_is_uploaded_once(
+async def test_console_opens_offline_and_uploads_the_work_once(
     e2e_api: Api,
     base_url: str,
     phone_page: tuple[BrowserContext, Page, list[str]],
     shots: Shots,
+    tmp_path: Path,
 ) -> None:
     journey = await in_progress_case(e2e_api)
+    await registered_ago(e2e_api, journey, timedelta(days=1))
     lead = next(s for s in journey.inspectors if s.id == journey.case["inspector_ids"][0])
     context, page, _ = phone_page
     await login_and_open(page, base_url, lead.username, journey.case_id)
     items = page.locator("#checklist li.item:has(button.mark-pass)")
     await expect(items.nth(2)).to_be_visible()
     item_ids = [str(await items.nth(i).get_attribute("data-item")) for i in range(3)]
+    await page.wait_for_function(SHELL_READY)  # installed, and in charge of this page
+    await case_kept(page, journey.case_id)
+    scope = await page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.scope)")
+    assert scope == f"{base_url}/console/"
+    cached = set(await page.evaluate(CACHED))
+    shell = {"/console/", "/console/app.js", "/console/offline.js", "/console/inspector.js"}
+    assert shell | {"/console/console.css", "/shared/api.js", "/shared/ui.css"} <= cached
+    assert all(p.startswith(("/console/", "/shared/")) for p in cached), cached  # no API answer
+    await shots(page, "online")
 
+    # No signal at the site. Two marks (item 0 changed its mind), then the page is reloaded.
     await context.set_offline(True)
-    taps = [(0, "pass"), (0, "fail"), (1, "pass"), (2, "not_applicable")]  # item 0 changed
-    for index, value in taps:
+    for index, value in [(0, "pass"), (0, "fail"), (1, "pass")]:
         item = items.nth(index)
         await item.locator(f"button.mark[data-value={value}]").click()
         await expect(item.locator(f"button.mark[data-value={value}]")).to_have_attribute(
             "aria-pressed", "true"
         )
         await expect(item).to_have_class(re.compile(r"\bqueued\b"))
-    await (
-        items.nth(0)
-        .locator("input.take-photo")
-        .set_input_files(
-            files=[{"name": "site.jpg", "mimeType": "image/jpeg", "buffer": jpeg((640, 480))}]
-        )
-    )
-    await expect(items.nth(0).locator(".photo-out")).to_contain_text("照片已保存在本机")
-    await expect(page.locator("#outbox-count")).to_have_text("待上传 4 项")
-    await shots(page, "offline_queued")
+    reloaded = await page.reload()
 
-    await context.route(re.compile(r"/(console|shared)/"), app_shell)
-    await page.reload()  # still offline: the shell comes from the "cache", the queue from IDB
+    assert reloaded is not None
+    assert reloaded.from_service_worker  # the page itself came from the shell cache
+    await expect(page.locator("#case-title")).to_be_visible()
+    await expect(page.locator("#offline-state")).to_contain_text(
+        "离线 — 显示的是本设备上保存的内容"
+    )
+    await expect(items.nth(2)).to_be_visible()  # the kept checklist, still editable
+    await expect(items.nth(0).locator("button.mark-fail")).to_have_attribute("aria-pressed", "true")
+    await expect(items.nth(1).locator("button.mark-pass")).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#outbox-count")).to_have_text("待上传 2 项")
+    await shots(page, "offline_reloaded")
+    # A new tab without signal (no login in it yet): the console opens and says why it waits.
+    tab = await context.new_page()
+    opened = await tab.goto(f"{base_url}/console/")
+    assert opened is not None
+    assert opened.from_service_worker
+    await expect(tab.locator("#login-form")).to_be_visible()
+    await expect(tab.locator("#offline-state")).to_contain_text("当前没有网络")
+    await shots(tab, "offline_new_tab")
+    await tab.close()
+
+    # Still offline: one more mark and a photo (with the phone's position) after the reload.
+    # The photo was taken 40 minutes ago and has no EXIF time: its file's time is when.
+    await items.nth(2).locator("button.mark[data-value=not_applicable]").click()
+    await expect(items.nth(2)).to_have_class(re.compile(r"\bqueued\b"))
+    site_photo, taken = photo_taken(tmp_path, timedelta(minutes=40))
+    await items.nth(0).locator("input.take-photo").set_input_files(files=[site_photo])
+    await expect(items.nth(0).locator(".photo-out")).to_contain_text("照片已保存在本机")
     await expect(page.locator("#outbox-count")).to_have_text("待上传 4 项")
     saved = await page.evaluate(f"{OUTBOX}.then(m => m.queued())")
     assert [r["kind"] for r in saved] == ["verdict", "verdict", "verdict", "photo"], saved
     assert saved[0]["body"]["value"] == "fail"  # the later tap replaced the queued one
     photo = saved[3]
     assert re.fullmatch(r"[0-9a-f]{64}", photo["sha256"])
-    assert photo["gps"]["accuracy_m"] == 20
-    await shots(page, "offline_reloaded")
-    await context.unroute(re.compile(r"/(console|shared)/"), app_shell)
+    assert (photo["gps"]["lat"], photo["gps"]["lng"]) == (AT_SITE["latitude"], AT_SITE["longitude"])
+    assert photo["gps"]["accuracy_m"] == AT_SITE["accuracy"]
+    assert when(photo["capturedAt"]) == taken  # recorded at capture, not at upload
+    await shots(page, "offline_queued")
 
+    # Signal again: the queue goes by itself; the page offers to load the server's view.
+    back_online = datetime.now(UTC)
     await context.set_offline(False)
-    # Back online the inspector reopens the console (a document from the route above would be
-    # denied loopback storage by Chromium's local network access rules). The login survived
-    # the time offline: no need to log in again.
-    await page.goto(f"{base_url}/console/?#/case/{journey.case_id}")
-    await page.reload()
-    await expect(page.locator("#case-title")).to_be_visible()
     await expect(page.locator("#outbox-count")).to_have_text("已全部上传")
+    await expect(page.locator("#offline-state")).to_contain_text("网络已恢复")
+    await page.locator("#offline-reload").click()
+    await expect(page.locator("#offline-state")).to_be_hidden()
     await expect(items.nth(0).locator("button.mark-fail")).to_have_attribute("aria-pressed", "true")
     await shots(page, "uploaded")
 
@@ -164,7 +273,20 @@ async def test_offline_work_survives_a_reload_and_is_uploaded_once(
     assert seen["uploads"][0]["status"] == "finalized"
     assert seen["uploads"][0]["sha256"] == photo["sha256"]
     assert len(seen["photos"]) == 1
-    assert seen["photos"][0]["item_ids"] == [item_ids[0]]
+    evidence = seen["photos"][0]
+    assert evidence["item_ids"] == [item_ids[0]]
+    assert evidence["meta"]["position_source"] == "device"  # the JPEG has no EXIF GPS
+    where = evidence["position"]
+    assert (where["lat"], where["lng"]) == (AT_SITE["latitude"], AT_SITE["longitude"])
+    assert where["accuracy_m"] == AT_SITE["accuracy"]
+    assert where["distance_m"] == pytest.approx(
+        haversine_m(AT_SITE["latitude"], AT_SITE["longitude"], *SITE), abs=0.1
+    )
+    assert where["off_site"] is False
+    # Dated by the phone's time of capture, before the signal came back and the upload began.
+    assert evidence["meta"]["captured_at_source"] == "device"  # the JPEG has no EXIF time
+    assert when(evidence["captured_at"]) == taken
+    assert when(evidence["captured_at"]) < back_online <= when(seen["uploads"][0]["created_at"])
     expected = dict(zip(item_ids, ["fail", "pass", "not_applicable"], strict=True))
     assert seen["latest"] == expected
     # The replaced "pass" never went out. Delivery is at least once (a replay interrupted by
@@ -189,3 +311,131 @@ async def test_offline_work_survives_a_reload_and_is_uploaded_once(
     assert [p["id"] for p in again["photos"]] == [p["id"] for p in seen["photos"]]
     assert again["latest"] == expected
     await shots(page, "replayed_again")
+
+
+async def test_a_photo_with_an_impossible_file_time_is_still_uploaded(
+    e2e_api: Api,
+    base_url: str,
+    phone_page: tuple[BrowserContext, Page, list[str]],
+    tmp_path: Path,
+) -> None:
+    """A file dated before the case existed (a wrong clock, an old picture): the server refuses
+    that time, the console announces the photo again without it, the server's clock dates it."""
+    journey = await in_progress_case(e2e_api)
+    lead = next(s for s in journey.inspectors if s.id == journey.case["inspector_ids"][0])
+    _, page, _ = phone_page
+    await login_and_open(page, base_url, lead.username, journey.case_id)
+    item = page.locator("#checklist li.item:has(button.mark-pass)").first
+    old_photo, taken = photo_taken(tmp_path, timedelta(days=400))
+    before = datetime.now(UTC)
+
+    await item.locator("input.take-photo").set_input_files(files=[old_photo])
+
+    await expect(page.locator("#outbox-count")).to_have_text("已全部上传")
+    await expect(item.locator(".photo-count")).to_have_text("已归档照片 1 张")
+    seen = await server_view(e2e_api, journey, [])
+    assert [u["status"] for u in seen["uploads"]] == ["finalized"]
+    [evidence] = seen["photos"]
+    assert evidence["meta"]["captured_at_source"] == "server"
+    assert evidence["meta"]["device_captured_at"] is None  # the refused time was not stored
+    assert before <= when(evidence["captured_at"]) != taken
+    assert evidence["meta"]["position_source"] == "device"  # the fix still went with it
+
+
+async def test_only_the_last_case_is_kept_and_logout_forgets_it(
+    e2e_api: Api,
+    base_url: str,
+    phone_page: tuple[BrowserContext, Page, list[str]],
+) -> None:
+    journey = await in_progress_case(e2e_api)
+    lead = next(s for s in journey.inspectors if s.id == journey.case["inspector_ids"][0])
+    _, page, _ = phone_page
+    await login_and_open(page, base_url, lead.username, journey.case_id)
+    await case_kept(page, journey.case_id)
+
+    base = f"/api/v1/cases/{journey.case_id}"
+    parts = ["", "/appointment", "/checklist", "/clock", "/opinion", "/rectification"]
+    kept = await kept_paths(page)
+    # No evidence links, tokens or other lists: only what the offline page needs.
+    assert set(kept) <= {"/api/v1/matters", *(base + part for part in parts)}, kept
+    assert {base, f"{base}/checklist"} <= set(kept)
+
+    # Another case opened: the first one's copies are dropped.
+    first = journey.case_id
+    await open_case(journey, number="SQ-2", matters=["CB"])
+    await assign(journey, pool=0)
+    assert lead.id in journey.case["inspector_ids"]
+    await page.goto(f"{base_url}/console/?#/case/{journey.case_id}")
+    await expect(page.locator("#case-title")).to_contain_text(journey.case["number"])
+    await case_kept(page, journey.case_id, "")
+
+    async def first_dropped() -> bool:
+        return not [p for p in await kept_paths(page) if first in p]
+
+    await eventually(first_dropped, "the first case's copies dropped")
+
+    await page.locator("#logout").click()
+    await expect(page.locator("#login-form")).to_be_visible()
+    assert await kept_paths(page) == []
+
+
+async def test_service_worker_is_served_as_javascript(e2e_api: Api) -> None:
+    response = await e2e_api.client.get("/console/sw.js")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "ci-console-shell-" in response.text
+
+
+@pytest.fixture
+def shell_copy(e2e_app: FastAPI, tmp_path: Path) -> Path:
+    """The app serves a copy of mini_client/, so a test can ship a new console version."""
+    copy = tmp_path / "mini_client"
+    shutil.copytree(CLIENT, copy)
+    mount = next(r for r in e2e_app.routes if isinstance(r, Mount) and r.name == "client")
+    mount.app = StaticFiles(directory=copy, html=True)
+    return copy
+
+
+async def test_a_new_console_version_is_used_from_the_next_load(
+    e2e_api: Api,
+    shell_copy: Path,
+    base_url: str,
+    phone_page: tuple[BrowserContext, Page, list[str]],
+) -> None:
+    journey = await in_progress_case(e2e_api)
+    lead = next(s for s in journey.inspectors if s.id == journey.case["inspector_ids"][0])
+    _, page, _ = phone_page
+    await login_and_open(page, base_url, lead.username, journey.case_id)
+    await page.wait_for_function(SHELL_READY)
+    worker = shell_copy / "console" / "sw.js"
+    match = VERSION.search(worker.read_text())
+    assert match is not None
+    assert await page.evaluate("caches.keys()") == [f"ci-console-shell-v{match[1]}"]
+
+    # A changed module, same service worker: this load gets the cached copy, the next the new.
+    module = shell_copy / "console" / "matters.js"
+    module.write_text(module.read_text() + "\n// release 1.1\n")
+    await page.reload()
+    await expect(page.locator("#case-title")).to_be_visible()
+
+    async def refreshed() -> bool:
+        return "release 1.1" in await page.evaluate(CACHED_TEXT, "/console/matters.js")
+
+    await eventually(refreshed, "the changed module refreshed in the cache")
+
+    # A new service worker: it installs a fresh cache, takes over, and the old cache goes.
+    worker.write_text(VERSION.sub(f'const VERSION = "{match[1]}-next";', worker.read_text()))
+    assert await page.evaluate(UPDATE) is True
+    new_cache = f"ci-console-shell-v{match[1]}-next"
+
+    async def replaced() -> bool:
+        return await page.evaluate("caches.keys()") == [new_cache]
+
+    await eventually(replaced, "the new version's cache replacing the old one")
+    reloaded = await page.reload()
+    assert reloaded is not None
+    assert reloaded.from_service_worker
+    await expect(page.locator("#case-title")).to_be_visible()
+    assert "release 1.1" in await page.evaluate(CACHED_TEXT, "/console/matters.js")
+    assert "/console/app.js" in await page.evaluate(CACHED)

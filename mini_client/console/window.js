@@ -1,11 +1,41 @@
 // Window staff: issued opinions, the signed PDF, its public verification, acknowledging receipt.
 import { api } from "./api.js";
-import { formatDateTime, t } from "./i18n.js";
+import { formatDateTime, getLang, t } from "./i18n.js";
 import { opinionSection, pdfButton } from "./opinion.js";
 import { banner, busy, errorText, h, section } from "./ui.js";
 
+/** A problem as /verify words it ("中文 / English"): the part in the page's language. */
+function problemText(problem) {
+  const cut = problem.indexOf(" / ");
+  if (cut < 0) return problem;
+  return getLang() === "en" ? problem.slice(cut + 3) : problem.slice(0, cut);
+}
+
+/** The stored PDF's signature as /verify checked it: verdict, PAdES level, timestamp, problems. */
+function signatureView(signature) {
+  if (!signature) return h("div", { class: "signature-check warn-text", dataset: { ok: "false" } }, t("signature_unknown"));
+  const ok = Boolean(signature.ok);
+  let stamp = t("signature_no_timestamp");
+  if (signature.timestamp_time_beijing) {
+    const validity = t(signature.timestamp_valid ? "timestamp_valid" : "timestamp_invalid");
+    stamp = t("signature_timestamp", { when: signature.timestamp_time_beijing, validity });
+  }
+  const facts = [signature.level ? t("signature_level", { level: signature.level }) : t("signature_no_level"), stamp];
+  return h(
+    "div",
+    { class: "signature-check", dataset: { ok: String(ok), level: signature.level || "" } },
+    h("strong", { class: `signature-verdict ${ok ? "ok-text" : "warn-text"}` }, t(ok ? "signature_valid" : "signature_invalid")),
+    " ",
+    h("span", { class: "signature-facts" }, facts.join(" · ")),
+    signature.signer ? h("small", { class: "signature-signer muted" }, h("br"), t("signature_signer", { signer: signature.signer })) : null,
+    signature.problems && signature.problems.length
+      ? h("ul", { class: "signature-problems warn-text", role: "alert" }, signature.problems.map((p) => h("li", {}, problemText(p))))
+      : null,
+  );
+}
+
 function verifyButton(opinion) {
-  const out = h("span", { class: "verify-out", "aria-live": "polite" });
+  const out = h("div", { class: "verify-out", "aria-live": "polite" });
   const button = h("button", { type: "button", class: "secondary verify" }, t("verify"));
   button.addEventListener("click", async () => {
     try {
@@ -17,7 +47,7 @@ function verifyButton(opinion) {
       const hashOk = v.pdf_sha256 === opinion.pdf_sha256 && v.content_hash === opinion.content_hash;
       out.replaceChildren(
         h("span", { class: v.current && hashOk ? "ok-text" : "warn-text" }, text, " ", hashOk ? t("hash_matches") : t("hash_differs")),
-        " ",
+        signatureView(v.signature),
         h("a", { href: `/verify/${encodeURIComponent(opinion.verification_code)}.html`, target: "_blank", rel: "noopener" }, t("verify_page")),
       );
     } catch {
@@ -26,7 +56,7 @@ function verifyButton(opinion) {
       button.disabled = false;
     }
   });
-  return h("span", {}, button, " ", out);
+  return h("div", {}, button, out);
 }
 
 function acknowledgeButton(opinion, cell) {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,11 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.auth.models import Role, Staff
 from server.cases.states import CaseAction
+from server.config import Settings
 from server.db import utcnow
+from server.opinions.devtsa import DevTsaServer
+from server.opinions.models import Opinion
+from server.opinions.signature_check import CACHE_KEY as SIGNATURE_CHECKS
 from tests.e2e.conftest import WAIT_MS, Shots
 from tests.fixtures.app import PASSWORD, Api
 from tests.flows import Journey, add_inspector, assign, open_case, refresh, schedule, start_journey
@@ -283,6 +287,20 @@ async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
     await row.locator("button.verify").click()
     await expect(row.locator(".verify-out")).to_contain_text("有效（现行版本）")
     await expect(row.locator(".verify-out")).to_contain_text("文件摘要一致")
+    # The signature check /verify made of the stored PDF: no TSA here, so PAdES B-B.
+    opinion = (
+        await e2e_api.client.get("/api/v1/opinions", headers=await e2e_api.login(window.username))
+    ).json()[0]
+    verified = (await e2e_api.client.get(f"/verify/{opinion['verification_code']}")).json()
+    assert (verified["signature"]["ok"], verified["signature"]["level"]) == (True, "B-B")
+    check = row.locator(".signature-check")
+    await expect(check).to_have_attribute("data-ok", "true")
+    await expect(check).to_have_attribute("data-level", "B-B")
+    await expect(check.locator(".signature-verdict")).to_have_text("数字签名有效。")
+    await expect(check).to_contain_text("签名级别 PAdES B-B")
+    await expect(check).to_contain_text("无可信时间戳")
+    await expect(check.locator(".signature-problems")).to_have_count(0)
+    await shots(desk_page, "window_verified")
     async with desk_page.context.expect_page():
         await row.locator("button[id^=open-pdf]").click()
     await expect(row.locator("a.pdf-link")).to_have_attribute("href", re.compile(r"^blob:"))
@@ -293,3 +311,68 @@ async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
         "/api/v1/opinions", headers=await e2e_api.login(window.username)
     )
     assert opinions.json()[0]["acknowledged_by"] == window.id
+
+    # The archived PDF damaged in storage: the desk says the signature does not hold, and why.
+    async with e2e_api.ctx.sessionmaker() as session:
+        stored = await session.get(Opinion, opinion["id"])
+    assert stored is not None
+    assert stored.pdf_key
+    await e2e_api.ctx.store.put(stored.pdf_key, b"%PDF-1.7 not the signed file", "application/pdf")
+    e2e_api.ctx.extras.pop(SIGNATURE_CHECKS, None)  # the check is kept for minutes per process
+    await row.locator("button.verify").click()
+    await expect(check).to_have_attribute("data-ok", "false")
+    await expect(check.locator(".signature-verdict")).to_have_text(
+        "数字签名未通过验证，请勿使用并联系审核人员。"
+    )
+    await expect(check).to_contain_text("无 PAdES 签名级别")
+    await expect(check.locator(".signature-problems li")).to_contain_text("无法读取存档的 PDF")
+    await expect(check.locator(".signature-problems li")).not_to_contain_text("stored PDF")
+
+
+class TestWithATimestampAuthority:
+    """The bureau signs through a TSA (PAdES B-LT): the desk shows the trusted time."""
+
+    @pytest.fixture
+    def e2e_settings(self, e2e_settings: Settings) -> Iterator[Settings]:
+        with DevTsaServer(e2e_settings.data_dir) as tsa:
+            yield e2e_settings.model_copy(update={"tsa_url": tsa.url, "tsa_timeout_seconds": 5})
+
+    async def test_window_sees_the_signature_timestamp_in_beijing_time(
+        self, e2e_api: Api, desk: Desk, shots: Shots
+    ) -> None:
+        journey = await review_ready(e2e_api)
+        reviewer = await e2e_api.create_staff(Role.reviewer)
+        approved = await e2e_api.client.post(
+            f"/api/v1/cases/{journey.case_id}/opinion/approve",
+            headers=await e2e_api.login(reviewer.username),
+        )
+        assert approved.status_code == 200, approved.text
+        code = approved.json()["verification_code"]
+        signature = (await e2e_api.client.get(f"/verify/{code}")).json()["signature"]
+        assert (signature["ok"], signature["level"], signature["timestamp_valid"]) == (
+            True,
+            "B-LT",
+            True,
+        )
+        stamped = datetime.fromisoformat(signature["timestamp_time"].replace("Z", "+00:00"))
+        beijing = (stamped + SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+        assert signature["timestamp_time_beijing"] == beijing
+
+        window = await e2e_api.create_staff(Role.window)
+        page = await desk.login(window.username)
+        row = page.locator(f"#opinions tr[data-case-number='{journey.case['number']}']")
+        await row.locator("button.verify").click()
+        check = row.locator(".signature-check")
+        await expect(check).to_have_attribute("data-ok", "true")
+        await expect(check).to_have_attribute("data-level", "B-LT")
+        await expect(check).to_contain_text(f"可信时间戳 {beijing}（北京时间）有效")
+        await shots(page, "window_timestamp")
+
+        await page.locator("#lang-toggle").click()
+        row = page.locator(f"#opinions tr[data-case-number='{journey.case['number']}']")
+        await row.locator("button.verify").click()
+        check = row.locator(".signature-check")
+        await expect(check.locator(".signature-verdict")).to_have_text("Digital signature valid.")
+        await expect(check).to_contain_text("PAdES level B-LT")
+        await expect(check).to_contain_text(f"Timestamp {beijing} (Beijing time) valid")
+        await page.locator("#lang-toggle").click()

@@ -132,6 +132,7 @@ export function callPanel(kase, ctx, checklist) {
         checklist.setCurrent(message.item_id);
         break;
       case "snapshot_result":
+        if (message.ok) document.dispatchEvent(new CustomEvent("ci:snapshot-filed", { detail: message }));
         snapOut.replaceChildren(
           h("div", { class: `banner ${message.ok ? "ok" : "error"}` }, message.ok ? t("snapshot_filed", { item: message.item_id || t("no_item") }) : t("snapshot_failed", { error: message.error || "" })),
         );

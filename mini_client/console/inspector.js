@@ -5,6 +5,7 @@ import { caseTable } from "./dispatcher.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
 import { opinionSection } from "./opinion.js";
+import { concludeSection, rectificationSection } from "./rectification.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
 const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
@@ -12,6 +13,7 @@ const VALUES = ["pass", "fail", "not_applicable"];
 const SLOT_STATES = ["assigned", "rescheduling", "offline_pending"];
 const START_STATES = ["scheduled", "offline_pending", "in_progress"];
 const FROZEN_STATES = ["received", "assigned", "scheduled", "rescheduling", "offline_pending", "cancelled"];
+const ITEM_EVIDENCE = ["snapshot", "photo"]; // what a verdict can cite (recordings are the whole call)
 
 export async function renderInspectorHome(root) {
   const cases = await api("/api/v1/cases");
@@ -144,6 +146,8 @@ class Checklist {
     this.root.append(this.summary, this.out, this.list);
     this.current = null;
     this.live = null; // set by the call panel: sends current_item through the room
+    this.evidence = new Map(); // item id → ids of the snapshots and photos filed under it
+    this.listeners = [];
     // Work replayed from the offline outbox: show the server's view again (debounced).
     const onSent = (event) => {
       if (this.root.isConnected) this.shown = true;
@@ -153,6 +157,21 @@ class Checklist {
       this.reloadTimer = setTimeout(() => this.load().catch(() => {}), 300);
     };
     window.addEventListener("ci:outbox-sent", onSent);
+    // A snapshot filed under an item during the call: cite it (see attach).
+    const onSnapshot = (event) => {
+      if (!this.root.isConnected) {
+        if (this.shown) document.removeEventListener("ci:snapshot-filed", onSnapshot);
+        return;
+      }
+      this.shown = true;
+      this.attach(event.detail.item_id).catch((error) => banner(this.out, "error", errorText(error)));
+    };
+    document.addEventListener("ci:snapshot-filed", onSnapshot);
+  }
+
+  /** Call `fn(data)` after every (re)load, e.g. to update the conclusion below the list. */
+  onChange(fn) {
+    this.listeners.push(fn);
   }
 
   get editable() {
@@ -160,13 +179,57 @@ class Checklist {
   }
 
   async load() {
-    this.data = await api(`/api/v1/cases/${this.kase.id}/checklist`);
-    this.current = this.data.current_item;
+    const picked = this.picked;
+    const [data, evidence] = await Promise.all([api(`/api/v1/cases/${this.kase.id}/checklist`), this.loadEvidence()]);
+    this.data = data;
+    this.evidence = evidence;
+    // An item picked (or pushed by the room) while this was loading is newer than the answer.
+    if (picked === this.picked) this.current = this.data.current_item;
     this.render();
+  }
+
+  /** Snapshots and on-site photos per item (not the applicant's rectification photos). */
+  async loadEvidence() {
+    let rows;
+    try {
+      rows = await api(`/api/v1/cases/${this.kase.id}/evidence?${ITEM_EVIDENCE.map((k) => `kind=${k}`).join("&")}`);
+    } catch {
+      return this.evidence; // keep what we knew: the checklist itself still loads
+    }
+    const byItem = new Map();
+    for (const row of rows) {
+      if (!ITEM_EVIDENCE.includes(row.kind) || (row.meta && row.meta.purpose === "rectification")) continue;
+      for (const itemId of row.item_ids) byItem.set(itemId, [...(byItem.get(itemId) || []), row.id]);
+    }
+    return byItem;
+  }
+
+  /** My verdict's evidence: what it cited before plus every photo filed under the item. */
+  refsFor(itemId, mine) {
+    const refs = [...((mine && mine.evidence_refs) || []), ...(this.evidence.get(itemId) || [])];
+    return [...new Set(refs)].slice(0, 30);
+  }
+
+  /**
+   * A snapshot was filed under `itemId`: reload, and if my verdict there lacks a photo the
+   * item requires, send it again citing the new photos, so the item settles without a re-click.
+   */
+  async attach(itemId) {
+    await this.load();
+    const item = itemId && this.data.items.find((i) => i.id === itemId);
+    const mine = item && item.verdicts.find((v) => v.inspector_id === this.me.id);
+    // A ruling holds only for the verdicts it ruled on: never replace those behind its back.
+    if (!mine || !item.evidence_violation || item.resolution || !this.editable) return;
+    await api(`/api/v1/cases/${this.kase.id}/checklist/items/${itemId}/verdict`, {
+      method: "PUT",
+      body: { value: mine.value, note: mine.note, evidence_refs: this.refsFor(itemId, mine) },
+    });
+    await this.load();
   }
 
   setCurrent(itemId) {
     this.current = itemId;
+    this.picked = (this.picked || 0) + 1;
     for (const li of this.list.children) li.classList.toggle("current", li.dataset.item === itemId);
     document.dispatchEvent(new CustomEvent("ci:current-item", { detail: itemId }));
   }
@@ -174,13 +237,15 @@ class Checklist {
   render() {
     const { counts, conclusion } = this.data;
     const disagreements = this.data.items.filter((i) => i.disagreement && !i.resolution).length;
-    this.summary.replaceChildren(
+    const parts = [
       counts ? h("p", {}, t("counts", { settled: counts.settled, total: counts.total, open: counts.open })) : null,
       disagreements ? h("p", { class: "banner warn", id: "disagreement-count" }, t("disagreements_open", { n: disagreements })) : null,
       conclusion ? h("p", { id: "conclusion" }, h("strong", {}, t("conclusion_preview")), " ", t(`conclusion_${conclusion.value}`)) : null,
       conclusion && conclusion.reasons.length ? h("ul", { class: "muted small" }, conclusion.reasons.map((r) => h("li", {}, bi(r.message_zh, r.message_en)))) : null,
-    );
+    ];
+    this.summary.replaceChildren(...parts.filter(Boolean)); // replaceChildren would print "null"
     this.list.replaceChildren(...this.data.items.map((item) => this.itemView(item)));
+    for (const fn of this.listeners) fn(this.data);
   }
 
   itemView(item) {
@@ -188,6 +253,7 @@ class Checklist {
     const other = item.verdicts.find((v) => v.inspector_id !== this.me.id);
     const otherWho = t(this.isLead ? "second" : "lead");
     const disputed = item.disagreement && !item.resolution;
+    const photos = (this.evidence.get(item.id) || []).length;
     const li = h(
       "li",
       {
@@ -199,6 +265,7 @@ class Checklist {
       h("p", { class: "check" }, item.check),
       item.standard ? h("p", { class: "muted small" }, t("standard"), "：", item.standard) : null,
       h("p", { class: "verdicts" }, verdictLine(mine, t("me")), " · ", verdictLine(other, otherWho)),
+      photos ? h("p", { class: "photo-count muted small" }, t("photos_filed", { n: photos })) : null,
       disputed ? h("p", { class: "banner warn disagreement-note", role: "status" }, t("disagreement_note")) : null,
       item.resolution ? h("p", { class: "resolution" }, t("resolved_as", { value: valueLabel(item.resolution.value), reason: item.resolution.reason })) : null,
       item.settled ? h("p", { class: "settled" }, t("settled_as"), " ", h("strong", {}, valueLabel(item.settled))) : null,
@@ -249,7 +316,7 @@ class Checklist {
 
   async mark(item, value, note, button) {
     const mine = item.verdicts.find((v) => v.inspector_id === this.me.id);
-    const refs = (mine && mine.evidence_refs) || [];
+    const refs = this.refsFor(item.id, mine);
     // Through the offline outbox: sent now when the network allows, else kept on the device.
     button.disabled = true;
     const result = await queueVerdict(this.me.id, this.kase.id, item.id, { value, note, evidence_refs: refs }).catch((error) => error);
@@ -320,6 +387,9 @@ class Checklist {
 export async function inspectorCaseSections(kase, ctx) {
   const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const parts = [await appointmentSection(kase, reload), startSection(kase, reload)];
+  const rectification = await rectificationSection(kase, ctx);
+  // While the applicant rectifies or the photos wait for review, that is the work: put it first.
+  if (kase.state.startsWith("rectification_")) parts.push(rectification);
   if (!FROZEN_STATES.includes(kase.state)) {
     const checklist = new Checklist(kase, ctx.me);
     await checklist.load();
@@ -328,7 +398,9 @@ export async function inspectorCaseSections(kase, ctx) {
     if (kase.state === "in_progress") workspace.append(callPanel(kase, ctx, checklist));
     workspace.append(section("checklist", checklist.root));
     parts.push(workspace);
+    if (kase.state === "in_progress") parts.push(concludeSection(kase, ctx, checklist));
   }
+  if (!kase.state.startsWith("rectification_")) parts.push(rectification);
   parts.push(await opinionSection(kase, ctx));
   return parts;
 }

@@ -20,6 +20,13 @@ def names() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        print("benchmarks:", ", ".join(names()))
+        return 0
+    if argv and argv[0] not in names():
+        print(f"no benchmark {argv[0]!r}; there are: {', '.join(names())}", file=sys.stderr)
+        return 2
     if argv:
         return subprocess.call([sys.executable, "-m", f"bench.{argv[0]}", *argv[1:]])
     status = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from server.db import make_engine, make_sessionmaker
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
 from server.evidence.playback import router as playback_router
+from server.evidence.playback import sweep_stale_work
 from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
 from server.live.media_adapter import MEDIA_POOL, media_factory, start_media_pool
@@ -77,6 +79,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         stack.push_async_callback(engine.dispose)
         catalogue = await load_catalogue(settings.catalogue_dir)
+        if swept := await asyncio.to_thread(sweep_stale_work, settings.data_dir):
+            log.info("playback.swept_stale_work", folders=swept)
         store, seaweed = await _start_storage(settings, stack)
         # Stopped after the live calls close (their last segments need the workers), before
         # storage goes.

@@ -23,6 +23,7 @@ import math
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -314,6 +315,24 @@ def _track(tracks: Sequence[service.TrackPlaylist], track_id: str) -> service.Tr
         track_id=track_id,
         tracks=[t.track_id for t in tracks],
     )
+
+
+STALE_WORK_SECONDS = 3600.0  # older than any download: left by a process that died mid-request
+
+
+def sweep_stale_work(data_dir: Path, *, now: float | None = None) -> int:
+    """Blocking: remove work folders a crashed process left behind; returns how many.
+
+    Only old ones: another app process sharing the data folder may be serving one right now.
+    """
+    root = data_dir / "playback"
+    if not root.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - STALE_WORK_SECONDS
+    stale = [p for p in root.iterdir() if p.is_dir() and p.stat().st_mtime < cutoff]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale)
 
 
 def _work_dir(data_dir: Path, case_id: str) -> Path:

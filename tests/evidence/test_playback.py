@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,11 +40,13 @@ from server.context import AppContext
 from server.evidence.models import Evidence
 from server.evidence.playback import (
     SOURCE_CLOCK_HEADER,
+    STALE_WORK_SECONDS,
     GapTiming,
     Hole,
     SegmentTiming,
     gaps_header,
     plan_timeline,
+    sweep_stale_work,
 )
 from server.live.media_adapter import EvidenceSink, _Room
 from tests.fixtures.app import Api
@@ -518,3 +521,19 @@ async def test_a_real_call_with_a_rejoin_plays_through_with_its_gap(
     audio_pts, _ = decoded(audio.content, "audio")
     assert len(audio_pts) == session.recorders["applicant.audio"].recorded
     assert all(b > a for a, b in itertools.pairwise(audio_pts))
+
+
+def test_startup_sweeps_only_work_folders_left_long_ago(tmp_path: Path) -> None:
+    root = tmp_path / "playback"
+    old, fresh = root / "case-old", root / "case-fresh"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "track.webm").write_bytes(b"partial")
+    now = time.time()
+    long_ago = now - STALE_WORK_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))
+
+    assert sweep_stale_work(tmp_path, now=now) == 1
+    assert not old.exists()
+    assert fresh.exists()  # another process may be serving it right now
+    assert sweep_stale_work(tmp_path / "nothing-here", now=now) == 0

@@ -148,6 +148,24 @@ function postForm(form, file, itemId) {
   });
 }
 
+/** When the photo was taken: the file's own time (the camera writes it at capture), never later than now. */
+function takenAt(file, now = Date.now()) {
+  const written = file.lastModified;
+  return new Date(Number.isFinite(written) && written > 0 ? Math.min(written, now) : now).toISOString();
+}
+
+/** Announce the photo; a phone whose clock the server finds impossible still gets its photo in. */
+async function announce(body) {
+  const url = `/api/v1/cases/${fs.caseId}/uploads`;
+  try {
+    return await api(url, { method: "POST", body });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.reason !== "bad_captured_at") throw error;
+    const { captured_at: _refused, ...rest } = body;
+    return api(url, { method: "POST", body: rest });
+  }
+}
+
 async function uploadPhoto(itemId, file) {
   if (!file) return;
   const round = fs.round;
@@ -155,16 +173,14 @@ async function uploadPhoto(itemId, file) {
     setItem(itemId, { state: "hashing", pct: 0, message: "" });
     const sha256 = await sha256Of(file);
     const contentType = file.type || "image/jpeg";
-    const announced = await api(`/api/v1/cases/${fs.caseId}/uploads`, {
-      method: "POST",
-      body: {
-        idempotency_key: idempotencyKey(itemId, sha256),
-        purpose: "rectification",
-        item_ids: [itemId],
-        content_type: contentType,
-        size: file.size,
-        sha256,
-      },
+    const announced = await announce({
+      idempotency_key: idempotencyKey(itemId, sha256),
+      purpose: "rectification",
+      item_ids: [itemId],
+      content_type: contentType,
+      size: file.size,
+      sha256,
+      captured_at: takenAt(file),
     });
     if (fs.round !== round) return;
     if (announced.status === "finalized") return setItem(itemId, { state: "done", pct: 100 });

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
+from sqlalchemy import select
 
 from server.auth.models import Role
 from server.cases.states import CaseState
+from server.evidence.models import Evidence
 from tests.e2e.conftest import Shots
 from tests.e2e.test_applicant import link_url, no_horizontal_scroll
+from tests.e2e.test_offline import photo_taken, registered_ago
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, schedule, start_journey
 from tests.inspection.test_checklist_api import applicant_headers, make_team
 from tests.opinions.test_workflow_api import drafted_case, post, to_review
 from tests.rectification.test_rectification_api import FIXABLE, mark_both, photo, request
 from tests.supervision import move_to, open_case
-from tests.uploads.test_images import jpeg
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +50,7 @@ async def image_loaded(page: Page, selector: str) -> None:
 
 
 async def test_applicant_uploads_the_rectification_photo_and_submits(
-    e2e_api: Api, base_url: str, phone: BrowserContext, shots: Shots
+    e2e_api: Api, base_url: str, phone: BrowserContext, shots: Shots, tmp_path: Path
 ) -> None:
     journey, _ = await rectification_open(e2e_api)
     page = await phone.new_page()
@@ -79,9 +84,10 @@ async def test_applicant_uploads_the_rectification_photo_and_submits(
     await expect(page.locator("#rect-submit")).to_be_disabled()
     await shots(page, "refused")
 
-    await file_input.set_input_files(
-        {"name": "fixed.jpg", "mimeType": "image/jpeg", "buffer": jpeg((640, 480))}
-    )
+    # Taken 20 minutes ago with no EXIF time: the phone's file time says when.
+    await registered_ago(e2e_api, journey, timedelta(days=2))
+    fixed, taken = photo_taken(tmp_path, timedelta(minutes=20))
+    await file_input.set_input_files(str(fixed))
     await expect(item).to_have_attribute("data-state", "done")
     await expect(item.locator(".rect-status")).to_have_text("已上传 ✔")
     assert await item.locator("progress").evaluate("p => p.value") == 100
@@ -105,6 +111,13 @@ async def test_applicant_uploads_the_rectification_photo_and_submits(
     )
     statuses = [u["status"] for u in uploads.json()]
     assert statuses == ["rejected", "finalized"], "one upload per file, never a duplicate"
+    async with e2e_api.ctx.sessionmaker() as session:
+        photos = await session.scalars(
+            select(Evidence).where(Evidence.case_id == journey.case_id, Evidence.kind == "photo")
+        )
+        (evidence,) = [p for p in photos if p.meta.get("purpose") == "rectification"]
+    assert evidence.meta["captured_at_source"] == "device"
+    assert evidence.captured_at == taken
     await no_horizontal_scroll(page)
     await shots(page, "submitted")
 

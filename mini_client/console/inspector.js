@@ -5,6 +5,7 @@ import { caseTable } from "./dispatcher.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
 import { opinionSection } from "./opinion.js";
+import { recordingsSection } from "./recordings.js";
 import { concludeSection, rectificationSection } from "./rectification.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
@@ -144,7 +145,8 @@ class Checklist {
     this.out = h("div", { "aria-live": "polite", id: "checklist-message" });
     this.list = h("ol", { class: "items" });
     this.root.append(this.summary, this.out, this.list);
-    this.current = null;
+    this.current = null; // the item being inspected: snapshots are filed under it
+    this.unsaved = undefined; // picked here, not yet seen saved in an answer from the server
     this.live = null; // set by the call panel: sends current_item through the room
     this.evidence = new Map(); // item id → ids of the snapshots and photos filed under it
     this.listeners = [];
@@ -179,12 +181,15 @@ class Checklist {
   }
 
   async load() {
-    const picked = this.picked;
     const [data, evidence] = await Promise.all([api(`/api/v1/cases/${this.kase.id}/checklist`), this.loadEvidence()]);
     this.data = data;
     this.evidence = evidence;
-    // An item picked (or pushed by the room) while this was loading is newer than the answer.
-    if (picked === this.picked) this.current = this.data.current_item;
+    // An item picked here (or pushed by the room) is saved by the room a moment later: until an
+    // answer shows it saved, an older answer must not move the snapshot target back.
+    if (this.unsaved === undefined || this.unsaved === data.current_item) {
+      this.unsaved = undefined;
+      this.current = data.current_item;
+    }
     this.render();
   }
 
@@ -229,7 +234,7 @@ class Checklist {
 
   setCurrent(itemId) {
     this.current = itemId;
-    this.picked = (this.picked || 0) + 1;
+    this.unsaved = itemId;
     for (const li of this.list.children) li.classList.toggle("current", li.dataset.item === itemId);
     document.dispatchEvent(new CustomEvent("ci:current-item", { detail: itemId }));
   }
@@ -401,6 +406,6 @@ export async function inspectorCaseSections(kase, ctx) {
     if (kase.state === "in_progress") parts.push(concludeSection(kase, ctx, checklist));
   }
   if (!kase.state.startsWith("rectification_")) parts.push(rectification);
-  parts.push(await opinionSection(kase, ctx));
+  parts.push(await recordingsSection(kase), await opinionSection(kase, ctx));
   return parts;
 }

@@ -342,6 +342,22 @@ const TEXTS = {
   timestamp_valid: ["有效", "valid"],
   timestamp_invalid: ["无效", "NOT valid"],
   signature_signer: ["签名人：{signer}", "Signed by: {signer}"],
+  // the call's recording (recordings.js)
+  recordings: ["通话录像", "Call recording"],
+  recordings_hint: ["每一路音视频按原始编码保存，未转码；中断处保留为空白，不做拼接。录像开始于 {when}。", "Each track is kept as sent, never transcoded; breaks stay as silence/black, never joined over. Recording began {when}."],
+  recording_track: ["音视频轨", "Track"],
+  recording_length: ["时长", "Length"],
+  recording_breaks: ["中断", "Breaks"],
+  recording_file: ["整段文件", "Whole file"],
+  track_applicant: ["申请人", "Applicant"],
+  track_inspector: ["踏勘人员 {n}", "Inspector {n}"],
+  track_video: ["视频", "video"],
+  track_audio: ["音频", "audio"],
+  recording_size: ["{segments} 段，共 {s} 秒", "{segments} segments, {s} s"],
+  recording_no_gaps: ["无中断", "none"],
+  recording_gaps: ["{n} 处中断，最长 {s} 秒", "{n} break(s), longest {s} s"],
+  recording_download: ["下载整段录像", "Download the whole track"],
+  recording_save: ["保存 {name}", "Save {name}"],
 };
 
 export function t(key, params = {}) {

@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { caseTable } from "./dispatcher.js";
 import { t } from "./i18n.js";
 import { opinionSection } from "./opinion.js";
+import { recordingsSection } from "./recordings.js";
 import { h, section } from "./ui.js";
 
 export async function renderReviewerHome(root) {
@@ -15,5 +16,5 @@ export async function renderReviewerHome(root) {
 }
 
 export async function reviewerCaseSections(kase, ctx) {
-  return [await opinionSection(kase, ctx)];
+  return [await recordingsSection(kase), await opinionSection(kase, ctx)];
 }

@@ -150,13 +150,17 @@ class Checklist {
     this.live = null; // set by the call panel: sends current_item through the room
     this.evidence = new Map(); // item id → ids of the snapshots and photos filed under it
     this.listeners = [];
-    // Work replayed from the offline outbox: show the server's view again (debounced).
+    this.citing = []; // items whose offline photo arrived: my verdict there may now cite it
+    // Work replayed from the offline outbox: show the server's view again (debounced). A photo
+    // taken offline could not be cited by the verdict queued with it: cite it now (see attach).
     const onSent = (event) => {
       if (this.root.isConnected) this.shown = true;
       else if (this.shown) return window.removeEventListener("ci:outbox-sent", onSent);
-      if (event.detail.caseId !== this.kase.id) return;
+      const { caseId, kind, itemIds } = event.detail;
+      if (caseId !== this.kase.id) return;
+      if (kind === "photo") this.citing.push(...itemIds);
       clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => this.load().catch(() => {}), 300);
+      this.reloadTimer = setTimeout(() => this.afterReplay().catch(() => {}), 300);
     };
     window.addEventListener("ci:outbox-sent", onSent);
     // A snapshot filed under an item during the call: cite it (see attach).
@@ -230,6 +234,13 @@ class Checklist {
       body: { value: mine.value, note: mine.note, evidence_refs: this.refsFor(itemId, mine) },
     });
     await this.load();
+  }
+
+  /** After the outbox replayed: cite newly uploaded photos where my verdict lacks one, reload. */
+  async afterReplay() {
+    const items = [...new Set(this.citing.splice(0))];
+    for (const itemId of items) await this.attach(itemId);
+    if (!items.length) await this.load();
   }
 
   setCurrent(itemId) {

@@ -220,7 +220,8 @@ async function replayOnce() {
       failures.push({ record, error });
       await confirm(record);
     }
-    window.dispatchEvent(new CustomEvent("ci:outbox-sent", { detail: { caseId: record.caseId } }));
+    const sent = { caseId: record.caseId, kind: record.kind, itemIds: record.itemIds || [] };
+    window.dispatchEvent(new CustomEvent("ci:outbox-sent", { detail: sent }));
   }
   return true;
 }

@@ -313,6 +313,57 @@ async def test_console_opens_offline_and_uploads_the_work_once(
     await shots(page, "replayed_again")
 
 
+async def test_a_verdict_marked_offline_cites_the_photo_taken_with_it(
+    e2e_api: Api,
+    base_url: str,
+    phone_page: tuple[BrowserContext, Page, list[str]],
+    shots: Shots,
+    tmp_path: Path,
+) -> None:
+    """An item that needs a photo when it fails, failed and photographed with no signal: once
+    both are uploaded, the verdict cites the photo (it could not while the photo was queued)."""
+    journey = await in_progress_case(e2e_api)
+    await registered_ago(e2e_api, journey, timedelta(days=1))
+    lead = next(s for s in journey.inspectors if s.id == journey.case["inspector_ids"][0])
+    base = f"/api/v1/cases/{journey.case_id}"
+    headers = journey.inspector_headers(0)
+    listing = (await e2e_api.client.get(f"{base}/checklist", headers=headers)).json()
+    item_id = next(i["id"] for i in listing["items"] if i["evidence"] in ("on_fail", "always"))
+    context, page, _ = phone_page
+    await login_and_open(page, base_url, lead.username, journey.case_id)
+    await page.wait_for_function(SHELL_READY)
+    await case_kept(page, journey.case_id)
+
+    await context.set_offline(True)
+    item = page.locator(f"#checklist li.item[data-item='{item_id}']")
+    await item.locator("button.mark[data-value=fail]").click()
+    await expect(item).to_have_class(re.compile(r"\bqueued\b"))
+    site_photo, _ = photo_taken(tmp_path, timedelta(minutes=5))
+    await item.locator("input.take-photo").set_input_files(files=[site_photo])
+    await expect(page.locator("#outbox-count")).to_have_text("待上传 2 项")
+    await context.set_offline(False)
+    await expect(page.locator("#outbox-count")).to_have_text("已全部上传")
+
+    async def cited() -> bool:
+        answer = (await e2e_api.client.get(f"{base}/checklist", headers=headers)).json()
+        row = next(i for i in answer["items"] if i["id"] == item_id)
+        mine = next(v for v in row["verdicts"] if v["inspector_id"] == lead.id)
+        return (
+            mine["value"] == "fail"
+            and bool(mine["evidence_refs"])
+            and not row["evidence_violation"]
+        )
+
+    await eventually(cited, f"the fail verdict on {item_id} cites the photo")
+    evidence = (await e2e_api.client.get(f"{base}/evidence", headers=headers)).json()
+    (photo,) = [e for e in evidence if e["kind"] == "photo"]
+    answer = (await e2e_api.client.get(f"{base}/checklist", headers=headers)).json()
+    row = next(i for i in answer["items"] if i["id"] == item_id)
+    mine = next(v for v in row["verdicts"] if v["inspector_id"] == lead.id)
+    assert photo["id"] in mine["evidence_refs"]
+    await shots(page, "offline_verdict_cites_photo")
+
+
 async def test_a_photo_with_an_impossible_file_time_is_still_uploaded(
     e2e_api: Api,
     base_url: str,

@@ -68,6 +68,11 @@ def main() -> None:
         default=len(os.sched_getaffinity(0)),
         help="media worker processes for ours (default: one per core; 0 = in the server)",
     )
+    parser.add_argument(
+        "--event-loops",
+        default="uvloop",
+        help="the media workers' event loop(s) for ours, e.g. uvloop,asyncio (compared per run)",
+    )
     parser.add_argument("--settle", type=float, default=7.0)
     parser.add_argument("--late", type=float, default=5.0)
     parser.add_argument("--decode-rooms", type=int, default=1)
@@ -81,6 +86,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS))
     # child-only
     parser.add_argument("--mode", default="ours")
+    parser.add_argument("--event-loop", default="uvloop", choices=["uvloop", "asyncio"])
     parser.add_argument("--work", default="")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()

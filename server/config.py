@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     turn_ttl_seconds: int = 3600
     # media worker processes (one per core; a room is pinned to one); 0 = media in this process
     media_workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=0, le=256)
+    media_event_loop: Literal["uvloop", "asyncio"] = "uvloop"  # the workers' loop
 
     # several app processes share signaling through Redis pub/sub; empty = in-process only
     redis_url: str = ""

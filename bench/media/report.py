@@ -68,7 +68,8 @@ def config_name(run: dict[str, Any]) -> str:
     name = f"{run['mode']}@{run['rooms']}"
     if run["mode"] == "ours":
         workers = run.get("workers", 0)  # runs merged from before the workers: in-process
-        name += f" ({workers} workers)" if workers else " (in-process)"
+        name += f" ({workers} workers" if workers else " (in-process"
+        name += ", uvloop)" if run.get("event_loop") == "uvloop" else ")"
     return name + (" pinned" if run.get("pinned") else "")
 
 
@@ -186,16 +187,17 @@ def orchestrate(args: argparse.Namespace) -> None:
     plan = []
     for _ in range(args.repeats):
         if "ours" in args.modes:
-            plan += [("ours", int(n)) for n in args.rooms.split(",") if n]
+            loops = [loop for loop in args.event_loops.split(",") if loop]
+            plan += [("ours", int(n), loop) for n in args.rooms.split(",") if n for loop in loops]
         if "stock" in args.modes:
-            plan += [("stock", int(n)) for n in args.stock_rooms.split(",") if n]
+            plan += [("stock", int(n), "asyncio") for n in args.stock_rooms.split(",") if n]
     started = time.time()
     runs = []
     machine = machine_info()
-    for mode, rooms in plan:
-        print(f"[media_rooms] {mode} x {rooms} rooms ...", flush=True)
+    for mode, rooms, loop in plan:
+        print(f"[media_rooms] {mode} x {rooms} rooms ({loop}) ...", flush=True)
         t = time.time()
-        run = run_once(mode, rooms, args)
+        run = run_once(mode, rooms, args, loop)
         run["run_seconds"] = round(time.time() - t, 1)
         run["loadavg_after"] = os.getloadavg()
         runs.append(run)

@@ -142,9 +142,12 @@ def machine_busy() -> float:
     )
 
 
-def start_server(mode: str, work: Path, args: argparse.Namespace) -> tuple[Child, int, list[int]]:
+def start_server(
+    mode: str, work: Path, args: argparse.Namespace, event_loop: str
+) -> tuple[Child, int, list[int]]:
     """The server process; returns it, its signaling port and its media workers' pids."""
     argv = ["--role", "server", "--mode", mode, "--workers", str(args.workers)]
+    argv += ["--event-loop", event_loop]
     server = Child("server", [*argv, "--work", str(work), "--out", str(work / "server.json")], work)
     _, port, workers = server.expect("ready", 120).split()
     worker_pids = [int(pid) for pid in workers.split(",") if pid != "-"]
@@ -214,7 +217,9 @@ def measure_window(
     }
 
 
-def run_once(mode: str, rooms: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_once(
+    mode: str, rooms: int, args: argparse.Namespace, event_loop: str = "uvloop"
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"media_rooms_{mode}{rooms}_"))
     children: list[Child] = []
     workers = args.workers if mode == "ours" else 0
@@ -222,11 +227,12 @@ def run_once(mode: str, rooms: int, args: argparse.Namespace) -> dict[str, Any]:
         "mode": mode,
         "rooms": rooms,
         "workers": workers,
+        "event_loop": event_loop if workers else "asyncio",
         "work": str(work),
         "pinned": args.pin,
     }
     try:
-        server, port, worker_pids = start_server(mode, work, args)
+        server, port, worker_pids = start_server(mode, work, args, event_loop)
         children.append(server)
         result["worker_pids"] = worker_pids
         clients = start_clients(port, rooms, work, args)

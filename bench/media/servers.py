@@ -48,9 +48,10 @@ class OursServer:
     keeps what the web process keeps: signaling and the sink.
     """
 
-    def __init__(self, work: Path, workers: int) -> None:
+    def __init__(self, work: Path, workers: int, event_loop: str = "uvloop") -> None:
         self.work = work
         self.workers = workers
+        self.event_loop = event_loop
         self.pool: Any = None
         self.sessions: dict[int, Any] = {}
         self.sinks: dict[int, KeepSink] = {}
@@ -59,7 +60,9 @@ class OursServer:
         if self.workers:
             from media.workers import MediaWorkerPool
 
-            self.pool = MediaWorkerPool(self.workers, setup=loopback_ice)
+            self.pool = MediaWorkerPool(
+                self.workers, setup=loopback_ice, event_loop=self.event_loop
+            )
             await self.pool.start()
 
     def _session(self, room: int) -> Any:
@@ -195,7 +198,10 @@ class StockServer:
 async def run_server(args: argparse.Namespace) -> None:
     loopback_ice()
     work = Path(args.work)
-    server: Any = OursServer(work, args.workers) if args.mode == "ours" else StockServer(work)
+    if args.mode == "ours":
+        server: Any = OursServer(work, args.workers, args.event_loop)
+    else:
+        server = StockServer(work)
     await server.start()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -192,8 +192,11 @@ class _Worker:
         context: Any,
         setup: Callable[[], None] | None,
         on_exit: Callable[[_Worker], None],
+        event_loop: process.EventLoop = "uvloop",
     ) -> None:
         self.index = index
+        self._event_loop = event_loop
+        self.event_loop = ""  # the loop the running process reported
         self.state: WorkerState = "starting"
         self.pid: int | None = None
         self.rooms: dict[str, RemoteSession] = {}
@@ -233,6 +236,7 @@ class _Worker:
                 raise
             return
         self.pid, self.state, self.served = hello.pid, "ready", True
+        self.event_loop = hello.event_loop
         self._ready.set_result(None)
         self._reader = asyncio.create_task(self._read(reader))
 
@@ -242,7 +246,7 @@ class _Worker:
         try:
             proc = self._context.Process(
                 target=process.run,
-                args=(child_end, self._setup),
+                args=(child_end, self._setup, self._event_loop),
                 name=f"media-worker-{self.index}",
                 daemon=True,
             )
@@ -380,6 +384,7 @@ class WorkerHealth:
     state: WorkerState
     rooms: int
     restarts: int
+    event_loop: str = ""
 
 
 class MediaWorkerPool:
@@ -392,9 +397,12 @@ class MediaWorkerPool:
         setup: Callable[[], None] | None = None,
         start_method: StartMethod = "spawn",
         start_timeout: float = START_SECONDS,
+        event_loop: process.EventLoop = "uvloop",
     ) -> None:
         if size < 1:
             raise ValueError(f"a media worker pool needs at least 1 worker, not {size}")
+        if event_loop not in ("uvloop", "asyncio"):
+            raise ValueError(f"event loop {event_loop!r}: use 'uvloop' or 'asyncio'")
         if start_method not in ("spawn", "forkserver"):
             raise ValueError(
                 f"start method {start_method!r}: use 'spawn' or 'forkserver' (a forked copy of "
@@ -402,6 +410,7 @@ class MediaWorkerPool:
             )
         self.size = size
         self._setup = setup
+        self._event_loop = event_loop
         self._context = multiprocessing.get_context(start_method)
         self._start_timeout = start_timeout
         self._workers: list[_Worker] = []
@@ -449,7 +458,9 @@ class MediaWorkerPool:
 
     def health(self) -> list[WorkerHealth]:
         return [
-            WorkerHealth(w.index, w.pid, w.state, len(w.rooms), self._restarts[w.index])
+            WorkerHealth(
+                w.index, w.pid, w.state, len(w.rooms), self._restarts[w.index], w.event_loop
+            )
             for w in self._workers
         ]
 
@@ -471,7 +482,7 @@ class MediaWorkerPool:
     # restarts ---------------------------------------------------------------------------
 
     def _launch(self, index: int, delay: float) -> _Worker:
-        worker = _Worker(index, self._context, self._setup, self._exited)
+        worker = _Worker(index, self._context, self._setup, self._exited, self._event_loop)
         worker.launch(delay, self._start_timeout)
         return worker
 

@@ -46,6 +46,7 @@ class Hello:
     """The worker's first frame: it is up and serving."""
 
     pid: int
+    event_loop: str = ""  # the running loop's module: "uvloop" or "asyncio.unix_events"
 
 
 @dataclass(frozen=True, slots=True)

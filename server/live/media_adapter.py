@@ -451,7 +451,9 @@ async def start_media_pool(
     """
     if settings.media_workers == 0:
         return None
-    pool = MediaWorkerPool(settings.media_workers, setup=setup)
+    pool = MediaWorkerPool(
+        settings.media_workers, setup=setup, event_loop=settings.media_event_loop
+    )
     stack.push_async_callback(pool.stop)
     await pool.start()
     log.info("media workers started: %s", [w.pid for w in pool.health()])
@@ -464,7 +466,13 @@ def media_health(ctx: AppContext) -> dict[str, Any]:
     if pool is None:
         return {"ok": True, "workers": 0}
     workers = [
-        {"pid": w.pid, "state": w.state, "rooms": w.rooms, "restarts": w.restarts}
+        {
+            "pid": w.pid,
+            "state": w.state,
+            "rooms": w.rooms,
+            "restarts": w.restarts,
+            "event_loop": w.event_loop,
+        }
         for w in pool.health()
     ]
     return {"ok": pool.ok, "workers": len(workers), "processes": workers}

@@ -335,9 +335,36 @@ async def test_a_parent_that_exits_without_stopping_its_pool_does_not_hang() -> 
             await parent.wait()
 
 
+async def test_workers_run_the_configured_event_loop(tmp_path: Path) -> None:
+    plain = MediaWorkerPool(1, setup=loopback_only, event_loop="asyncio")
+    await plain.start()
+    try:
+        (worker,) = plain.health()
+        assert worker.event_loop.startswith("asyncio")
+        room, _ = room_in(plain, tmp_path, segment_seconds=1.0)
+        phone = await connect(lambda s: room.handle_offer("p", "applicant", s), role="applicant")
+        try:
+            for _ in range(200):  # bounded: about 10 s
+                if (await room.stats()).relays["applicant.video"].packets_in >= 30:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await room.stats()).relays["applicant.video"].packets_in >= 30
+        finally:
+            await phone.close()
+            await room.close()
+    finally:
+        await plain.stop()
+
+
+async def test_workers_default_to_uvloop(pool: MediaWorkerPool) -> None:
+    assert {w.event_loop for w in pool.health()} == {"uvloop"}
+
+
 async def test_pool_refuses_bad_configuration(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 1 worker"):
         MediaWorkerPool(0)
+    with pytest.raises(ValueError, match="uvloop"):
+        MediaWorkerPool(1, event_loop="trio")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="spawn"):
         MediaWorkerPool(1, start_method="fork")  # type: ignore[arg-type]
     with pytest.raises(WorkerError, match="not running"):
@@ -352,3 +379,6 @@ def test_media_workers_setting_defaults_to_the_cores_and_refuses_a_negative_coun
     assert Settings().media_workers == 0
     with pytest.raises(ValidationError, match="media_workers"):
         Settings(media_workers=-1)
+    assert Settings().media_event_loop == "uvloop"
+    with pytest.raises(ValidationError, match="media_event_loop"):
+        Settings(media_event_loop="trio")  # type: ignore[arg-type]

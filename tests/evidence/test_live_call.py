@@ -300,10 +300,11 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
         media: CaseMedia = factory.open[journey.case_id]
         await wait_for(lambda: len(frames_of(view)) >= 30, 15)
 
-        async def a_segment_is_stored() -> bool:
-            return bool(await rows(ctx, journey.case_id, "segment"))
+        async def a_video_segment_is_stored() -> bool:
+            stored = await rows(ctx, journey.case_id, "segment")
+            return any(s.meta["track_id"] == "applicant.video" for s in stored)
 
-        await poll_async(a_segment_is_stored, 15)
+        await poll_async(a_video_segment_is_stored, 15)  # audio may be stored first
         assert isinstance(media.peers, RemoteSession)
         killed = media.peers.worker_pid
         assert killed is not None

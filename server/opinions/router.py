@@ -6,11 +6,12 @@ page the QR code on the PDF leads a reader to (zh + en). Neither needs a login.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -27,7 +28,7 @@ from server.deps import (
 from server.opinions import service
 from server.opinions.content import shanghai_time
 from server.opinions.models import Opinion
-from server.opinions.signature_check import check_stored_pdf
+from server.opinions.signature_check import admit_verification, check_stored_pdf
 from server.opinions.verify import VerificationReport
 from server.storage import attachment_disposition
 
@@ -319,6 +320,15 @@ async def acknowledge(
 # --- public verification -----------------------------------------------------------------------
 
 
+def _limit_verifications(request: Request, ctx: ContextDep) -> None:
+    """The public verification re-checks a signature: a client may not ask for it in a loop."""
+    client = request.client.host if request.client else "unknown"
+    admit_verification(ctx, client, time.monotonic())
+
+
+VerifyLimit = Depends(_limit_verifications)
+
+
 async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
     opinion, newer = await service.by_code(session, code)
     content = service.content_of(opinion)
@@ -348,14 +358,14 @@ async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
 
 
 # Declared before "/verify/{code}", whose parameter would otherwise swallow ".html".
-@router.get("/verify/{code}.html", response_class=HTMLResponse)
+@router.get("/verify/{code}.html", response_class=HTMLResponse, dependencies=[VerifyLimit])
 async def verify_page(code: Code, session: SessionDep, ctx: ContextDep) -> HTMLResponse:
     """Public page (zh + en) for a reader who scanned the QR code on the opinion."""
     facts = await _verify(session, ctx, code)
     return HTMLResponse(verify_html(facts), headers={"X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/verify/{code}")
+@router.get("/verify/{code}", dependencies=[VerifyLimit])
 async def verify(code: Code, session: SessionDep, ctx: ContextDep) -> VerifyOut:
     """Public: the opinion's key facts, hashes and signature check; current or superseded."""
     return await _verify(session, ctx, code)

@@ -14,11 +14,18 @@ from datetime import datetime, timedelta
 
 from server.context import AppContext
 from server.db import utcnow
-from server.errors import AppError
+from server.errors import AppError, TooManyRequests
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from server.opinions.verify import VerificationReport, verify_pdf
+from signaling.limits import TokenBucket
 
+LIMITS_KEY = "verify_rate_limits"
+# Per client address: a person scanning QR codes at a counter stays far below this; a script
+# that makes the server re-verify PDFs in a loop does not.
+VERIFY_RATE = 0.5  # requests per second, sustained
+VERIFY_BURST = 20.0
+LIMITED_CLIENTS = 10_000  # addresses remembered per process (the oldest is forgotten)
 CACHE_KEY = "opinion_signature_checks"
 CACHE_FOR = timedelta(minutes=10)
 CACHE_SIZE = 256
@@ -55,3 +62,18 @@ async def check_stored_pdf(ctx: AppContext, opinion: Opinion) -> VerificationRep
         cache.pop(next(iter(cache)))  # the oldest entry (dicts keep insertion order)
     cache[key] = _Cached(now + CACHE_FOR, report)
     return report
+
+
+def admit_verification(ctx: AppContext, client: str, now: float) -> None:
+    """Raise `TooManyRequests` when ``client`` asks for verifications faster than allowed."""
+    buckets: dict[str, TokenBucket] = ctx.extras.setdefault(LIMITS_KEY, {})
+    bucket = buckets.pop(client, None) or TokenBucket(VERIFY_RATE, VERIFY_BURST)
+    buckets[client] = bucket  # most recently seen last
+    if len(buckets) > LIMITED_CLIENTS:
+        buckets.pop(next(iter(buckets)))
+    if not bucket.take(now):
+        raise TooManyRequests(
+            "验证请求过于频繁，请稍候再试。",
+            "Too many verification requests; wait a moment and try again.",
+            retry_after=int(1 / VERIFY_RATE) + 1,
+        )

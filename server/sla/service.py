@@ -188,8 +188,15 @@ async def start_for_case(
     running = await active_clock(session, case.id)
     if running is not None and running.phase == phase:
         return running
-    return await restart_for_case(
-        session, case, now=now, policy=policy, phase=phase, sla_class=sla_class, calendar=calendar
+    return await _start(
+        session,
+        case,
+        running,
+        now=now,
+        policy=policy,
+        phase=phase,
+        sla_class=sla_class,
+        calendar=calendar,
     )
 
 

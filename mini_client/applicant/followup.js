@@ -2,6 +2,7 @@
 // Its texts live here (the shared dictionary is not extended by this page).
 import { api, ApiError } from "../shared/api.js";
 import { formatTime, getLang } from "../shared/i18n.js";
+import { takenAt } from "../shared/photo.js";
 
 const TEXTS = {
   rect_title: ["补齐补正", "Rectification"],
@@ -146,12 +147,6 @@ function postForm(form, file, itemId) {
     });
     xhr.send(body);
   });
-}
-
-/** When the photo was taken: the file's own time (the camera writes it at capture), never later than now. */
-function takenAt(file, now = Date.now()) {
-  const written = file.lastModified;
-  return new Date(Number.isFinite(written) && written > 0 ? Math.min(written, now) : now).toISOString();
 }
 
 /** Announce the photo; a phone whose clock the server finds impossible still gets its photo in. */

@@ -1,6 +1,7 @@
 // The live call beside the checklist: the phone's picture and voice, our microphone, snapshots.
 import { getToken } from "./api.js";
 import { Signaling } from "../shared/signaling.js";
+import { preferVp8 } from "../shared/webrtc.js";
 import { getLang, t } from "./i18n.js";
 import { h, section } from "./ui.js";
 
@@ -13,7 +14,7 @@ class InspectorPeer extends EventTarget {
     this.send = send;
     this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
     const video = this.pc.addTransceiver("video", { direction: "recvonly" });
-    preferVp8(video);
+    preferVp8(video, window.RTCRtpReceiver); // we only receive video
     this.pc.addTransceiver("audio", { direction: "recvonly" });
     const track = mic && mic.getAudioTracks()[0];
     if (track) this.pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
@@ -52,12 +53,7 @@ class InspectorPeer extends EventTarget {
   }
 }
 
-function preferVp8(transceiver) {
-  const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-  if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
-  const vp8 = caps.codecs.filter((c) => /video\/(vp8|rtx)/i.test(c.mimeType));
-  if (vp8.some((c) => /vp8/i.test(c.mimeType))) transceiver.setCodecPreferences(vp8);
-}
+
 
 async function openMic() {
   try {

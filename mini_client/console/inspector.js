@@ -207,7 +207,7 @@ class Checklist {
     }
     const byItem = new Map();
     for (const row of rows) {
-      if (!ITEM_EVIDENCE.includes(row.kind) || (row.meta && row.meta.purpose === "rectification")) continue;
+      if (row.meta && row.meta.purpose === "rectification") continue; // the applicant's, not ours
       for (const itemId of row.item_ids) byItem.set(itemId, [...(byItem.get(itemId) || []), row.id]);
     }
     return byItem;

@@ -12,6 +12,7 @@
 // case opened: its facts, appointment, clock, checklist, rectification rounds, opinion; and
 // the matters list) are kept in IndexedDB and given back by api.js when the network is gone,
 // with a clear notice over the page.
+import { takenAt } from "../shared/photo.js";
 import { ApiError, api, getToken, setReadKeeper } from "./api.js";
 import { onLangChange, t } from "./i18n.js";
 import { errorText, h } from "./ui.js";
@@ -100,16 +101,6 @@ export async function queuePhoto(owner, caseId, itemIds, blob, gps) {
   const contentType = (blob.type || "image/jpeg").toLowerCase();
   const id = crypto.randomUUID();
   return submit({ key: `photo:${id}`, id, kind: "photo", owner, caseId, itemIds, blob, contentType, size: blob.size, sha256, gps, capturedAt });
-}
-
-/**
- * When a photo was taken, as an ISO time with its offset: the file's own time (the camera writes
- * the file at the moment of capture), never later than now; now for a Blob without one.
- */
-function takenAt(blob, now = Date.now()) {
-  const written = blob && blob.lastModified;
-  const when = Number.isFinite(written) && written > 0 ? Math.min(written, now) : now;
-  return new Date(when).toISOString();
 }
 
 /** Save durably, then try to send now; "sent", "queued", or the server's refusal (an ApiError). */

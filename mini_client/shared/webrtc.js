@@ -29,8 +29,9 @@ export function setMuted(stream, muted) {
   for (const track of stream.getAudioTracks()) track.enabled = !muted;
 }
 
-function preferVp8(transceiver) {
-  const caps = window.RTCRtpSender && RTCRtpSender.getCapabilities && RTCRtpSender.getCapabilities("video");
+/** VP8 first (the server forwards it untranscoded); `side` is RTCRtpSender or RTCRtpReceiver. */
+export function preferVp8(transceiver, side = window.RTCRtpSender) {
+  const caps = side && side.getCapabilities && side.getCapabilities("video");
   if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
   const vp8 = caps.codecs.filter((c) => /video\/(vp8|rtx)/i.test(c.mimeType));
   if (vp8.some((c) => /vp8/i.test(c.mimeType))) transceiver.setCodecPreferences(vp8);

@@ -156,7 +156,12 @@ async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
     }
     zh, en = texts.get(exc.status_code, ("请求无法处理。", str(exc.detail)))
     error = AppError(zh, en)
-    body = error.to_problem() | {"status": exc.status_code, "code": f"http_{exc.status_code}"}
+    code = f"http_{exc.status_code}"
+    body = error.to_problem() | {
+        "type": f"urn:cloudinspect:problem:{code}",
+        "status": exc.status_code,
+        "code": code,
+    }
     return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
 
 

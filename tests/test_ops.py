@@ -92,3 +92,14 @@ async def test_migrations_match_the_models(engine: AsyncEngine, database_url: st
 
 def test_migrations_have_a_single_head() -> None:
     assert head_revision() is not None
+
+
+async def test_an_unknown_address_is_a_problem_of_its_own_kind(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/no-such-thing")
+    wrong_method = await client.delete("/healthz")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:cloudinspect:problem:http_404"  # not internal_error
+    assert response.json()["detail"] == "找不到该地址。"
+    assert wrong_method.json()["type"] == "urn:cloudinspect:problem:http_405"

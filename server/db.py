@@ -22,6 +22,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from server.errors import NotStored
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -99,11 +101,19 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def session_scope(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit when the body succeeds, roll back when it raises."""
+    """One unit of work: commit when the body succeeds, roll back when it raises.
+
+    A failed commit is re-raised as :class:`NotStored` so the caller can never mistake it for
+    success; the web layer renders it as an error response, never a 2xx.
+    """
     async with sessionmaker() as session:
         try:
             yield session
-            await session.commit()
         except BaseException:
             await session.rollback()
             raise
+        try:
+            await session.commit()
+        except Exception as exc:
+            await session.rollback()
+            raise NotStored() from exc

@@ -46,7 +46,10 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session commits when the endpoint returns, before the response is
+# sent. With the default ("request") FastAPI would commit after the client had its 2xx, so an
+# acknowledged write could still be lost or fail (DESIGN §2, write path rule).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -9,6 +9,7 @@
     │   └── InvalidState          409  illegal state transition; names current and allowed states
     ├── TooManyRequests           429  throttled; carries retry_after seconds
     └── Unavailable               503  a dependency (database, object store) is down
+        └── NotStored             503  the request's commit failed: nothing of it is stored
 
 Every message has a Chinese text for the user and an English alternative.
 """
@@ -102,6 +103,16 @@ class Unavailable(AppError):
     code = "unavailable"
 
 
+class NotStored(Unavailable):
+    code = "not_stored"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "未能保存：本次操作没有生效，请稍后重试。",
+            "Not saved: nothing of this request was stored; try again in a moment.",
+        )
+
+
 def not_found(what_zh: str, what_en: str) -> NotFound:
     return NotFound(f"找不到{what_zh}，请核对编号。", f"{what_en} not found; check the id.")
 
@@ -165,7 +176,19 @@ async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
 
 
+async def _last_resort_handler(_: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected still answers problem+json; the server logs the traceback."""
+    return _problem(
+        AppError(
+            "服务器出错，本次操作可能没有生效，请稍后重试；如再次出现请联系管理员。",
+            "Server error: this request may not have taken effect; try again, and tell "
+            "the administrator if it happens again.",
+        )
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _last_resort_handler)
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-deps lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/cloudinspect run
 
-test: $(STAMP) lint
+test: $(STAMP) test-deps lint
 	$(BIN)/pytest -q
+
+# Chromium, fonts, PostgreSQL: installed or started as root, else a clear message and stop.
+test-deps:
+	bash scripts/test-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check server signaling media checklists tests bench

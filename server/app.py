@@ -98,6 +98,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if media_pool is not None:
             ctx.extras[MEDIA_POOL] = media_pool
         app.state.ctx = ctx
+        # Live events still being written are waited for before the engine goes.
+        stack.push_async_callback(ctx.detached.drain)
         # Unwound first on shutdown: live calls store their last segment before storage goes.
         stack.push_async_callback(_close_live_calls, app)
         if settings.scheduler_enabled:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from server.audit.detached import DetachedWriter
 from server.config import Settings
 
 if TYPE_CHECKING:
@@ -28,3 +29,8 @@ class AppContext:
     matter_lookup: MatterLookup
     seaweed: SeaweedProcess | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Writes from live code that no cancellation may cut short (audit of joins and leaves).
+    detached: DetachedWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.detached = DetachedWriter(self.sessionmaker)

@@ -5,6 +5,7 @@ no database session is held for the life of a WebSocket.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -89,10 +90,14 @@ class LiveAdapter:
         # this case admits. No observers yet: supervisors watching calls is a later decision.
         return RoomFacts(case.id, case.state, frozenset(inspectors), site=site)
 
-    async def on_event(self, event: RoomEvent, at: datetime) -> None:
-        async with self.ctx.sessionmaker() as session:
+    def on_event(self, event: RoomEvent, at: datetime) -> asyncio.Future[None]:
+        """Start persisting ``event`` at once, detached: a replaced or closed connection
+        that stops waiting for it never cuts the write (its audit record) short."""
+
+        async def write(session: AsyncSession) -> None:
             await self._persist(session, event, at)
-            await session.commit()
+
+        return self.ctx.detached.submit(write, what=f"{type(event).__name__} {event.case_id}")
 
     async def _persist(self, session: AsyncSession, event: RoomEvent, at: datetime) -> None:
         stamp = at.isoformat()

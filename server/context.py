@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from server.config import Settings
 
 if TYPE_CHECKING:
     from checklists.schema import Catalogue
+    from server.auth.ended import AccessEnded
     from server.cases.service import MatterLookup
     from server.seaweed import SeaweedProcess
     from server.storage import ObjectStore
@@ -29,6 +31,9 @@ class AppContext:
     matter_lookup: MatterLookup
     seaweed: SeaweedProcess | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Told (after the commit) when a login or an applicant link ends, so that parts holding
+    # live connections (the WebSocket rooms) can close them; wired at start-up.
+    access_ended: list[Callable[[AccessEnded], None]] = field(default_factory=list)
     # Writes from live code that no cancellation may cut short (audit of joins and leaves).
     detached: DetachedWriter = field(init=False)
 

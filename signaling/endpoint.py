@@ -245,6 +245,7 @@ class _Connection:
         await self._apply(room.receive(self.conn, message))
 
     async def _join(self, message: Join) -> None:
+        asked = time.monotonic()
         try:
             identity = await self.deps.authenticate(message.token)
         except AuthenticationFailed:
@@ -253,6 +254,9 @@ class _Connection:
         facts = await self.deps.room_facts(self.case_id)
         if facts is None:
             self._close(CloseCode.policy, "not admitted")
+            raise _Stop
+        if self.registry.ended_since(identity, asked):  # logged out while we checked
+            self._close(CloseCode.policy, "access ended")
             raise _Stop
         room = self.registry.room(self.case_id)
         effects = room.join(self.conn, identity, facts)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access import CaseView, current_inspectors
 from server.appointments.service import record_applicant_joined
 from server.audit.service import Actor, append
+from server.auth.ended import AccessEnded, AccessEndedHook
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
@@ -28,6 +29,7 @@ from server.inspection.service import set_current_item
 from server.live.turn import ice_servers
 from signaling.endpoint import AuthenticationFailed, Limits, SignalingDeps, Timing, make_router
 from signaling.media import MediaError, MediaFactory, SignalChannel
+from signaling.messages import ParticipantKind
 from signaling.registry import Registry
 from signaling.room import (
     Identity,
@@ -46,10 +48,29 @@ log = logging.getLogger(__name__)
 def identity_of(principal: Principal) -> Identity:
     """A case inspector joins as ``inspector``; other staff only ever as observers."""
     if principal.kind == "applicant":
-        return Identity(principal.id, "applicant", principal.display_name, principal.case_id)
-    if principal.role == Role.inspector:
-        return Identity(principal.id, "inspector", principal.display_name)
-    return Identity(principal.id, "observer", principal.display_name)
+        return Identity(
+            principal.id,
+            "applicant",
+            principal.display_name,
+            principal.case_id,
+            credential=principal.id,
+        )
+    kind: ParticipantKind = "inspector" if principal.role == Role.inspector else "observer"
+    return Identity(
+        principal.id, kind, principal.display_name, credential=principal.session_id or None
+    )
+
+
+def end_live_access(app: FastAPI) -> AccessEndedHook:
+    """The hook that closes the live sockets (and so the media) of an ended login or link."""
+
+    def end(ended: AccessEnded) -> None:
+        registry: Registry = app.state.live  # looked up now: tests may install a new one
+        closed = registry.kick(ended.principal_id, credential=ended.session_id)
+        if closed:
+            log.info("live access ended (%s): %d connection(s) closed", ended.reason, closed)
+
+    return end
 
 
 def _actor(participant_id: str, kind: str) -> Actor:

@@ -22,6 +22,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.cases.models import Case
+from server.config import Settings
 from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
@@ -212,6 +213,7 @@ def install(
     limits: Limits | None = None,
 ) -> Registry:
     """Add ``/ws/cases/{case_id}`` to ``app``; the room registry goes on ``app.state.live``."""
+    settings: Settings = app.state.settings
     adapter = LiveAdapter(app)
     registry = Registry(media_factory or _MediaNotInstalled)
     deps = SignalingDeps(
@@ -220,7 +222,12 @@ def install(
         on_event=adapter.on_event,
         registry=registry,
         timing=timing or Timing(),
-        limits=limits or Limits(),
+        limits=limits
+        or Limits(
+            rate=settings.ws_messages_per_second,
+            burst=settings.ws_message_burst,
+            strikes=settings.ws_flood_strikes,
+        ),
     )
     app.state.live = registry
     before = len(app.router.routes)

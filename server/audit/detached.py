@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.errors import AppError
+
 log = logging.getLogger(__name__)
 
 Write = Callable[[AsyncSession], Awaitable[None]]
@@ -48,22 +50,38 @@ class DetachedWriter:
         self._sessionmaker = sessionmaker
         self._retry_delays = retry_delays
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last: dict[str, asyncio.Task[None]] = {}  # the latest write of each order key
 
     @property
     def pending(self) -> int:
         return len(self._tasks)
 
-    def submit(self, write: Write, *, what: str) -> asyncio.Future[None]:
+    def submit(self, write: Write, *, what: str, order: str | None = None) -> asyncio.Future[None]:
         """Start ``write`` now; await the result to wait for it (a cancelled wait leaves it be).
 
-        ``what`` names the write in the log if it is finally given up.
+        ``what`` names the write in the log if it is finally given up. Writes with the same
+        ``order`` key (a case id) are committed in the order submitted, so a room's audit
+        records chain in the order its events happened.
         """
-        task = asyncio.get_running_loop().create_task(self._run(write, what))
+        previous = self._last.get(order) if order is not None else None
+        task = asyncio.get_running_loop().create_task(self._run(write, what, previous))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if order is not None:
+            self._last[order] = task
+        task.add_done_callback(lambda done: self._settle(done, order))
         return asyncio.shield(task)
 
-    async def _run(self, write: Write, what: str) -> None:
+    def _settle(self, task: asyncio.Task[None], order: str | None) -> None:
+        self._tasks.discard(task)
+        if order is not None and self._last.get(order) is task:
+            del self._last[order]
+        if not task.cancelled():
+            task.exception()  # logged in _run; a waiter still gets it, nobody else must
+
+    async def _run(self, write: Write, what: str, previous: asyncio.Task[None] | None) -> None:
+        """Commit ``write``; a failure is logged here and raised to whoever still waits."""
+        if previous is not None:
+            await asyncio.wait([previous])  # whatever became of it
         for attempt, delay in enumerate((*self._retry_delays, None), start=1):
             try:
                 async with self._sessionmaker() as session:
@@ -75,12 +93,14 @@ class DetachedWriter:
                     log.error(
                         "detached write given up: %s (attempt %d)", what, attempt, exc_info=True
                     )
-                    return
+                    raise
                 log.warning("detached write retried: %s (attempt %d): %s", what, attempt, exc.orig)
                 await asyncio.sleep(delay)
+            except AppError:
+                raise  # a rule refused it: the caller's answer to give, not a write lost
             except Exception:
                 log.error("detached write failed: %s", what, exc_info=True)
-                return
+                raise
 
     async def drain(self, grace: float = DRAIN_GRACE) -> int:
         """At shutdown: wait for every write in flight; returns how many did not finish."""

@@ -119,7 +119,8 @@ class LiveAdapter:
         async def write(session: AsyncSession) -> None:
             await self._persist(session, event, at)
 
-        return self.ctx.detached.submit(write, what=f"{type(event).__name__} {event.case_id}")
+        what = f"{type(event).__name__} of case {event.case_id}"
+        return self.ctx.detached.submit(write, what=what, order=event.case_id)
 
     async def _persist(self, session: AsyncSession, event: RoomEvent, at: datetime) -> None:
         stamp = at.isoformat()

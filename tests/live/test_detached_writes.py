@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -72,7 +73,32 @@ async def test_a_write_given_up_is_logged_loudly(
     async def write(session: AsyncSession) -> None:
         raise IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
 
-    await writer(ctx).submit(write, what="live.join case-1")
+    with pytest.raises(IntegrityError):  # whoever still waits is told too
+        await writer(ctx).submit(write, what="live.join case-1")
     given_up = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert given_up
     assert "live.join case-1" in given_up[0].getMessage()
+
+
+async def test_writes_of_one_case_are_committed_in_the_order_given(ctx: AppContext) -> None:
+    detached = writer(ctx)
+
+    def slow_then(action: str, pause: float) -> Callable[[AsyncSession], Awaitable[None]]:
+        async def write(session: AsyncSession) -> None:
+            await asyncio.sleep(pause)
+            await append(session, Actor.system(), action, case_id="case-1")
+
+        return write
+
+    first = detached.submit(slow_then("test.first", 0.1), what="1", order="case-1")
+    second = detached.submit(slow_then("test.second", 0.0), what="2", order="case-1")
+    await asyncio.gather(first, second)
+    async with ctx.sessionmaker() as session:
+        actions = list(
+            await session.scalars(
+                select(AuditRecord.action)
+                .where(AuditRecord.action.like("test.%"))
+                .order_by(AuditRecord.seq)
+            )
+        )
+    assert actions == ["test.first", "test.second"]

@@ -59,8 +59,9 @@ def video_frames(client: Client) -> int:
     return next((len(r.frames) for r in client.received if r.kind == "video"), 0)
 
 
-async def frames_stop(client: Client, within: float = 5.0) -> None:
-    """Bounded wait until ``client`` has received no video frame for half a second."""
+async def frames_stop(client: Client, within: float = 5.0) -> float:
+    """Bounded wait until ``client`` has received no video frame for half a second;
+    returns when the last one arrived (``time.monotonic()``)."""
     deadline = time.monotonic() + within
     seen, since = video_frames(client), time.monotonic()
     while time.monotonic() - since < 0.5:
@@ -68,6 +69,8 @@ async def frames_stop(client: Client, within: float = 5.0) -> None:
         await asyncio.sleep(0.05)
         if video_frames(client) != seen:
             seen, since = video_frames(client), time.monotonic()
+    video = next(r for r in client.received if r.kind == "video")
+    return video.frames[-1][0]
 
 
 async def frames_flow(client: Client, within: float = 10.0) -> None:
@@ -83,9 +86,7 @@ async def refused(api: Api, headers: dict[str, str]) -> None:
 
 
 @pytest.mark.usefixtures("loopback_ice")
-async def test_logout_ends_the_call_and_its_media(
-    base: str, api: Api, journey: Journey, record_property: Any
-) -> None:
+async def test_logout_ends_the_call_and_its_media(base: str, api: Api, journey: Journey) -> None:
     url = f"{base}/ws/cases/{journey.case_id}"
     lead_headers = journey.inspector_headers(0)
     phone = await join(url, token(journey.applicant))
@@ -96,11 +97,13 @@ async def test_logout_ends_the_call_and_its_media(
     try:
         await frames_flow(views[0])
         response = await api.client.post("/api/v1/auth/logout", headers=lead_headers)
+        answered = time.monotonic()
         assert response.status_code == 204, response.text
         code, took = await closed_within(lead)
         assert code == CloseCode.policy
-        record_property("logout_to_close_s", round(took, 4))
-        await frames_stop(views[0])  # the server left the lead's peer: no more pictures
+        print("figure", "logout_to_close_s", round(took, 4))
+        last_frame = await frames_stop(views[0])  # the server left the lead's peer
+        print("figure", "logout_to_last_frame_s", round(last_frame - answered, 4))
         await frames_flow(views[1])  # …while the others' call goes on
         assert await still_open(second)
         await refused(api, lead_headers)
@@ -132,7 +135,11 @@ async def test_logout_ends_only_the_calls_of_that_login(
 
 @pytest.mark.parametrize(
     ("change", "reason"),
-    [({"active": False}, "disabled"), ({"role": "reviewer"}, "role changed")],
+    [
+        ({"active": False}, "disabled"),
+        ({"role": "reviewer"}, "role_changed"),
+        ({"password": "another correct horse"}, "password_changed"),
+    ],
 )
 async def test_admin_change_ends_the_staff_members_call(
     base: str,
@@ -140,7 +147,6 @@ async def test_admin_change_ends_the_staff_members_call(
     journey: Journey,
     change: dict[str, Any],
     reason: str,
-    record_property: Any,
 ) -> None:
     url = f"{base}/ws/cases/{journey.case_id}"
     lead_id = journey.case["inspector_ids"][0]
@@ -154,7 +160,7 @@ async def test_admin_change_ends_the_staff_members_call(
         assert response.status_code == 200, response.text
         code, took = await closed_within(lead)
         assert code == CloseCode.policy, reason
-        record_property(f"{reason}_to_close_s", round(took, 4))
+        print("figure", f"{reason}_to_close_s", round(took, 4))
         left = await second.wait("participant_left")
         assert left["participant_id"] == lead_id
         assert await still_open(second)
@@ -164,9 +170,7 @@ async def test_admin_change_ends_the_staff_members_call(
             await member.close()
 
 
-async def test_revoked_link_ends_the_applicants_call(
-    base: str, api: Api, journey: Journey, record_property: Any
-) -> None:
+async def test_revoked_link_ends_the_applicants_call(base: str, api: Api, journey: Journey) -> None:
     url = f"{base}/ws/cases/{journey.case_id}"
     issued = await api.client.post(
         f"/api/v1/cases/{journey.case_id}/links", headers=journey.dispatcher
@@ -182,7 +186,7 @@ async def test_revoked_link_ends_the_applicants_call(
         assert response.status_code == 204, response.text
         code, took = await closed_within(phone)
         assert code == CloseCode.policy
-        record_property("link_revoked_to_close_s", round(took, 4))
+        print("figure", "link_revoked_to_close_s", round(took, 4))
         assert await still_open(lead)
         await refused(api, {"Authorization": f"Bearer {link['token']}"})
     finally:

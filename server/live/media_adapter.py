@@ -47,6 +47,7 @@ from server.errors import AppError
 from server.evidence.models import Evidence
 from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
+from server.live.offers import check_offer
 from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
 from signaling.messages import CloseCode
@@ -287,6 +288,7 @@ class CaseMedia:
 
     async def handle_offer(self, participant_id: str, sdp: str) -> str:
         role = self._media_role(participant_id)
+        check_offer(sdp)
         try:
             return await self._session().handle_offer(participant_id, role, sdp)
         except ValueError as exc:  # bad SDP, both inspector seats taken

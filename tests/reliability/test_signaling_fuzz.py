@@ -16,6 +16,7 @@ import gc
 import json
 import statistics
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import psutil
@@ -63,7 +64,7 @@ def test_the_corpus_is_the_same_for_the_same_seed() -> None:
 
 
 async def test_malformed_traffic_is_answered_and_a_live_session_goes_on(
-    base: str, api: Api
+    base: str, api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     journey = await start_journey(api)
     await schedule(journey)
@@ -96,6 +97,9 @@ async def test_malformed_traffic_is_answered_and_a_live_session_goes_on(
         "legit_p99_ms": round(p99(times) * 1000, 1),
         "legit_max_ms": round(max(times) * 1000, 1),
         "rss_growth_mb": round(rss_growth_mb, 1),
+        "server_errors_logged": dict(
+            Counter(f"{r.name}: {r.getMessage()[:60]}" for r in caplog.records if r.levelno >= 40)
+        ),
     }
     print("signaling fuzz:", json.dumps(figures, ensure_ascii=False))
     assert tally.frames == MESSAGES
@@ -104,6 +108,7 @@ async def test_malformed_traffic_is_answered_and_a_live_session_goes_on(
         o: n for o, n in tally.outcomes.items() if not o.startswith(ANSWERS) and o not in CLOSES
     }
     assert not unexpected, unexpected
+    assert not figures["server_errors_logged"]  # nothing escaped as a traceback
     assert len(times) > 10  # the legitimate session kept its round trips going
     async with joined(url, token(journey.inspector_headers(1))) as (_, replay):
         assert replay["type"] == "joined"  # and the process still admits a member

@@ -29,6 +29,7 @@ from server.evidence.playback import sweep_stale_work
 from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
 from server.live.media_adapter import MEDIA_POOL, media_factory, start_media_pool
+from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
@@ -98,6 +99,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if media_pool is not None:
             ctx.extras[MEDIA_POOL] = media_pool
         app.state.ctx = ctx
+        ctx.access_ended.append(end_live_access(app))  # logout, disable… close live sockets
+        # Live events still being written are waited for before the engine goes.
+        stack.push_async_callback(ctx.detached.drain)
         # Unwound first on shutdown: live calls store their last segment before storage goes.
         stack.push_async_callback(_close_live_calls, app)
         if settings.scheduler_enabled:

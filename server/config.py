@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     media_workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=0, le=256)
     media_event_loop: Literal["uvloop", "asyncio"] = "uvloop"  # the workers' loop
 
+    # per signaling connection: messages/s and burst; this many dropped messages more (the
+    # strikes refill at a quarter of the rate) and the socket is closed with 1008
+    ws_messages_per_second: float = Field(default=20, gt=0)
+    ws_message_burst: float = Field(default=40, ge=1)
+    ws_flood_strikes: float = Field(default=40, ge=1)
+
     # several app processes share signaling through Redis pub/sub; empty = in-process only
     redis_url: str = ""
 

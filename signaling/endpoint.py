@@ -67,8 +67,12 @@ Authenticator = Callable[[str], Awaitable[Identity]]
 """``token → Identity``; raises ``AuthenticationFailed``."""
 FactsLookup = Callable[[str], Awaitable[RoomFacts | None]]
 """``case_id → RoomFacts``, or None when there is no such case."""
-EventSink = Callable[[RoomEvent, datetime], Awaitable[None]]
-"""Persists what happened in a room (applicant joined, current item, location, left)."""
+EventSink = Callable[[RoomEvent, datetime], asyncio.Future[None]]
+"""Persists what happened in a room (applicant joined, current item, location, left).
+
+Called without awaiting, it has already started the write, which must finish even if the
+returned future is cancelled (the connection that asked was replaced or closed meanwhile).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +245,7 @@ class _Connection:
         await self._apply(room.receive(self.conn, message))
 
     async def _join(self, message: Join) -> None:
+        asked = time.monotonic()
         try:
             identity = await self.deps.authenticate(message.token)
         except AuthenticationFailed:
@@ -249,6 +254,9 @@ class _Connection:
         facts = await self.deps.room_facts(self.case_id)
         if facts is None:
             self._close(CloseCode.policy, "not admitted")
+            raise _Stop
+        if self.registry.ended_since(identity, asked):  # logged out while we checked
+            self._close(CloseCode.policy, "access ended")
             raise _Stop
         room = self.registry.room(self.case_id)
         effects = room.join(self.conn, identity, facts)
@@ -261,6 +269,12 @@ class _Connection:
     # effects --------------------------------------------------------------------------------
 
     async def _apply(self, effects: list[Effect]) -> None:
+        # Every event is handed over before the first await below: a cancellation at any of
+        # them (a rejoin replacing this connection) must not drop what the room decided.
+        now = datetime.now(UTC)
+        persisting = {
+            id(e): self.deps.on_event(e.event, now) for e in effects if isinstance(e, Emit)
+        }
         for effect in effects:
             match effect:
                 case Send(conn, message):
@@ -273,8 +287,8 @@ class _Connection:
                     media = self.registry.existing_media(self.case_id)
                     if media is not None:  # no session yet: nobody negotiated
                         await self._call(media.leave(participant_id))
-                case Emit(event):
-                    await self._call(self.deps.on_event(event, datetime.now(UTC)))
+                case Emit():
+                    await self._call(persisting[id(effect)])
 
     async def _call(self, awaitable: Awaitable[object]) -> bool:
         """Await a media or persistence call; a failure is logged, never fatal to the socket."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from dataclasses import dataclass
 
 from signaling.bus import Bus, LocalBus
 from signaling.media import MediaFactory, MediaSession
 from signaling.messages import CloseCode, ServerCandidate, ServerOffer
-from signaling.room import Room
+from signaling.room import Identity, Room
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,16 @@ class _RoomChannel:
             self.bus.deliver(member.conn, message)
 
 
+ENDED_MEMORY = 60.0  # seconds a kick is remembered for joins that were being checked
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    at: float
+    participant_id: str
+    credential: str | None
+
+
 class Registry:
     """Rooms by case id, their media sessions, and the bus that reaches connections."""
 
@@ -51,6 +62,7 @@ class Registry:
         self._rooms: dict[str, Room] = {}
         self._media: dict[str, MediaSession] = {}
         self._ids = itertools.count(1)
+        self._ended: list[_Ended] = []
 
     def new_conn(self) -> str:
         return f"c{next(self._ids)}"
@@ -95,15 +107,42 @@ class Registry:
                 log.exception("media session failed to close")
         return len(sessions)
 
-    def kick(self, participant_id: str, code: CloseCode = CloseCode.policy) -> int:
-        """Close every live connection of a participant (logout, disable, reassignment)."""
+    def kick(
+        self,
+        participant_id: str,
+        *,
+        credential: str | None = None,
+        code: CloseCode = CloseCode.policy,
+    ) -> int:
+        """Close a participant's live connections (logout, disable, role change, revoked link).
+
+        With ``credential``, only those joined with that login; closing a socket ends its
+        media too (the endpoint's clean-up leaves the media session).
+        """
+        now = time.monotonic()
+        self._ended = [e for e in self._ended if now - e.at < ENDED_MEMORY]
+        self._ended.append(_Ended(now, participant_id, credential))
         closed = 0
         for room in self._rooms.values():
             member = room.members.get(participant_id)
-            if member is not None:
-                self.bus.close(member.conn, code, "access ended")
-                closed += 1
+            if member is None or credential not in (None, member.identity.credential):
+                continue
+            self.bus.close(member.conn, code, "access ended")
+            closed += 1
         return closed
+
+    def ended_since(self, identity: Identity, since: float) -> bool:
+        """Was ``identity``'s access ended at or after ``since`` (``time.monotonic()``)?
+
+        A join whose token was checked just before a logout committed must not slip into the
+        room after the kick found nobody to close.
+        """
+        return any(
+            e.at >= since
+            and e.participant_id == identity.participant_id
+            and e.credential in (None, identity.credential)
+            for e in self._ended
+        )
 
     @property
     def rooms(self) -> dict[str, Room]:

@@ -65,6 +65,9 @@ class Identity:
     # STUN/TURN entries for this participant's RTCConfiguration (TURN credentials are minted
     # per join and expire), sent back only to them in ``joined``.
     ice_servers: tuple[dict[str, object], ...] = ()
+    # The login (or link) that admitted this connection, so that ending one login ends only
+    # the calls joined with it.
+    credential: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from server.auth import service
 from server.auth.schemas import LoginIn, LoginOut, StaffOut
-from server.deps import PrincipalDep, SessionDep, SettingsDep
+from server.deps import ContextDep, PrincipalDep, SessionDep, SettingsDep
 from server.errors import AppError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -41,10 +41,10 @@ async def login(
 
 
 @router.post("/logout", status_code=204)
-async def logout(principal: PrincipalDep, session: SessionDep) -> None:
-    """End this login at once."""
+async def logout(principal: PrincipalDep, session: SessionDep, ctx: ContextDep) -> None:
+    """End this login at once (and the live calls joined with it)."""
     if principal.is_staff:
-        await service.logout(session, principal)
+        await service.logout(session, principal, access_ended=ctx.access_ended)
 
 
 @router.get("/me")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import Actor, append
+from server.auth.ended import AccessEnded, AccessEndedHook, EndReason, announce_after_commit
 from server.auth.models import LoginThrottle, Role, Staff, StaffSession
 from server.auth.passwords import verify_password
 from server.auth.principal import Principal
@@ -123,22 +125,35 @@ async def login(
     return LoginResult(token, staff, login_session)
 
 
-async def logout(session: AsyncSession, principal: Principal) -> None:
+async def logout(
+    session: AsyncSession, principal: Principal, *, access_ended: Sequence[AccessEndedHook]
+) -> None:
+    """End this login, and (once committed) the live calls joined with it."""
     await session.execute(
         update(StaffSession)
         .where(StaffSession.id == principal.session_id)
         .values(revoked_at=utcnow())
     )
     await append(session, principal.actor, "auth.logout", detail={"session": principal.session_id})
+    ended = AccessEnded(principal.id, "logout", session_id=principal.session_id)
+    announce_after_commit(session, access_ended, ended)
 
 
-async def revoke_all_sessions(session: AsyncSession, staff_id: str) -> None:
-    """End every login of a staff member at once (disable, role change, password reset)."""
+async def revoke_all_sessions(
+    session: AsyncSession,
+    staff_id: str,
+    *,
+    reason: EndReason,
+    access_ended: Sequence[AccessEndedHook],
+) -> None:
+    """End every login of a staff member at once (disable, role change, password reset),
+    and (once committed) every live call they are in."""
     await session.execute(
         update(StaffSession)
         .where(StaffSession.staff_id == staff_id, StaffSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    announce_after_commit(session, access_ended, AccessEnded(staff_id, reason))
 
 
 def _expired() -> NotAuthenticated:

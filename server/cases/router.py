@@ -99,10 +99,11 @@ async def revoke_link(
     view: VisibleCaseDep,
     principal: LinkIssuerDep,
     session: SessionDep,
+    ctx: ContextDep,
     link_id: Annotated[str, Path(max_length=64)],
 ) -> None:
-    """Revoke an applicant link at once."""
-    await service.revoke_link(session, principal, view.case, link_id)
+    """Revoke an applicant link at once (and the applicant's live call on it)."""
+    await service.revoke_link(session, principal, view.case, link_id, access_ended=ctx.access_ended)
 
 
 class ReasonIn(BaseModel):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import Actor, append, canonical_json
+from server.auth.ended import AccessEnded, AccessEndedHook, announce_after_commit
 from server.auth.principal import Principal
 from server.auth.tokens import APPLICANT_PREFIX, new_token
 from server.cases.models import Case, CaseLink
@@ -169,8 +170,14 @@ async def create_link(
 
 
 async def revoke_link(
-    session: AsyncSession, principal: Principal, case: Case, link_id: str
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    link_id: str,
+    *,
+    access_ended: Sequence[AccessEndedHook],
 ) -> None:
+    """Revoke an applicant link; once committed, the applicant's live call on it ends."""
     result = await session.execute(
         update(CaseLink)
         .where(CaseLink.id == link_id, CaseLink.case_id == case.id, CaseLink.revoked_at.is_(None))
@@ -181,3 +188,4 @@ async def revoke_link(
     await append(
         session, principal.actor, "case.link_revoked", case_id=case.id, detail={"link": link_id}
     )
+    announce_after_commit(session, access_ended, AccessEnded(link_id, "link_revoked"))

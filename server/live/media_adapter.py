@@ -47,6 +47,7 @@ from server.errors import AppError
 from server.evidence.models import Evidence
 from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
+from server.live.offers import check_offer
 from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
 from signaling.messages import CloseCode
@@ -287,6 +288,7 @@ class CaseMedia:
 
     async def handle_offer(self, participant_id: str, sdp: str) -> str:
         role = self._media_role(participant_id)
+        check_offer(sdp)
         try:
             return await self._session().handle_offer(participant_id, role, sdp)
         except ValueError as exc:  # bad SDP, both inspector seats taken
@@ -319,15 +321,15 @@ class CaseMedia:
 
     async def snapshot(self, requested_by: str, item_id: str | None) -> SnapshotResult:
         try:
-            evidence = await self._snapshot(requested_by, item_id)
+            evidence_id = await self._snapshot(requested_by, item_id)
         except (SnapshotError, WorkerError) as exc:
             return SnapshotResult(False, error=str(exc))
         except AppError as exc:
             log.warning("snapshot not stored: %s", exc.message_en)
             return SnapshotResult(False, error=exc.message_en)
-        return SnapshotResult(True, snapshot_id=evidence.id)
+        return SnapshotResult(True, snapshot_id=evidence_id)
 
-    async def _snapshot(self, requested_by: str, item_id: str | None) -> Evidence:
+    async def _snapshot(self, requested_by: str, item_id: str | None) -> str:
         if self.peers is None:  # nobody has negotiated media yet
             raise SnapshotError("the applicant is not sending video")
         ctx = self._room.ctx
@@ -350,8 +352,9 @@ class CaseMedia:
         evidence_id = new_id()
         key = case_photo_key(self.case_id, evidence_id, "jpg")
         stored = await ctx.store.put(key, shot.jpeg, "image/jpeg", {"case-id": self.case_id})
-        async with ctx.sessionmaker() as session:
-            evidence = await record_evidence(
+
+        async def write(session: AsyncSession) -> None:
+            await record_evidence(
                 session,
                 evidence_id=evidence_id,
                 case_id=self.case_id,
@@ -366,8 +369,11 @@ class CaseMedia:
                 position=position,
                 meta={"width": shot.width, "height": shot.height, "inspector": watermark.inspector},
             )
-            await session.commit()
-        return evidence
+
+        # The photo is stored: its row and audit record must follow even if the requester's
+        # connection is replaced or times out meanwhile (the waiting is what gets cancelled).
+        await ctx.detached.submit(write, what=f"snapshot {evidence_id} of case {self.case_id}")
+        return evidence_id
 
     async def leave(self, participant_id: str) -> None:
         if self.peers is None:

@@ -5,6 +5,7 @@ no database session is held for the life of a WebSocket.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -16,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access import CaseView, current_inspectors
 from server.appointments.service import record_applicant_joined
 from server.audit.service import Actor, append
+from server.auth.ended import AccessEnded, AccessEndedHook
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.cases.models import Case
+from server.config import Settings
 from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
@@ -27,6 +30,7 @@ from server.inspection.service import set_current_item
 from server.live.turn import ice_servers
 from signaling.endpoint import AuthenticationFailed, Limits, SignalingDeps, Timing, make_router
 from signaling.media import MediaError, MediaFactory, SignalChannel
+from signaling.messages import ParticipantKind
 from signaling.registry import Registry
 from signaling.room import (
     Identity,
@@ -45,10 +49,29 @@ log = logging.getLogger(__name__)
 def identity_of(principal: Principal) -> Identity:
     """A case inspector joins as ``inspector``; other staff only ever as observers."""
     if principal.kind == "applicant":
-        return Identity(principal.id, "applicant", principal.display_name, principal.case_id)
-    if principal.role == Role.inspector:
-        return Identity(principal.id, "inspector", principal.display_name)
-    return Identity(principal.id, "observer", principal.display_name)
+        return Identity(
+            principal.id,
+            "applicant",
+            principal.display_name,
+            principal.case_id,
+            credential=principal.id,
+        )
+    kind: ParticipantKind = "inspector" if principal.role == Role.inspector else "observer"
+    return Identity(
+        principal.id, kind, principal.display_name, credential=principal.session_id or None
+    )
+
+
+def end_live_access(app: FastAPI) -> AccessEndedHook:
+    """The hook that closes the live sockets (and so the media) of an ended login or link."""
+
+    def end(ended: AccessEnded) -> None:
+        registry: Registry = app.state.live  # looked up now: tests may install a new one
+        closed = registry.kick(ended.principal_id, credential=ended.session_id)
+        if closed:
+            log.info("live access ended (%s): %d connection(s) closed", ended.reason, closed)
+
+    return end
 
 
 def _actor(participant_id: str, kind: str) -> Actor:
@@ -89,10 +112,15 @@ class LiveAdapter:
         # this case admits. No observers yet: supervisors watching calls is a later decision.
         return RoomFacts(case.id, case.state, frozenset(inspectors), site=site)
 
-    async def on_event(self, event: RoomEvent, at: datetime) -> None:
-        async with self.ctx.sessionmaker() as session:
+    def on_event(self, event: RoomEvent, at: datetime) -> asyncio.Future[None]:
+        """Start persisting ``event`` at once, detached: a replaced or closed connection
+        that stops waiting for it never cuts the write (its audit record) short."""
+
+        async def write(session: AsyncSession) -> None:
             await self._persist(session, event, at)
-            await session.commit()
+
+        what = f"{type(event).__name__} of case {event.case_id}"
+        return self.ctx.detached.submit(write, what=what, order=event.case_id)
 
     async def _persist(self, session: AsyncSession, event: RoomEvent, at: datetime) -> None:
         stamp = at.isoformat()
@@ -186,6 +214,7 @@ def install(
     limits: Limits | None = None,
 ) -> Registry:
     """Add ``/ws/cases/{case_id}`` to ``app``; the room registry goes on ``app.state.live``."""
+    settings: Settings = app.state.settings
     adapter = LiveAdapter(app)
     registry = Registry(media_factory or _MediaNotInstalled)
     deps = SignalingDeps(
@@ -194,7 +223,12 @@ def install(
         on_event=adapter.on_event,
         registry=registry,
         timing=timing or Timing(),
-        limits=limits or Limits(),
+        limits=limits
+        or Limits(
+            rate=settings.ws_messages_per_second,
+            burst=settings.ws_message_burst,
+            strikes=settings.ws_flood_strikes,
+        ),
     )
     app.state.live = registry
     before = len(app.router.routes)

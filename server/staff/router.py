@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from server.audit.service import append
+from server.auth.ended import EndReason
 from server.auth.models import Role, Staff
 from server.auth.passwords import hash_password
 from server.auth.principal import Principal
 from server.auth.schemas import StaffCreate, StaffOut, StaffUpdate
 from server.auth.service import revoke_all_sessions
-from server.deps import SessionDep, require_roles
+from server.deps import ContextDep, SessionDep, require_roles
 from server.errors import Conflict, not_found
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
 StaffReaderDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+
+
+def _access_end_reason(changes: dict[str, Any]) -> EndReason | None:
+    """Disabling, a role change or a new password ends the account's logins and live calls."""
+    if "active" in changes:
+        return "disabled"
+    if "role" in changes:
+        return "role_changed"
+    if "password" in changes:
+        return "password_changed"
+    return None
 
 
 @router.get("")
@@ -60,6 +72,7 @@ async def update_staff(
     body: StaffUpdate,
     admin: AdminDep,
     session: SessionDep,
+    ctx: ContextDep,
     staff_id: Annotated[str, Path(max_length=64)],
 ) -> StaffOut:
     """Change a staff account; disabling or changing role ends its logins at once."""
@@ -72,8 +85,9 @@ async def update_staff(
     if body.password is not None:
         staff.password_hash = await hash_password(body.password)
         changes["password"] = "changed"
-    if {"active", "role", "password"} & changes.keys():
-        await revoke_all_sessions(session, staff.id)
+    reason = _access_end_reason(changes)
+    if reason is not None:
+        await revoke_all_sessions(session, staff.id, reason=reason, access_ended=ctx.access_ended)
     await append(
         session, admin.actor, "staff.update", detail={"staff": staff.id, "changes": changes}
     )

@@ -8,20 +8,23 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from server.app import create_app
 from server.appointments.models import Appointment
 from server.audit.models import AuditRecord
+from server.config import Settings
 from server.context import AppContext
 from server.live.wiring import install
 from signaling.messages import CloseCode
 from signaling.testing import FAKE_ANSWER_SDP, FakeMediaFactory
 from tests.fixtures.app import Api
 from tests.flows import Journey, open_case, schedule, start_journey
-from tests.signaling.live_server import joined, next_of, refused, running, send
+from tests.signaling.live_server import close_code, joined, next_of, refused, running, send
 
 
 def token(headers: dict[str, str]) -> str:
@@ -127,3 +130,21 @@ async def test_join_reply_carries_time_limited_turn_credentials(
     assert 0 < int(expiry) - time.time() <= 600
     expected = hmac.new(secret.encode(), turn["username"].encode(), hashlib.sha1).digest()
     assert base64.b64decode(turn["credential"]) == expected
+
+
+async def test_the_signaling_rate_limit_comes_from_the_settings(settings: Settings) -> None:
+    tight = settings.model_copy(update={"ws_message_burst": 3, "ws_flood_strikes": 2})
+    app = create_app(tight)
+    async with app.router.lifespan_context(app), running(app) as url:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            journey = await start_journey(Api(client, app.state.ctx))
+            await schedule(journey)
+        async with joined(f"{url}/ws/cases/{journey.case_id}", token(journey.applicant)) as (
+            ws,
+            _,
+        ):
+            for _ in range(10):  # a burst of 3 (the join took one): throttled, then closed
+                await send(ws, type="ping")
+            assert (await next_of(ws, "error"))["code"] == "rate_limited"
+            assert await close_code(ws) == CloseCode.policy

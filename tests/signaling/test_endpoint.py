@@ -73,8 +73,11 @@ def start() -> Start:
         events: list[RoomEvent] = []
         media = FakeMediaFactory()
 
-        async def on_event(event: RoomEvent, at: datetime) -> None:
+        def on_event(event: RoomEvent, at: datetime) -> asyncio.Future[None]:
             events.append(event)
+            stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            stored.set_result(None)
+            return stored
 
         deps = SignalingDeps(
             authenticate=authenticate,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from signaling.registry import Registry
+from signaling.room import Identity
 from signaling.testing import FakeMediaFactory, FakeMediaSession
 
 
@@ -14,3 +17,19 @@ async def test_shutdown_closes_every_media_session_so_recordings_are_stored() ->
     assert all(isinstance(s, FakeMediaSession) and s.closed for s in sessions)
     assert registry.existing_media("case-1") is None
     assert await registry.close_all() == 0
+
+
+def test_a_join_checked_before_a_logout_is_refused_after_it() -> None:
+    registry = Registry(FakeMediaFactory())
+    lead = Identity("i1", "inspector", credential="login-1")
+    asked = time.monotonic()
+    assert not registry.ended_since(lead, asked)
+    registry.kick("i1", credential="login-2")  # another login of the same inspector
+    assert not registry.ended_since(lead, asked)
+    registry.kick("i1", credential="login-1")
+    assert registry.ended_since(lead, asked)
+    assert not registry.ended_since(
+        lead, time.monotonic()
+    )  # checked after: the token check refuses it
+    registry.kick("i1")  # disabled: every login
+    assert registry.ended_since(Identity("i1", "inspector", credential="login-3"), asked)

@@ -56,6 +56,7 @@ class World:
                 "password": "long enough password",
             },
             "staff_patch": lambda: {"organisation": f"org {n}"},
+            "unlock": lambda: {"username": f"made{n}"},
             "intake": lambda: intake_body(self.api, number=f"ACC-{n}"),
             "profile": lambda: {"matters": [matter]},
             "conflict": lambda: {"kind": "applicant", "value": f"某公司{n}"},
@@ -112,6 +113,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/staff", {"admin": 200, "dispatcher": 200}),
     Endpoint("POST", "/api/v1/staff", {"admin": 201}, body="staff"),
     Endpoint("PATCH", "/api/v1/staff/{staff_id}", {"admin": 200}, body="staff_patch"),
+    Endpoint("POST", "/api/v1/auth/unlock", {"admin": 200}, body="unlock"),
     Endpoint("GET", "/api/v1/inspectors", {"admin": 200, "dispatcher": 200}),
     Endpoint(
         "PUT", "/api/v1/inspectors/{staff_id}/profile", {"admin": 200}, "profile", ids=AN_INSPECTOR

@@ -9,9 +9,12 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import CaseView, load_visible_case
+from server.auth.clients import admit as admit_client
+from server.auth.clients import resolve_client
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
+from server.auth.tokens import CLIENT_PREFIX
 from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope
@@ -60,6 +63,17 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+async def _resolve(
+    request: Request, session: AsyncSession, settings: Settings, token: str
+) -> Principal:
+    if token.startswith(CLIENT_PREFIX):
+        principal = await resolve_client(session, token)
+        route = request.scope.get("route")
+        admit_client(principal, request.method, getattr(route, "path", request.url.path))
+        return principal
+    return await resolve_token(session, settings, token)
+
+
 async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     token = bearer_token(request)
     if token is None:
@@ -68,7 +82,7 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
             "Log in first, or open the applicant link.",
             reason="missing",
         )
-    principal = await resolve_token(session, settings, token)
+    principal = await _resolve(request, session, settings, token)
     request.state.principal = principal
     return principal
 
@@ -76,11 +90,16 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    """A dependency that admits only staff with one of ``roles``."""
+def require_roles(
+    *roles: Role, clients: bool = False
+) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that admits only staff with one of ``roles``; with ``clients=True`` also
+    API clients (which scope they need here is listed in ``auth.clients.CLIENT_ENDPOINTS``)."""
     names = "、".join(r.value for r in roles)
 
     async def check(principal: PrincipalDep) -> Principal:
+        if clients and principal.kind == "client":
+            return principal
         if not principal.is_staff or principal.role not in roles:
             raise Forbidden(
                 f"您的角色无权执行此操作（需要：{names}）。",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -9,12 +10,14 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import CaseView, load_visible_case
+from server.auth.client_address import client_address
 from server.auth.clients import admit as admit_client
 from server.auth.clients import resolve_client
+from server.auth.lookup_limit import admit_lookup, note_failed_lookup
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
-from server.auth.tokens import CLIENT_PREFIX
+from server.auth.tokens import CLIENT_PREFIX, STAFF_PREFIX
 from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope
@@ -82,7 +85,17 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
             "Log in first, or open the applicant link.",
             reason="missing",
         )
-    principal = await _resolve(request, session, settings, token)
+    # Links and API keys: failed lookups are limited per address (staff tokens are not).
+    limited = not token.startswith(STAFF_PREFIX)
+    ctx, address, now = get_context(request), client_address(request), time.monotonic()
+    if limited:
+        admit_lookup(ctx, address, now)
+    try:
+        principal = await _resolve(request, session, settings, token)
+    except NotAuthenticated:
+        if limited:
+            note_failed_lookup(ctx, address, now)
+        raise
     request.state.principal = principal
     return principal
 

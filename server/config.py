@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     login_address_max_failures: int = Field(default=30, ge=1)
     login_address_pace_seconds: float = Field(default=2, gt=0)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_address_concurrency: int = Field(default=10, ge=1)  # password checks at once, per address
     # failed bearer-token / applicant-link lookups admitted per client address and minute
     token_lookup_failures_per_minute: int = Field(default=10, ge=1)
     # proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty = use the TCP peer

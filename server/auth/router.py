@@ -12,7 +12,7 @@ from server.auth.client_address import client_address
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.schemas import LoginIn, LoginOut, StaffOut, UnlockIn, UnlockOut
-from server.deps import PrincipalDep, SessionDep, SettingsDep, require_roles
+from server.deps import PrincipalDep, SessionDep, SettingsDep, get_context, require_roles
 from server.errors import AppError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -23,14 +23,12 @@ async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> LoginOut:
     """Log in with username and password; returns a bearer token."""
+    address = client_address(request)
     try:
-        result = await service.login(
-            session,
-            settings,
-            username=body.username,
-            password=body.password,
-            client_ip=client_address(request),
-        )
+        with throttle.password_checks(get_context(request), address):
+            result = await service.login(
+                session, settings, username=body.username, password=body.password, client_ip=address
+            )
     except AppError:
         # The failure counters and the audit record must survive the error response.
         await session.commit()

@@ -11,11 +11,19 @@ under-count:
   paced to one attempt every few seconds. A bureau behind one NAT is slowed, never locked out.
 
 Unknown and known names are throttled alike, so the throttle tells nothing about who exists.
+
+The counters are read before the password is checked and written after, so attempts sent at
+the same instant would all pass the check: ``password_checks`` caps how many run at once per
+address (per process), which bounds such a burst and keeps one address from filling the
+argon2 threads.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.models import LoginThrottle
 from server.config import Settings
+from server.context import AppContext
 from server.errors import TooManyRequests
 
 
@@ -74,6 +83,24 @@ def seconds_to_wait(
     if row is None or row.last_failed_at is None or now - row.last_failed_at > window:
         return 0.0
     return max(0.0, (row.last_failed_at - now).total_seconds() + delay)
+
+
+IN_FLIGHT_KEY = "login_checks_in_flight"
+
+
+@contextmanager
+def password_checks(ctx: AppContext, address: str) -> Iterator[None]:
+    """Admit at most ``login_address_concurrency`` login checks at once from ``address``."""
+    in_flight: Counter[str] = ctx.extras.setdefault(IN_FLIGHT_KEY, Counter())
+    if in_flight[address] >= ctx.settings.login_address_concurrency:
+        raise _too_many(1)
+    in_flight[address] += 1
+    try:
+        yield
+    finally:
+        in_flight[address] -= 1
+        if in_flight[address] <= 0:
+            del in_flight[address]
 
 
 def _too_many(wait: float) -> TooManyRequests:

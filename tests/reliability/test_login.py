@@ -63,6 +63,19 @@ async def test_concurrent_bad_logins_are_each_answered_and_counted(api: Api, app
     assert await failures(api, address_key(OFFICE)) == 10
 
 
+async def test_a_burst_from_one_address_is_capped_and_every_check_is_counted(
+    api: Api, app: FastAPI
+) -> None:
+    api.ctx.settings.login_max_failures = 50
+    api.ctx.settings.login_address_concurrency = 2
+    async with client_at(app, OFFICE) as client:
+        statuses = await asyncio.gather(*(attempt(client, f"name{i}") for i in range(10)))
+    checked = statuses.count(401)
+    assert set(statuses) == {401, 429}
+    assert checked < 10
+    assert await failures(api, address_key(OFFICE)) == checked
+
+
 async def test_failures_on_one_account_do_not_stop_another_from_the_same_office(
     api: Api, app: FastAPI
 ) -> None:

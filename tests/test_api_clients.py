@@ -19,6 +19,8 @@ from server.auth.service import resolve_token
 from server.auth.tokens import hash_token
 from server.errors import NotAuthenticated
 from tests.fixtures.app import Api
+from tests.inspection.test_checklist_api import make_team
+from tests.opinions.test_workflow_api import drafted_case, post, to_review
 from tests.test_access import ENDPOINTS, UNCHECKED, build_world
 from tests.test_intake import intake_body
 
@@ -153,3 +155,35 @@ async def test_a_client_key_opens_no_console_endpoint(api: Api) -> None:
     async with api.ctx.sessionmaker() as session:  # the live (WebSocket) path refuses it too
         with pytest.raises(NotAuthenticated):
             await resolve_token(session, api.ctx.settings, made["key"])
+
+
+async def test_a_reading_client_gets_the_issued_opinion_and_its_read_is_audited(api: Api) -> None:
+    team = await make_team(api)
+    _, reviewer = await api.staff_headers(Role.reviewer)
+    _, admin = await api.staff_headers(Role.admin)
+    reader = await make_client(api, admin, ["cases:read_results"])
+    case_id = await drafted_case(team)
+    await to_review(team, case_id)
+    early = await api.client.get(f"/api/v1/cases/{case_id}/opinion", headers=bearer(reader["key"]))
+    assert early.status_code == 404  # not issued yet: a client sees only issued opinions
+    issued = await post(team, case_id, "approve", reviewer)
+    assert issued.status_code == 200, issued.text
+    opinion = await api.client.get(
+        f"/api/v1/cases/{case_id}/opinion", headers=bearer(reader["key"])
+    )
+    assert opinion.status_code == 200
+    assert opinion.json()["status"] == "issued"
+    pdf = await api.client.get(
+        f"/api/v1/cases/{case_id}/opinion/pdf", headers=bearer(reader["key"])
+    )
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    async with api.ctx.sessionmaker() as session:
+        readers = list(
+            await session.scalars(
+                select(AuditRecord.actor_id).where(
+                    AuditRecord.case_id == case_id, AuditRecord.actor_kind == "client"
+                )
+            )
+        )
+    assert reader["id"] in readers

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from server.audit.models import AuditRecord
+from server.auth.client_address import resolve_client_address
 from server.auth.models import LoginThrottle, Role
 from server.auth.throttle import ThrottlePolicy, account_key, address_key
 from tests.fixtures.app import PASSWORD, Api
@@ -198,3 +199,19 @@ async def test_spraying_many_accounts_from_one_address_is_paced(api: Api, app: F
     assert checked <= policy.address_free_failures + elapsed / policy.address_pace + 1
     async with client_at(app, OFFICE) as office:  # the accounts are not locked for others
         assert await attempt(office, accounts[0], PASSWORD) == 200
+
+
+def test_the_client_address_is_the_first_untrusted_hop_from_the_right() -> None:
+    trusted = ["10.0.0.0/8", "2001:db8::/32"]
+    assert resolve_client_address("203.0.113.5", "192.0.2.1", trusted) == "203.0.113.5"
+    assert resolve_client_address("10.0.0.2", "192.0.2.1", trusted) == "192.0.2.1"
+    # a client-written hop before the real one is ignored; trusted proxies are skipped
+    assert resolve_client_address("10.0.0.2", "6.6.6.6, 192.0.2.1, 10.0.0.9", trusted) == (
+        "192.0.2.1"
+    )
+    assert resolve_client_address("10.0.0.2", "garbage, 10.0.0.9", trusted) == "10.0.0.9"
+    assert resolve_client_address("10.0.0.2", "", trusted) == "10.0.0.2"
+    assert resolve_client_address("2001:db8::1", "2001:DB8:0::7, 198.51.100.1", trusted) == (
+        "198.51.100.1"
+    )
+    assert resolve_client_address("10.0.0.2", "192.0.2.1", []) == "10.0.0.2"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.clients import ClientScope
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.cases.models import Case, CaseInspector
@@ -37,6 +38,8 @@ def case_visible(
 ) -> bool:
     if principal.kind == "applicant":
         return principal.case_id == case_id
+    if principal.kind == "client":  # which endpoints: ``auth.clients.CLIENT_ENDPOINTS``
+        return ClientScope.cases_read_results in principal.scopes
     match principal.role:
         case Role.admin | Role.dispatcher:
             return True

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from server.appointments.router import router as appointments_router
 from server.assignment.router import router as assignment_router
 from server.auth import passwords
+from server.auth.clients_router import router as api_clients_router
 from server.auth.router import router as auth_router
 from server.cases.router import matters_router
 from server.cases.router import router as cases_router
@@ -140,6 +141,7 @@ def create_app(
         ops_router,
         auth_router,
         staff_router,
+        api_clients_router,
         cases_router,
         matters_router,
         assignment_router,

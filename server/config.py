@@ -6,12 +6,13 @@ anything that is a secret must be set explicitly outside development.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
@@ -55,8 +56,22 @@ class Settings(BaseSettings):
     # argon2id cost (RFC 9106 second recommendation by default); tests turn it down
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=64 * 1024, ge=1024)
-    login_max_failures: int = 5
-    login_lockout_seconds: int = 300
+    # login throttling (delay, never a lock): per account + client address, failures beyond
+    # ``login_max_failures`` double the wait from ``login_backoff_base_seconds`` up to
+    # ``login_backoff_max_seconds``; an address past ``login_address_max_failures`` (all
+    # accounts) is paced to one attempt per ``login_address_pace_seconds``. Counts reset after
+    # ``login_failure_window_seconds`` without a failure.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_backoff_base_seconds: float = Field(default=1, gt=0)
+    login_backoff_max_seconds: float = Field(default=900, gt=0)
+    login_address_max_failures: int = Field(default=30, ge=1)
+    login_address_pace_seconds: float = Field(default=2, gt=0)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_address_concurrency: int = Field(default=10, ge=1)  # password checks at once, per address
+    # failed bearer-token / applicant-link lookups admitted per client address and minute
+    token_lookup_failures_per_minute: int = Field(default=10, ge=1)
+    # proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty = use the TCP peer
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # signing of the inspection opinion (PAdES); empty paths = generated dev CA in data_dir
     signing_key_path: Path | None = None
@@ -135,6 +150,19 @@ class Settings(BaseSettings):
         if self.signature_level is not None:
             return self.signature_level
         return "B-LT" if self.tsa_url else "B-B"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies 中的 {entry!r} 不是 IP 地址或网段 / "
+                    f"{entry!r} in trusted_proxies is not an IP address or CIDR"
+                ) from None
+        return [entry.strip() for entry in value]
 
     @model_validator(mode="after")
     def _signature_level_has_what_it_needs(self) -> Self:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -9,9 +10,14 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import CaseView, load_visible_case
+from server.auth.client_address import client_address
+from server.auth.clients import admit as admit_client
+from server.auth.clients import resolve_client
+from server.auth.lookup_limit import admit_lookup, note_failed_lookup
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
+from server.auth.tokens import CLIENT_PREFIX, STAFF_PREFIX
 from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope
@@ -60,6 +66,17 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+async def _resolve(
+    request: Request, session: AsyncSession, settings: Settings, token: str
+) -> Principal:
+    if token.startswith(CLIENT_PREFIX):
+        principal = await resolve_client(session, token)
+        route = request.scope.get("route")
+        admit_client(principal, request.method, getattr(route, "path", request.url.path))
+        return principal
+    return await resolve_token(session, settings, token)
+
+
 async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     token = bearer_token(request)
     if token is None:
@@ -68,7 +85,17 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
             "Log in first, or open the applicant link.",
             reason="missing",
         )
-    principal = await resolve_token(session, settings, token)
+    # Links and API keys: failed lookups are limited per address (staff tokens are not).
+    limited = not token.startswith(STAFF_PREFIX)
+    ctx, address, now = get_context(request), client_address(request), time.monotonic()
+    if limited:
+        admit_lookup(ctx, address, now)
+    try:
+        principal = await _resolve(request, session, settings, token)
+    except NotAuthenticated:
+        if limited:
+            note_failed_lookup(ctx, address, now)
+        raise
     request.state.principal = principal
     return principal
 
@@ -76,11 +103,16 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    """A dependency that admits only staff with one of ``roles``."""
+def require_roles(
+    *roles: Role, clients: bool = False
+) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that admits only staff with one of ``roles``; with ``clients=True`` also
+    API clients (which scope they need here is listed in ``auth.clients.CLIENT_ENDPOINTS``)."""
     names = "、".join(r.value for r in roles)
 
     async def check(principal: PrincipalDep) -> Principal:
+        if clients and principal.kind == "client":
+            return principal
         if not principal.is_staff or principal.role not in roles:
             raise Forbidden(
                 f"您的角色无权执行此操作（需要：{names}）。",

@@ -56,6 +56,9 @@ class World:
                 "password": "long enough password",
             },
             "staff_patch": lambda: {"organisation": f"org {n}"},
+            "unlock": lambda: {"username": f"made{n}"},
+            "api_client": lambda: {"name": f"审批系统{n}", "scopes": ["cases:intake"]},
+            "client_patch": lambda: {"active": False},
             "intake": lambda: intake_body(self.api, number=f"ACC-{n}"),
             "profile": lambda: {"matters": [matter]},
             "conflict": lambda: {"kind": "applicant", "value": f"某公司{n}"},
@@ -112,6 +115,11 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/staff", {"admin": 200, "dispatcher": 200}),
     Endpoint("POST", "/api/v1/staff", {"admin": 201}, body="staff"),
     Endpoint("PATCH", "/api/v1/staff/{staff_id}", {"admin": 200}, body="staff_patch"),
+    Endpoint("POST", "/api/v1/auth/unlock", {"admin": 200}, body="unlock"),
+    Endpoint("GET", "/api/v1/api-clients", {"admin": 200}),
+    Endpoint("POST", "/api/v1/api-clients", {"admin": 201}, body="api_client"),
+    Endpoint("POST", "/api/v1/api-clients/{client_id}/rotate", {"admin": 404}),
+    Endpoint("PATCH", "/api/v1/api-clients/{client_id}", {"admin": 404}, body="client_patch"),
     Endpoint("GET", "/api/v1/inspectors", {"admin": 200, "dispatcher": 200}),
     Endpoint(
         "PUT", "/api/v1/inspectors/{staff_id}/profile", {"admin": 200}, "profile", ids=AN_INSPECTOR
@@ -339,6 +347,7 @@ async def build_world(api: Api) -> World:
         "track_id": "applicant.video",
         "upload_id": "no-such-upload",
         "code": "NONE-NONE-NONE-NONE",
+        "client_id": "no-such-client",
     }
     return World(api, headers, ids)
 

@@ -55,11 +55,25 @@ class StaffSession(IdMixin, TimestampMixin, Base):
 
 
 class LoginThrottle(Base):
-    """Failure counters per username and per client address (brute-force defence)."""
+    """Failure counters per username+address and per address (see ``auth.throttle``)."""
 
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime]
-    locked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime | None]
+
+
+class ApiClient(IdMixin, TimestampMixin, Base):
+    """A machine caller (e.g. the approval system) with scopes; its key is stored hashed."""
+
+    __tablename__ = "api_clients"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scopes: Mapped[str] = mapped_column(String(500))  # space-separated ``ClientScope`` values
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    rotated_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

@@ -1,4 +1,5 @@
-"""Who is calling: a logged-in staff member or the applicant holding a case link."""
+"""Who is calling: a logged-in staff member, the applicant holding a case link, or an API client
+(a machine such as the approval system, with scopes instead of a role)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from server.auth.models import Role
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: Literal["staff", "applicant"]
-    id: str  # staff id, or the link id for an applicant
+    kind: Literal["staff", "applicant", "client"]
+    id: str  # staff id, the link id for an applicant, the API client's id
     role: Role | None = None
     case_id: str | None = None  # the one case an applicant may see
     display_name: str = ""
     session_id: str = ""
+    scopes: frozenset[str] = frozenset()  # an API client's scopes (``auth.clients``)
 
     @property
     def actor(self) -> Actor:

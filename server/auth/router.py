@@ -1,19 +1,28 @@
-"""Login, logout and the current caller."""
+"""Login, logout, the current caller, and the administrator's unlock of login throttles."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from server.auth import service
-from server.auth.schemas import LoginIn, LoginOut, StaffOut
-from server.deps import ContextDep, PrincipalDep, SessionDep, SettingsDep
+from fastapi import APIRouter, Depends, Request
+
+from server.audit.service import append
+from server.auth import service, throttle
+from server.auth.client_address import client_address
+from server.auth.models import Role
+from server.auth.principal import Principal
+from server.auth.schemas import LoginIn, LoginOut, StaffOut, UnlockIn, UnlockOut
+from server.deps import (
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    get_context,
+    require_roles,
+)
 from server.errors import AppError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post("/login")
@@ -21,14 +30,12 @@ async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> LoginOut:
     """Log in with username and password; returns a bearer token."""
+    address = client_address(request)
     try:
-        result = await service.login(
-            session,
-            settings,
-            username=body.username,
-            password=body.password,
-            client_ip=client_ip(request),
-        )
+        with throttle.password_checks(get_context(request), address):
+            result = await service.login(
+                session, settings, username=body.username, password=body.password, client_ip=address
+            )
     except AppError:
         # The failure counters and the audit record must survive the error response.
         await session.commit()
@@ -57,3 +64,21 @@ async def me(principal: PrincipalDep) -> dict[str, str | None]:
         "case_id": principal.case_id,
         "display_name": principal.display_name,
     }
+
+
+@router.post("/unlock")
+async def unlock(
+    body: UnlockIn,
+    admin: Annotated[Principal, Depends(require_roles(Role.admin))],
+    session: SessionDep,
+) -> UnlockOut:
+    """Clear the login back-off of a username (from every address) and/or of an address."""
+    address = str(body.address) if body.address is not None else None
+    cleared = await throttle.unlock(session, username=body.username, address=address)
+    await append(
+        session,
+        admin.actor,
+        "auth.unlock",
+        detail={"username": body.username, "address": address, "cleared": cleared},
+    )
+    return UnlockOut(cleared=cleared)

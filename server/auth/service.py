@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import Actor, append
+from server.auth import throttle
 from server.auth.ended import AccessEnded, AccessEndedHook, EndReason, announce_after_commit
-from server.auth.models import LoginThrottle, Role, Staff, StaffSession
+from server.auth.models import Role, Staff, StaffSession
 from server.auth.passwords import verify_password
 from server.auth.principal import Principal
+from server.auth.throttle import ThrottlePolicy
 from server.auth.tokens import APPLICANT_PREFIX, STAFF_PREFIX, hash_token, new_token
 from server.cases.models import Case, CaseLink
 from server.config import Settings
 from server.db import utcnow
-from server.errors import NotAuthenticated, TooManyRequests
+from server.errors import NotAuthenticated
 
-# Per client address: many failures across accounts means credential stuffing.
-IP_MAX_FAILURES = 30
-IP_WINDOW = timedelta(minutes=15)
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 
 
@@ -39,42 +38,6 @@ def _bad_credentials() -> NotAuthenticated:
     )
 
 
-async def _throttle_row(session: AsyncSession, key: str) -> LoginThrottle | None:
-    return await session.get(LoginThrottle, key)
-
-
-async def _check_not_locked(session: AsyncSession, keys: list[str], now: datetime) -> None:
-    for key in keys:
-        row = await _throttle_row(session, key)
-        if row and row.locked_until and row.locked_until > now:
-            wait = int((row.locked_until - now).total_seconds()) + 1
-            raise TooManyRequests(
-                f"登录失败次数过多，请在 {wait} 秒后再试，或联系管理员。",
-                f"Too many failed logins; try again in {wait} seconds or contact an administrator.",
-                retry_after=wait,
-            )
-
-
-async def _record_failure(
-    session: AsyncSession,
-    key: str,
-    limit: int,
-    window: timedelta,
-    lockout: timedelta,
-    now: datetime,
-) -> None:
-    row = await _throttle_row(session, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_started_at=now)
-        session.add(row)
-    if now - row.window_started_at > window:
-        row.failures, row.window_started_at = 0, now
-    row.failures += 1
-    if row.failures >= limit:
-        row.locked_until = now + lockout
-    await session.flush()
-
-
 async def login(
     session: AsyncSession,
     settings: Settings,
@@ -89,14 +52,14 @@ async def login(
     even though this raises (see ``auth.router``).
     """
     now = utcnow()
-    user_key, ip_key = f"user:{username.strip().lower()}", f"ip:{client_ip}"
-    await _check_not_locked(session, [user_key, ip_key], now)
+    policy = ThrottlePolicy.from_settings(settings)
+    await throttle.check(session, policy, username=username, address=client_ip, now=now)
     staff = await session.scalar(select(Staff).where(Staff.username == username.strip()))
     ok = await verify_password(staff.password_hash if staff else None, password)
     if not ok or staff is None or not staff.active:
-        lockout = timedelta(seconds=settings.login_lockout_seconds)
-        await _record_failure(session, user_key, settings.login_max_failures, lockout, lockout, now)
-        await _record_failure(session, ip_key, IP_MAX_FAILURES, IP_WINDOW, IP_WINDOW, now)
+        await throttle.record_failure(
+            session, policy, username=username, address=client_ip, now=now
+        )
         await append(
             session,
             Actor("anonymous", client_ip),
@@ -104,9 +67,7 @@ async def login(
             detail={"username": username[:64], "ip": client_ip},
         )
         raise _bad_credentials()
-    row = await _throttle_row(session, user_key)
-    if row is not None:
-        await session.delete(row)
+    await throttle.forget_account(session, username=username, address=client_ip)
     token, token_hash = new_token(STAFF_PREFIX)
     login_session = StaffSession(
         staff_id=staff.id,

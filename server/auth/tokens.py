@@ -7,6 +7,7 @@ import secrets
 
 STAFF_PREFIX = "st_"
 APPLICANT_PREFIX = "ap_"
+CLIENT_PREFIX = "ak_"  # API clients (machines): 256-bit keys, rotatable
 
 
 def new_token(prefix: str, nbytes: int = 32) -> tuple[str, str]:

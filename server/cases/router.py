@@ -20,7 +20,9 @@ from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, re
 from server.sla.service import policy_from_settings
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
-IntakeDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+# The approval system opens cases with its own API key (scope cases:intake), not a staff login.
+IntakeDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher, clients=True))]
+CancelDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 LinkIssuerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 INITIAL_STATE = CaseState.received
 
@@ -113,7 +115,7 @@ class ReasonIn(BaseModel):
 
 @router.post("/{case_id}/cancel")
 async def cancel(
-    body: ReasonIn, view: VisibleCaseDep, principal: IntakeDep, session: SessionDep
+    body: ReasonIn, view: VisibleCaseDep, principal: CancelDep, session: SessionDep
 ) -> CaseOut:
     """Cancel the case with a reason (dispatcher or admin)."""
     await cancel_case(session, principal.actor, view.case, body.reason)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from server.auth.client_address import client_address
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.deps import (
@@ -322,8 +323,7 @@ async def acknowledge(
 
 def _limit_verifications(request: Request, ctx: ContextDep) -> None:
     """The public verification re-checks a signature: a client may not ask for it in a loop."""
-    client = request.client.host if request.client else "unknown"
-    admit_verification(ctx, client, time.monotonic())
+    admit_verification(ctx, client_address(request), time.monotonic())
 
 
 VerifyLimit = Depends(_limit_verifications)

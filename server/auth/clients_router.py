@@ -1,0 +1,93 @@
+"""Administration of API clients (admin only): create, list, rotate the key, change, disable."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.auth import clients
+from server.auth.clients import ClientScope, IssuedKey
+from server.auth.models import ApiClient, Role
+from server.auth.principal import Principal
+from server.deps import SessionDep, require_roles
+
+router = APIRouter(prefix="/api/v1/api-clients", tags=["api clients"])
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
+ClientId = Annotated[str, Path(max_length=64)]
+
+
+class ApiClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=100)
+    scopes: list[ClientScope] = Field(min_length=1)
+
+
+class ApiClientUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool | None = None
+    scopes: list[ClientScope] | None = Field(default=None, min_length=1)
+
+
+class ApiClientOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[ClientScope]
+    active: bool
+    created_at: datetime
+    rotated_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiClientKeyOut(ApiClientOut):
+    key: str  # shown only in this response; present it as ``Authorization: Bearer <key>``
+
+
+def client_out(client: ApiClient) -> ApiClientOut:
+    return ApiClientOut(
+        id=client.id,
+        name=client.name,
+        scopes=[ClientScope(s) for s in sorted(clients.scopes_of(client))],
+        active=client.active,
+        created_at=client.created_at,
+        rotated_at=client.rotated_at,
+        last_used_at=client.last_used_at,
+    )
+
+
+def key_out(issued: IssuedKey) -> ApiClientKeyOut:
+    return ApiClientKeyOut(**client_out(issued.client).model_dump(), key=issued.key)
+
+
+@router.post("", status_code=201)
+async def create_client(
+    body: ApiClientCreate, admin: AdminDep, session: SessionDep
+) -> ApiClientKeyOut:
+    """Create an API client; its key is shown once, in this response."""
+    issued = await clients.create(session, admin.actor, name=body.name, scopes=body.scopes)
+    return key_out(issued)
+
+
+@router.get("")
+async def list_clients(_: AdminDep, session: SessionDep) -> list[ApiClientOut]:
+    """All API clients (never their keys)."""
+    return [client_out(c) for c in await clients.list_all(session)]
+
+
+@router.post("/{client_id}/rotate")
+async def rotate_key(client_id: ClientId, admin: AdminDep, session: SessionDep) -> ApiClientKeyOut:
+    """Issue a new key; the old key stops working at once."""
+    return key_out(await clients.rotate(session, admin.actor, client_id))
+
+
+@router.patch("/{client_id}")
+async def update_client(
+    body: ApiClientUpdate, client_id: ClientId, admin: AdminDep, session: SessionDep
+) -> ApiClientOut:
+    """Disable or re-enable a client, or change its scopes (effective on its next call)."""
+    client = await clients.update(
+        session, admin.actor, client_id, active=body.active, scopes=body.scopes
+    )
+    return client_out(client)

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from server.config import Settings
+from tests.reliability.serve import DELAY_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
@@ -36,7 +37,9 @@ def free_port() -> int:
         return port
 
 
-def settings_env(settings: Settings, port: int, **extra: Any) -> dict[str, str]:
+def settings_env(
+    settings: Settings, port: int, *, commit_delay_ms: float = 0, **extra: Any
+) -> dict[str, str]:
     """The ``CLOUDINSPECT_*`` variables that make a process run with ``settings``."""
     values: dict[str, Any] = {
         "environment": settings.environment.value,
@@ -63,6 +66,7 @@ def settings_env(settings: Settings, port: int, **extra: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDINSPECT_")}
     env.update({f"CLOUDINSPECT_{k.upper()}": _env_value(v) for k, v in values.items()})
     env["PYTHONPATH"] = str(ROOT)
+    env[DELAY_VARIABLE] = str(commit_delay_ms)
     return env
 
 
@@ -85,21 +89,7 @@ class ServerProcess:
         self.kills = 0
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "server.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            "5",
-        ]
+        return [sys.executable, "-m", "tests.reliability.serve"]
 
     async def start(self) -> float:
         """Start and wait until ``/healthz`` answers; returns the seconds it took."""
@@ -168,12 +158,13 @@ class ServerProcess:
 
 @asynccontextmanager
 async def running_server(
-    settings: Settings, log_dir: Path, **extra: Any
+    settings: Settings, log_dir: Path, *, commit_delay_ms: float = 0, **extra: Any
 ) -> AsyncIterator[ServerProcess]:
     """A started ``ServerProcess`` on ``settings``' database and store, killed afterwards."""
     port = free_port()
     await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
-    server = ServerProcess(settings_env(settings, port, **extra), port, log_dir / "server.log")
+    env = settings_env(settings, port, commit_delay_ms=commit_delay_ms, **extra)
+    server = ServerProcess(env, port, log_dir / "server.log")
     await server.start()
     try:
         yield server

@@ -26,6 +26,7 @@ from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_act
 from server.cases.workflow import transition
 from server.db import utcnow
 from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
+from server.inspection import replay
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from server.inspection.schemas import ChecklistOut, ItemOut
 from server.sla import service as sla
@@ -297,11 +298,23 @@ async def record_verdict(
     note: str,
     evidence_refs: Sequence[str],
 ) -> Standing:
-    """One inspector marks one item; marking it again adds a row and the new mark counts."""
+    """One inspector marks one item; marking it again adds a row and the new mark counts.
+    The same mark as the current one is a retry and changes nothing."""
     _require_inspecting(view.case, "记录核查意见", "verdicts can be recorded")
     found = await _inspecting_standing(session, catalogue, view)
     found.state_of(item_id)  # 404 for an item not on this case's checklist
     refs = list(dict.fromkeys(evidence_refs))
+    await replay.lock_case(session, view.case.id)
+    if await replay.repeats_current_mark(
+        session,
+        case_id=view.case.id,
+        item_id=item_id,
+        inspector_id=actor.id,
+        value=value.value,
+        note=note.strip(),
+        evidence_refs=refs,
+    ):
+        return await standing(session, catalogue, view)  # a retry: already recorded
     row = VerdictRow(
         case_id=view.case.id,
         item_id=item_id,

@@ -87,6 +87,7 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.kills = 0
+        self.last_group: int | None = None
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "tests.reliability.serve"]
@@ -129,20 +130,29 @@ class ServerProcess:
         """SIGKILL the process group at once and reap the process."""
         if self.process is None:
             return
+        self.last_group = self.process.pid  # the leader's pid is the group id
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(self.last_group, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.process.wait()
         self.process = None
         self.kills += 1
 
-    def group_alive(self, pgid: int) -> bool:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+    def group_members(self, pgid: int | None = None) -> list[int]:
+        """Live (not zombie) processes in the group: the server's, or the last killed one."""
+        pgid = pgid or (self.process.pid if self.process else self.last_group)
+        members = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+        return members
 
     async def restart(self) -> float:
         self.kill()

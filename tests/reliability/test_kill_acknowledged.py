@@ -9,6 +9,7 @@ Figures are printed (``-s``); the long drill is ``bench/kill_drill.py``.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -181,3 +182,17 @@ async def test_kill_at_acknowledged_writes_loses_nothing(
     await kill_during_cancels(server, remote, journey, case_ids)
     await kill_during_uploads(server, remote)
     assert server.kills >= 4
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_kill_leaves_no_orphan_media_worker(settings: Settings, tmp_path: Path) -> None:
+    """The app with a media worker process: SIGKILL takes the whole process group."""
+    async with running_server(settings, tmp_path / "workers", media_workers=1) as server:
+        running = server.group_members()
+        server.kill()
+        for _ in range(50):  # the kernel needs a moment to take them all
+            if not server.group_members():
+                break
+            await asyncio.sleep(0.1)
+        assert len(running) >= 2, running  # the server and its worker
+        assert server.group_members() == []

@@ -5,6 +5,7 @@ changes nothing and gets the same answer (reliability #14)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,30 +22,35 @@ async def lock_case(session: AsyncSession, case_id: str) -> None:
     await session.execute(update(CASES).where(CASES.c.id == case_id).values(id=CASES.c.id))
 
 
-async def repeats_current_mark(
-    session: AsyncSession,
-    *,
-    case_id: str,
-    item_id: str,
-    inspector_id: str,
-    value: str,
-    note: str,
-    evidence_refs: Sequence[str],
-) -> bool:
-    """True when the inspector's latest verdict on the item is exactly this one."""
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A verdict as asked for."""
+
+    case_id: str
+    item_id: str
+    inspector_id: str
+    value: str
+    note: str
+    evidence_refs: Sequence[str]
+
+
+async def is_retry(session: AsyncSession, mark: Mark) -> bool:
+    """True when the inspector's current verdict on the item is exactly ``mark``; the case is
+    locked first, so a concurrent retry waits and then sees the first one's row."""
+    await lock_case(session, mark.case_id)
     latest = await session.scalar(
         select(VerdictRow)
         .where(
-            VerdictRow.case_id == case_id,
-            VerdictRow.item_id == item_id,
-            VerdictRow.inspector_id == inspector_id,
+            VerdictRow.case_id == mark.case_id,
+            VerdictRow.item_id == mark.item_id,
+            VerdictRow.inspector_id == mark.inspector_id,
         )
         .order_by(VerdictRow.id.desc())
         .limit(1)
     )
     return (
         latest is not None
-        and latest.value == value
-        and latest.note == note
-        and list(latest.evidence_refs) == list(evidence_refs)
+        and latest.value == mark.value
+        and latest.note == mark.note
+        and list(latest.evidence_refs) == list(mark.evidence_refs)
     )

@@ -304,16 +304,8 @@ async def record_verdict(
     found = await _inspecting_standing(session, catalogue, view)
     found.state_of(item_id)  # 404 for an item not on this case's checklist
     refs = list(dict.fromkeys(evidence_refs))
-    await replay.lock_case(session, view.case.id)
-    if await replay.repeats_current_mark(
-        session,
-        case_id=view.case.id,
-        item_id=item_id,
-        inspector_id=actor.id,
-        value=value.value,
-        note=note.strip(),
-        evidence_refs=refs,
-    ):
+    mark = replay.Mark(view.case.id, item_id, actor.id, value.value, note.strip(), refs)
+    if await replay.is_retry(session, mark):
         return await standing(session, catalogue, view)  # a retry: already recorded
     row = VerdictRow(
         case_id=view.case.id,

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from server.db import utcnow
 from server.sla.calendar import CHINA_TZ
-from server.timeinputs import EARLIEST, LATEST, BeijingDate, BeijingDateTime
+from server.timeinputs import EARLIEST, LATEST, BeijingDate, BeijingDateTime, start_of_day
 from tests.fixtures.app import Api
 from tests.flows import Journey, start_inspection, start_journey
 
@@ -191,6 +191,7 @@ def test_a_plain_date_is_the_start_of_that_day_in_beijing() -> None:
     assert parse("2026-01-01T09:30") == datetime(2026, 1, 1, 9, 30, tzinfo=BEIJING)
     assert parse("2026-01-01T09:30Z") == datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
     assert parse("2026-01-01T09:30+05:00").utcoffset() == timedelta(hours=5)  # kept
+    assert start_of_day(date(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=BEIJING)  # the board
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,7 @@ async def test_lead_requests_rectification_with_a_beijing_deadline(
     await page.locator("#rect-deadline").fill(f"{beijing_day(-1)}T09:00")
     await page.locator("#rect-request").click()
     await expect(page.locator("#rect-request-out [role=alert]")).to_have_text(
-        "截止时间须为带时区的将来时间。"
+        "截止时间须为将来的时间。"
     )
     assert (await refresh(journey))["state"] == "in_progress", "a refused request changes nothing"
     assert await rounds(journey, journey.inspector_headers(0)) == []

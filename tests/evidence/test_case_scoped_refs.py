@@ -100,17 +100,19 @@ async def test_the_rectification_view_never_shows_another_case_photo(
     own = await photo(ours, ours.inspector_headers(0), FIXABLE)
     client = ours.api.client
     for position in (0, 1):
-        await client.put(  # the foreign citation is refused; the own photo stands
-            verdict_url(ours),
-            json={"value": "fail", "evidence_refs": [foreign]},
-            headers=ours.inspector_headers(position),
-        )
         marked = await client.put(
             verdict_url(ours),
             json={"value": "fail", "evidence_refs": [own]},
             headers=ours.inspector_headers(position),
         )
         assert marked.status_code == 200, marked.text
+    # The lead marks again citing the other case's photo too: refused now (the old code stored
+    # it, and the latest mark is the one that counts).
+    await client.put(
+        verdict_url(ours),
+        json={"value": "fail", "evidence_refs": [own, foreign]},
+        headers=ours.inspector_headers(0),
+    )
     requested = await client.post(
         f"/api/v1/cases/{ours.case_id}/rectification",
         json={

@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import PROBLEM_JSON
 from server.evidence.models import Evidence
+from server.timeinputs import BeijingDateTime
 from server.uploads import service
 from server.uploads.images import FileRefused
 from server.uploads.models import Upload
@@ -29,7 +30,7 @@ class PositionIn(BaseModel):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     accuracy_m: float = Field(gt=0, le=service.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
-    fixed_at: AwareDatetime  # when the fix was taken, with its UTC offset
+    fixed_at: BeijingDateTime  # when the fix was taken (no offset: Beijing time)
 
     def fix(self) -> service.DeviceFix:
         return service.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
@@ -47,8 +48,8 @@ class UploadIn(BaseModel):
     size: int = Field(gt=0)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     position: PositionIn | None = None
-    # when the device took the photo, with its UTC offset; used when the file has no EXIF time
-    captured_at: AwareDatetime | None = None
+    # when the device took the photo (no offset: Beijing time); used when the file has no EXIF time
+    captured_at: BeijingDateTime | None = None
 
 
 class FormOut(BaseModel):

@@ -39,7 +39,7 @@ from server.cases.states import STATE_LABELS, TERMINAL_STATES, CaseState
 from server.db import new_id, utcnow
 from server.errors import BadInput, Conflict, Forbidden, not_found
 from server.evidence.models import Evidence
-from server.evidence.service import Position, locate, record_evidence
+from server.evidence.service import Position, evidence_of_case, locate, record_evidence
 from server.notifications.templates import shanghai_time
 from server.storage import ObjectStore, PresignedPost, case_clip_key, case_photo_key, case_prefix
 from server.uploads import clips, images
@@ -521,7 +521,8 @@ async def _settled(session: AsyncSession, upload: Upload) -> Outcome:
     """The stored outcome of an upload that is no longer pending."""
     await session.refresh(upload)
     if upload.status == "finalized" and upload.evidence_id is not None:
-        return Outcome(upload, await session.get(Evidence, upload.evidence_id))
+        found = await evidence_of_case(session, upload.case_id, [upload.evidence_id])
+        return Outcome(upload, found.get(upload.evidence_id))
     if upload.status == "rejected":
         return Outcome(upload, refusal=refusal_of(upload))
     raise Conflict(

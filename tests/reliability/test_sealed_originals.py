@@ -38,7 +38,8 @@ def same_length_other_bytes(data: bytes) -> bytes:
     other = bytearray(data)
     middle = len(other) // 2
     other[middle : middle + 64] = bytes(b ^ 0x5A for b in other[middle : middle + 64])
-    assert len(other) == len(data) and bytes(other) != data
+    assert len(other) == len(data)
+    assert bytes(other) != data
     return bytes(other)
 
 

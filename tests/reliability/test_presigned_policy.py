@@ -23,6 +23,7 @@ from sqlalchemy import select
 from server.evidence.models import Evidence
 from server.uploads.models import Upload
 from server.uploads.service import UPLOAD_WINDOW
+from server.uploads.sweep import sweep_spent_keys
 from tests.reliability.test_sealed_originals import (
     download,
     original_link,
@@ -184,6 +185,31 @@ async def test_the_form_after_finalize_cannot_touch_the_evidence(journey: Journe
     served = await download(link.json()["url"])
     assert hashlib.sha256(served).hexdigest() == hashlib.sha256(sent).hexdigest()
     assert await count(journey, Evidence) == 1
+    await swept_once_expired(journey, row.object_key, row.expires_at)
+
+
+async def swept_once_expired(journey: Journey, upload_key: str, expires_at: datetime) -> None:
+    """The re-posted bytes sit on the dead upload key until the form expires, then go."""
+    ctx = journey.api.ctx
+    data = jpeg((300, 200))
+    late = await announce(journey, journey.applicant, body_for(data))
+    pending_key = late.json()["form"]["fields"]["key"]
+    form = late.json()["form"]
+    sent = await post(form["url"], form["fields"], data, "image/jpeg")
+    assert sent.status_code == 204  # sent in time, to be finalized later
+    assert await ctx.store.exists(upload_key)  # the re-post landed, where nothing reads it
+    early = expires_at - timedelta(seconds=1)
+    assert await sweep_spent_keys(ctx.sessionmaker, ctx.store, early) == 0
+    assert await ctx.store.exists(upload_key)  # the form could still write: too early
+
+    after = expires_at + UPLOAD_WINDOW
+    swept = await sweep_spent_keys(ctx.sessionmaker, ctx.store, after)
+
+    print(f"\n#15 sweep after expiry: {swept} spent upload key(s) emptied")
+    assert swept >= 1
+    assert not await ctx.store.exists(upload_key)
+    assert await ctx.store.exists(pending_key)  # a pending upload may still be finalized
+    assert await sweep_spent_keys(ctx.sessionmaker, ctx.store, after) == 0  # once only
 
 
 async def test_a_file_part_of_another_type_is_stored_as_announced_or_refused(

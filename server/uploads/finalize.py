@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -83,6 +83,7 @@ class _Derived:
     gps: GpsFix | None
     captured_at: datetime | None
     meta: dict[str, Any]
+    served_sha256: str = ""  # hashed in the pipeline's thread: a clip's copy is megabytes
 
 
 def _run_pipeline(upload: Upload, data: bytes) -> _Derived:
@@ -90,6 +91,12 @@ def _run_pipeline(upload: Upload, data: bytes) -> _Derived:
     actual = hashlib.sha256(data).hexdigest()
     if actual != upload.declared_sha256:
         raise _checksum_refusal(upload.declared_sha256, actual)
+    derived = _derive(upload, data)
+    return replace(derived, served_sha256=hashlib.sha256(derived.served[1]).hexdigest())
+
+
+def _derive(upload: Upload, data: bytes) -> _Derived:
+    """The photo or clip pipeline for the upload's type (blocking)."""
     case_id = upload.case_id
     if upload.content_type in CLIP_TYPES:
         clip = clips.process_clip(data, upload.content_type)
@@ -203,7 +210,7 @@ async def finalize(
         actor=principal.actor,
         captured_at=captured_at,
         object_key=served_key,
-        sha256=hashlib.sha256(served).hexdigest(),
+        sha256=derived.served_sha256,
         size=len(served),
         content_type=served_type,
         item_ids=upload.item_ids,

@@ -20,6 +20,7 @@ from server.auth.principal import Principal
 from server.cases.models import Case
 from server.db import new_id, utcnow
 from server.errors import BadInput, NotFound, not_found
+from server.evidence.integrity import about
 from server.evidence.models import Evidence
 from server.storage import ObjectStore, attachment_disposition
 
@@ -201,13 +202,20 @@ class SignedUrl:
     expires_at: datetime
 
 
-async def sign(store: ObjectStore, evidence: Evidence, now: datetime) -> SignedUrl:
-    """A short presigned GET that makes the browser use the recorded type (no sniffing)."""
+async def sign(
+    store: ObjectStore, evidence: Evidence, now: datetime, by: Actor | None = None
+) -> SignedUrl:
+    """A short presigned GET that makes the browser use the recorded type (no sniffing).
+
+    Only for bytes that still hash as recorded: a mismatch is refused (500) and audited.
+    """
     if evidence.object_key is None:
         raise NotFound(
             "该证据没有可下载的文件（例如录像中断的记录）。",
             "This evidence has no file to download (for example a recording gap).",
         )
+    described = about(evidence, evidence.kind, by)
+    await store.check_verified(evidence.object_key, evidence.sha256, about=described)
     url = await store.presigned_get(
         evidence.object_key,
         URL_LIFETIME,
@@ -221,7 +229,7 @@ async def read_url(
     session: AsyncSession, principal: Principal, evidence: Evidence, store: ObjectStore
 ) -> SignedUrl:
     """Hand out a download URL for one piece of evidence; the read is audited."""
-    signed = await sign(store, evidence, utcnow())
+    signed = await sign(store, evidence, utcnow(), principal.actor)
     await audit_read(session, principal, evidence.case_id, [evidence], what=evidence.kind)
     return signed
 

@@ -146,7 +146,7 @@ async def failure_photo_urls(
     if not rows:
         return {}
     now = utcnow()
-    urls = {e.id: (await evidence.sign(store, e, now)).url for e in rows}
+    urls = {e.id: (await evidence.sign(store, e, now, principal.actor)).url for e in rows}
     await evidence.audit_read(session, principal, case_id, rows, what="rectification")
     return urls
 

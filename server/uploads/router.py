@@ -13,7 +13,7 @@ from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import PROBLEM_JSON
 from server.evidence.models import Evidence
 from server.timeinputs import BeijingDateTime
-from server.uploads import service
+from server.uploads import device, finalize, service
 from server.uploads.images import FileRefused
 from server.uploads.models import Upload
 
@@ -29,11 +29,11 @@ class PositionIn(BaseModel):
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    accuracy_m: float = Field(gt=0, le=service.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
+    accuracy_m: float = Field(gt=0, le=device.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
     fixed_at: BeijingDateTime  # when the fix was taken (no offset: Beijing time)
 
-    def fix(self) -> service.DeviceFix:
-        return service.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
+    def fix(self) -> device.DeviceFix:
+        return device.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
 
 
 class UploadIn(BaseModel):
@@ -160,7 +160,7 @@ async def announce_upload(
         return _out(
             upload, form=FormOut(url=post.url, fields=post.fields, expires_at=post.expires_at)
         )
-    outcome = await service.finalize(
+    outcome = await finalize.finalize(
         session, store, principal=principal, view=view, upload_id=upload.id
     )
     return _out(outcome.upload, evidence=outcome.evidence)
@@ -176,7 +176,7 @@ async def finalize_upload(
 ) -> UploadOut | JSONResponse:
     """Check the uploaded file and record it as evidence; a refused file is deleted (422)."""
     service.purpose_for(principal, view, None)
-    outcome = await service.finalize(
+    outcome = await finalize.finalize(
         session, store, principal=principal, view=view, upload_id=upload_id
     )
     if outcome.refusal is not None:

@@ -153,9 +153,10 @@ async def test_photo_upload_records_evidence_with_gps_and_clean_copies(journey: 
     async with journey.api.ctx.sessionmaker() as session:
         row = await session.get(Evidence, evidence["id"])
     assert row is not None
-    assert row.meta["original_key"].startswith(f"cases/{journey.case_id}/originals/")
+    assert row.meta["original_key"].startswith(f"cases/{journey.case_id}/sealed/")
     assert row.item_ids == ["SH-01"]
     assert await store.exists(row.meta["original_key"])  # kept, with its GPS, for staff only
+    assert not await store.exists(row.meta["upload_key"])  # the form's key is emptied
 
 
 async def test_inspector_uploads_an_onsite_photo(inspecting: Journey) -> None:

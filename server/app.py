@@ -25,6 +25,7 @@ from server.context import AppContext
 from server.db import make_engine, make_sessionmaker
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
+from server.evidence import integrity
 from server.evidence.playback import router as playback_router
 from server.evidence.playback import sweep_stale_work
 from server.evidence.router import router as evidence_router
@@ -100,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if media_pool is not None:
             ctx.extras[MEDIA_POOL] = media_pool
         app.state.ctx = ctx
+        integrity.wire(store, ctx.detached)  # a refused evidence read is audited
         ctx.access_ended.append(end_live_access(app))  # logout, disable… close live sockets
         # Live events still being written are waited for before the engine goes.
         stack.push_async_callback(ctx.detached.drain)

@@ -19,9 +19,11 @@ from server.notifications import events
 from server.notifications.jobs import deliver_due
 from server.rectification.service import expire_overdue
 from server.sla.jobs import sla_tick
+from server.uploads.sweep import sweep_spent_keys
 
 log = get_logger(__name__)
 NO_SHOW_TICK_SECONDS = 60
+UPLOAD_SWEEP_SECONDS = 300
 
 
 async def run_sla_tick(ctx: AppContext) -> None:
@@ -56,6 +58,11 @@ async def run_rectification_expiry(ctx: AppContext) -> None:
     await expire_overdue(ctx.sessionmaker, utcnow())
 
 
+async def run_upload_sweep(ctx: AppContext) -> None:
+    if swept := await sweep_spent_keys(ctx.sessionmaker, ctx.store, utcnow()):
+        log.info("uploads.swept", count=swept)
+
+
 def _guarded(
     name: str, job: Callable[[AppContext], Awaitable[None]], ctx: AppContext
 ) -> Callable[[], Awaitable[None]]:
@@ -75,6 +82,7 @@ def start_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         ("outbox", run_outbox, ctx.settings.outbox_tick_seconds),
         ("no_shows", run_no_shows, NO_SHOW_TICK_SECONDS),
         ("rectification_expiry", run_rectification_expiry, NO_SHOW_TICK_SECONDS),
+        ("upload_sweep", run_upload_sweep, UPLOAD_SWEEP_SECONDS),
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

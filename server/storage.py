@@ -2,7 +2,7 @@
 
 Every blocking SDK call runs in a worker thread (live media shares the event loop). Each
 object written here carries its SHA-256 in ``x-amz-meta-sha256`` so evidence can be checked
-later against the hash chain. Object keys are built by the ``case_*_key`` helpers below.
+later against the hash chain. Keys come from the ``object_keys`` helpers (re-exported).
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import re
-import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, ParamSpec, TypeVar, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
@@ -26,6 +24,14 @@ from minio.error import MinioException, S3Error
 from minio.helpers import check_bucket_name
 
 from server.errors import AppError, BadInput, NotFound, Unavailable
+from server.object_keys import attachment_disposition as attachment_disposition
+from server.object_keys import case_clip_key as case_clip_key
+from server.object_keys import case_opinion_key as case_opinion_key
+from server.object_keys import case_photo_key as case_photo_key
+from server.object_keys import case_prefix as case_prefix
+from server.object_keys import case_recording_key as case_recording_key
+from server.object_keys import case_sealed_key as case_sealed_key
+from server.object_keys import check_key as _check_key
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -37,17 +43,11 @@ SHA256_META = "sha256"  # stored as the x-amz-meta-sha256 header
 CHUNK = 1024 * 1024
 MAX_PRESIGN = timedelta(days=7)  # the SigV4 limit
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject"})
-_EXT_RE = re.compile(r"^[a-z0-9]{1,10}$")
-_MAX_ID_LEN = 128
-_MAX_KEY_BYTES = 1024
 
 
 class IntegrityError(AppError):
-    """Stored bytes do not match their recorded SHA-256.
-
-    500, not 409: the caller did nothing wrong and cannot fix it by changing the request; the
-    evidence itself is damaged or was replaced, which operators must investigate.
-    """
+    """Stored bytes do not match their recorded SHA-256. 500, not 409: the caller cannot fix
+    it by changing the request; the evidence is damaged or replaced, operators must look."""
 
     status = 500
     code = "integrity_error"
@@ -67,107 +67,25 @@ class StoredObject:
 
 
 @dataclass(frozen=True, slots=True)
+class Mismatch:
+    """Bytes read back that do not hash as recorded, and what the reader said they were."""
+
+    key: str
+    expected_sha256: str
+    actual_sha256: str
+    about: Mapping[str, str]  # e.g. case_id, evidence_id, what (original, photo…), by
+
+
+MismatchReporter = Callable[[Mismatch], Awaitable[None]]  # told before the read is refused
+
+
+@dataclass(frozen=True, slots=True)
 class PresignedPost:
     """A browser form upload: POST ``fields`` (then the file, last) as multipart to ``url``."""
 
     url: str
     fields: dict[str, str]
     expires_at: datetime
-
-
-# --- key layout --------------------------------------------------------------------------
-
-
-def _check_id(name: str, value: str) -> str:
-    """Refuse an id that could escape its folder or confuse a listing."""
-    bad = (
-        not value
-        or len(value) > _MAX_ID_LEN
-        or "/" in value
-        or "\\" in value
-        or ".." in value
-        or value == "."
-        or value != value.strip()
-        or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
-    )
-    if bad:
-        raise BadInput(
-            f"编号“{name}”不合法：不能为空，不能含“/”“..”或控制字符。",
-            f"Invalid {name}: it must be non-empty, without '/', '..' or control characters.",
-            field=name,
-        )
-    return value
-
-
-def _check_ext(ext: str) -> str:
-    normalised = ext.removeprefix(".").lower()
-    if not _EXT_RE.match(normalised):
-        raise BadInput(
-            "文件扩展名不合法，只能是 1–10 个字母或数字。",
-            "Invalid file extension: use 1-10 letters or digits.",
-            field="ext",
-        )
-    return normalised
-
-
-def _check_number(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise BadInput(
-            f"“{name}”必须是不小于 {minimum} 的整数。",
-            f"{name} must be an integer >= {minimum}.",
-            field=name,
-        )
-    return value
-
-
-def case_prefix(case_id: str) -> str:
-    """The folder holding every object of one case."""
-    return f"cases/{_check_id('case_id', case_id)}/"
-
-
-def case_photo_key(case_id: str, photo_id: str, ext: str) -> str:
-    """A snapshot or uploaded photo: ``cases/{case}/photos/{photo}.{ext}``."""
-    return f"{case_prefix(case_id)}photos/{_check_id('photo_id', photo_id)}.{_check_ext(ext)}"
-
-
-def case_recording_key(case_id: str, track_id: str, seq: int, ext: str = "webm") -> str:
-    """One recorded segment; the zero-padded ``seq`` keeps listings in recording order."""
-    track = _check_id("track_id", track_id)
-    number = _check_number("seq", seq, 0)
-    return f"{case_prefix(case_id)}recordings/{track}/{number:08d}.{_check_ext(ext)}"
-
-
-def case_opinion_key(case_id: str, opinion_id: str, version: int, ext: str) -> str:
-    """One version of an inspection opinion (踏勘意见书), e.g. the signed PDF or its JSON twin."""
-    opinion = _check_id("opinion_id", opinion_id)
-    number = _check_number("version", version, 1)
-    return f"{case_prefix(case_id)}opinions/{opinion}/v{number:04d}.{_check_ext(ext)}"
-
-
-def case_clip_key(case_id: str, clip_id: str, ext: str = "webm") -> str:
-    """A clip cut from a recording as evidence for one checklist item."""
-    return f"{case_prefix(case_id)}clips/{_check_id('clip_id', clip_id)}.{_check_ext(ext)}"
-
-
-def _check_key(key: str) -> str:
-    """Keys normally come from the helpers above; this guards the rest."""
-    bad = (
-        not key
-        or key.startswith("/")
-        or len(key.encode()) > _MAX_KEY_BYTES
-        or ".." in key.split("/")
-        or any(unicodedata.category(ch) == "Cc" for ch in key)
-    )
-    if bad:
-        raise BadInput("对象键不合法。", "Invalid object key.", key=key[:200])
-    return key
-
-
-def attachment_disposition(filename: str, *, inline: bool = False) -> str:
-    """A ``Content-Disposition`` value that survives Chinese file names (RFC 6266 / 5987)."""
-    kind = "inline" if inline else "attachment"
-    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 # --- clients -------------------------------------------------------------------------------
@@ -269,6 +187,7 @@ class ObjectStore:
         self.bucket = bucket
         self._probe_timeout = probe_timeout
         self._public_base = f"{'https' if public_secure else 'http'}://{public_netloc}"
+        self.on_mismatch: MismatchReporter | None = None  # wired by the app to its audit
 
         self._pools = [
             make_http_pool(connect=3, read=timeout, retries=2),
@@ -446,19 +365,40 @@ class ObjectStore:
             response.close()
             response.release_conn()
 
-    async def get_verified(self, key: str, expected_sha256: str) -> bytes:
-        """The object's bytes, refused with ``IntegrityError`` unless they hash as expected."""
+    # --- reading with a recorded SHA-256: the one place the verify-on-read rule lives
+
+    async def get_verified(
+        self, key: str, expected_sha256: str, *, about: Mapping[str, str] | None = None
+    ) -> bytes:
+        """The bytes, refused with ``IntegrityError`` unless they hash as expected; a mismatch
+        is first told to ``on_mismatch`` (the audit) with ``about`` (case, evidence, what for)."""
         data = await self.get(key)
         actual = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-        if actual != expected_sha256.lower():
-            raise _mismatch(key, expected_sha256, actual)
+        await self._check(key, expected_sha256, actual, about)
         return data
+
+    async def check_verified(
+        self, key: str, expected_sha256: str, *, about: Mapping[str, str] | None = None
+    ) -> None:
+        """Stream the object and refuse it like ``get_verified`` (before handing out a link)."""
+        await self._check(key, expected_sha256, await self._streamed_sha256(key), about)
 
     async def verify_sha256(self, key: str, expected: str) -> bool:
         """Stream the object and compare its SHA-256 with ``expected`` (for big objects)."""
-        _check_key(key)
-        actual = await self._run(key, self._stream_sha256_sync, key)
-        return actual == expected.lower()
+        return await self._streamed_sha256(key) == expected.lower()
+
+    async def _streamed_sha256(self, key: str) -> str:
+        return await self._run(_check_key(key), self._stream_sha256_sync, key)
+
+    async def _check(
+        self, key: str, expected: str, actual: str, about: Mapping[str, str] | None
+    ) -> None:
+        if actual == expected.lower():
+            return
+        mismatch = Mismatch(key, expected, actual, dict(about or {}))
+        if self.on_mismatch is not None:
+            await self.on_mismatch(mismatch)
+        raise _mismatch(key, expected, actual, **mismatch.about)
 
     def _stream_sha256_sync(self, key: str) -> str:
         digest = hashlib.sha256()
@@ -545,11 +485,15 @@ def _check_expiry(expires: timedelta) -> None:
         raise ValueError("presigned expiry must be between 1 second and 7 days")
 
 
-def _mismatch(key: str, expected: str, actual: str) -> IntegrityError:
+def _mismatch(key: str, expected: str, actual: str, **about: str) -> IntegrityError:
     return IntegrityError(
-        "存储的文件与登记的校验值不一致，可能已损坏或被替换。",
-        "The stored object does not match its recorded SHA-256; it may be damaged or replaced.",
+        "存储的文件与登记的校验值不一致，可能已损坏或被替换；已拒绝提供并记入审计日志，"
+        "请联系运维人员核查。",
+        "The stored object does not match its recorded SHA-256; it may be damaged or "
+        "replaced. It was not served, the refusal is in the audit log; ask operations to "
+        "investigate.",
         key=key,
         expected_sha256=expected,
         actual_sha256=actual,
+        **{k: v for k, v in about.items() if k not in ("key", "expected_sha256", "actual_sha256")},
     )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+import httpx
 
 from server.auth.models import Role, Staff
 from server.db import utcnow
 from tests.fixtures.app import Api
 from tests.test_intake import intake_body
+from tests.uploads.test_images import jpeg
 
 
 @dataclass
@@ -79,9 +84,10 @@ async def refresh(journey: Journey) -> dict[str, Any]:
     return journey.case
 
 
-async def assign(journey: Journey, pool: int = 3) -> dict[str, Any]:
-    """A case with a drawn pair: the default matter, ``pool`` qualified inspectors."""
-    matter = journey.api.ctx.catalogue.matters[0].code
+async def assign(journey: Journey, pool: int = 3, matter: str | None = None) -> dict[str, Any]:
+    """A case with a drawn pair: ``pool`` inspectors qualified for ``matter`` (the default
+    matter when None; open the case with that matter before)."""
+    matter = matter or journey.api.ctx.catalogue.matters[0].code
     for i in range(pool):
         await add_inspector(journey, [matter])
         del i
@@ -121,3 +127,45 @@ async def schedule(journey: Journey) -> dict[str, Any]:
     )
     assert accepted.status_code == 200, accepted.text
     return await refresh(journey)
+
+
+async def start_inspection(journey: Journey) -> dict[str, Any]:
+    """Schedule if needed, then the lead starts the inspection (the case is in progress)."""
+    if not journey.case or journey.case.get("state") != "scheduled":
+        await schedule(journey)
+    started = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=journey.inspector_headers(0)
+    )
+    assert started.status_code == 200, started.text
+    return await refresh(journey)
+
+
+async def upload_photo(
+    api: Api, case_id: str, headers: dict[str, str], item_ids: list[str]
+) -> httpx.Response:
+    """The phone's three steps (announce, POST to the store, finalize); the finalize answer."""
+    data = jpeg((320, 240))
+    body = {
+        "idempotency_key": secrets.token_hex(8),
+        "content_type": "image/jpeg",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "item_ids": item_ids,
+    }
+    base = f"/api/v1/cases/{case_id}/uploads"
+    announced = await api.client.post(base, json=body, headers=headers)
+    if announced.status_code != 201:
+        return announced
+    form = announced.json()["form"]
+    async with httpx.AsyncClient() as s3:
+        files = {"file": ("photo.jpg", data, "image/jpeg")}
+        sent = await s3.post(form["url"], data=form["fields"], files=files)
+    assert sent.status_code == 204, sent.text
+    return await api.client.post(f"{base}/{announced.json()['id']}/finalize", headers=headers)
+
+
+async def photo(journey: Journey, headers: dict[str, str], item_id: str) -> str:
+    """A photo of ``item_id`` uploaded to the journey's case; returns its evidence id."""
+    done = await upload_photo(journey.api, journey.case_id, headers, [item_id])
+    assert done.status_code == 200, done.text
+    return str(done.json()["evidence"]["id"])

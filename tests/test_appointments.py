@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from server.appointments.models import Appointment
 from server.appointments.service import mark_no_shows, record_applicant_joined
 from server.db import utcnow
+from server.sla.calendar import CHINA_TZ
 from tests.fixtures.app import Api
 from tests.flows import assign, refresh, schedule, slot, start_journey
 
@@ -44,12 +45,33 @@ async def test_bad_slots_are_refused_with_a_reason(api: Api) -> None:
     assert "10 分钟" in past.json()["detail"]
     overlap = await api.client.post(url, json={"slots": [slot(2), slot(2.5)]}, headers=lead)
     assert overlap.status_code == 422
-    naive = await api.client.post(
+    long_ago = await api.client.post(
         url,
-        json={"slots": [{"starts_at": "2030-01-01T09:00", "ends_at": "2030-01-01T10:00"}]},
+        json={"slots": [{"starts_at": "0001-01-01T09:00", "ends_at": "0001-01-01T10:00"}]},
         headers=lead,
     )
-    assert naive.status_code == 422
+    assert long_ago.status_code == 422
+    assert "starts_at" in long_ago.json()["detail"]
+
+
+async def test_a_slot_without_an_offset_is_beijing_time(api: Api) -> None:
+    journey = await start_journey(api)
+    await assign(journey)
+    start = (utcnow() + timedelta(days=2)).astimezone(CHINA_TZ).replace(microsecond=0)
+    naive = {
+        "starts_at": start.replace(tzinfo=None).isoformat(),
+        "ends_at": (start + timedelta(hours=1)).replace(tzinfo=None).isoformat(),
+    }
+
+    offered = await api.client.post(
+        f"/api/v1/cases/{journey.case_id}/slots",
+        json={"slots": [naive]},
+        headers=journey.inspector_headers(0),
+    )
+
+    assert offered.status_code == 201, offered.text
+    (made,) = offered.json()
+    assert datetime.fromisoformat(made["starts_at"]) == start
 
 
 async def test_only_the_case_inspectors_offer_and_only_the_applicant_accepts(api: Api) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.appointments import service
 from server.auth.models import Role
@@ -21,14 +21,15 @@ from server.deps import (
 )
 from server.errors import Forbidden
 from server.notifications import events
+from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
 
 
 class SlotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: BeijingDateTime
+    ends_at: BeijingDateTime
 
 
 class SlotsIn(BaseModel):

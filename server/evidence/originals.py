@@ -1,8 +1,11 @@
 """Uploaded originals (原件): the file as the phone sent it, EXIF and GPS included, staff only.
 
-Finalizing an upload keeps the original beside the clean display copy and records its key,
-SHA-256, size and type in the evidence ``meta`` (``original_*``). Only the case's staff get a
-link to it; every link handed out appends ``evidence.read`` (``what: original``).
+Finalizing an upload seals the original under a server-chosen key (``case_sealed_key``) that
+no upload form can write, beside the clean display copy, and records its key, SHA-256, size
+and type in the evidence ``meta`` (``original_*``). Only the case's staff get a link to it,
+and only after its bytes were checked against that SHA-256 (a mismatch is refused and
+audited, see ``integrity``); every link handed out appends ``evidence.read``
+(``what: original``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from server.audit.service import append
 from server.auth.principal import Principal
 from server.db import utcnow
 from server.errors import Forbidden, NotFound
+from server.evidence.integrity import about
 from server.evidence.models import Evidence
 from server.evidence.service import EXTENSIONS, URL_LIFETIME, SignedUrl
 from server.storage import ObjectStore, attachment_disposition
@@ -71,6 +75,8 @@ async def read_original_url(
             "The original file is no longer in storage; ask an administrator to check the archive.",
             reason="original_missing",
         )
+    described = about(evidence, "original", principal.actor)
+    await store.check_verified(original.key, original.sha256, about=described)
     ext = EXTENSIONS.get(original.content_type, original.key.rsplit(".", 1)[-1])
     url = await store.presigned_get(
         original.key,

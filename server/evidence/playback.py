@@ -40,6 +40,7 @@ from starlette.background import BackgroundTask
 from server.deps import SessionDep, SettingsDep, StoreDep, VisibleCaseDep
 from server.errors import AppError, Conflict, NotFound
 from server.evidence import service
+from server.evidence.integrity import about
 from server.evidence.models import Evidence
 from server.evidence.router import CaseStaffDep
 from server.logs import get_logger
@@ -225,10 +226,12 @@ async def _fetch(store: ObjectStore, track_id: str, segment: Evidence, path: Pat
     if segment.object_key is None:
         raise _damaged(track_id, segment, "missing")
     try:
-        data = await store.get_verified(segment.object_key, segment.sha256)
+        described = about(segment, "playback")
+        data = await store.get_verified(segment.object_key, segment.sha256, about=described)
     except IntegrityError as exc:
-        log.error("recording.segment_mismatch", evidence_id=segment.id, **exc.extra)
-        raise _damaged(track_id, segment, "mismatch", **exc.extra) from exc
+        hashes = {k: exc.extra[k] for k in ("key", "expected_sha256", "actual_sha256")}
+        log.error("recording.segment_mismatch", evidence_id=segment.id, **hashes)
+        raise _damaged(track_id, segment, "mismatch", **hashes) from exc
     except NotFound as exc:
         log.error("recording.segment_missing", evidence_id=segment.id, key=segment.object_key)
         raise _damaged(track_id, segment, "missing", key=segment.object_key) from exc

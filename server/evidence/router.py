@@ -220,7 +220,7 @@ async def recordings(
     urls: dict[str, str] = {}
     for track in tracks:
         for row in track.segments:
-            urls[row.id] = (await service.sign(store, row, now)).url
+            urls[row.id] = (await service.sign(store, row, now, principal.actor)).url
     segments = [row for track in tracks for row in track.segments]
     await service.audit_read(session, principal, view.case.id, segments, what="recordings")
     return RecordingsOut(

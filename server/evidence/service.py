@@ -19,7 +19,8 @@ from server.audit.service import Actor, append
 from server.auth.principal import Principal
 from server.cases.models import Case
 from server.db import new_id, utcnow
-from server.errors import NotFound, not_found
+from server.errors import BadInput, NotFound, not_found
+from server.evidence.integrity import about
 from server.evidence.models import Evidence
 from server.storage import ObjectStore, attachment_disposition
 
@@ -146,11 +147,47 @@ async def list_for_case(
     return list(rows)
 
 
+async def evidence_of_case(
+    session: AsyncSession, case_id: str, ids: Iterable[str]
+) -> dict[str, Evidence]:
+    """The case's evidence among ``ids``, by id; ids of other cases (or none) are simply absent.
+
+    Every lookup of evidence by id goes through here, so an id never reaches across cases.
+    """
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    query = select(Evidence).where(Evidence.case_id == case_id, Evidence.id.in_(wanted))
+    return {row.id: row for row in await session.scalars(query)}
+
+
 async def get_for_case(session: AsyncSession, case_id: str, evidence_id: str) -> Evidence:
-    evidence = await session.get(Evidence, evidence_id)
-    if evidence is None or evidence.case_id != case_id:
+    evidence = (await evidence_of_case(session, case_id, [evidence_id])).get(evidence_id)
+    if evidence is None:
         raise not_found("该证据", "Evidence")
     return evidence
+
+
+async def require_refs_of_case(
+    session: AsyncSession, case_id: str, refs: Sequence[str], *, field: str = "evidence_refs"
+) -> list[Evidence]:
+    """The cited evidence, in citing order, when every id is this case's; else a 422 naming them.
+
+    An id of another case and an id of nothing get the same answer (no hint that it exists).
+    """
+    found = await evidence_of_case(session, case_id, refs)
+    strangers = [ref for ref in dict.fromkeys(refs) if ref not in found]
+    if strangers:
+        first = strangers[0]
+        raise BadInput(
+            f"证据 {first} 不是本案件的证据，不能引用；请从本案件的照片和截图中选择。",
+            f"Evidence {first} is not evidence of this case and cannot be cited; "
+            "choose from this case's photos and snapshots.",
+            field=field,
+            evidence_id=first,
+            evidence_ids=strangers,
+        )
+    return [found[ref] for ref in dict.fromkeys(refs)]
 
 
 def _disposition(evidence: Evidence) -> str:
@@ -165,13 +202,20 @@ class SignedUrl:
     expires_at: datetime
 
 
-async def sign(store: ObjectStore, evidence: Evidence, now: datetime) -> SignedUrl:
-    """A short presigned GET that makes the browser use the recorded type (no sniffing)."""
+async def sign(
+    store: ObjectStore, evidence: Evidence, now: datetime, by: Actor | None = None
+) -> SignedUrl:
+    """A short presigned GET that makes the browser use the recorded type (no sniffing).
+
+    Only for bytes that still hash as recorded: a mismatch is refused (500) and audited.
+    """
     if evidence.object_key is None:
         raise NotFound(
             "该证据没有可下载的文件（例如录像中断的记录）。",
             "This evidence has no file to download (for example a recording gap).",
         )
+    described = about(evidence, evidence.kind, by)
+    await store.check_verified(evidence.object_key, evidence.sha256, about=described)
     url = await store.presigned_get(
         evidence.object_key,
         URL_LIFETIME,
@@ -185,7 +229,7 @@ async def read_url(
     session: AsyncSession, principal: Principal, evidence: Evidence, store: ObjectStore
 ) -> SignedUrl:
     """Hand out a download URL for one piece of evidence; the read is audited."""
-    signed = await sign(store, evidence, utcnow())
+    signed = await sign(store, evidence, utcnow(), principal.actor)
     await audit_read(session, principal, evidence.case_id, [evidence], what=evidence.kind)
     return signed
 

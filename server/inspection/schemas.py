@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from server.inspection.service import Standing
 
 ITEM_ID = r"^[A-Z]{2}-\d{2}$"
-# A reference to a snapshot or uploaded photo (the evidence domain's object id or key).
+# A reference to a snapshot or uploaded photo: an evidence id of the same case (checked on write).
 EvidenceRef = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:/-]*$")
 ]

@@ -26,6 +26,7 @@ from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_act
 from server.cases.workflow import transition
 from server.db import utcnow
 from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
+from server.evidence.service import require_refs_of_case
 from server.inspection import replay
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from server.inspection.schemas import ChecklistOut, ItemOut
@@ -303,7 +304,7 @@ async def record_verdict(
     _require_inspecting(view.case, "记录核查意见", "verdicts can be recorded")
     found = await _inspecting_standing(session, catalogue, view)
     found.state_of(item_id)  # 404 for an item not on this case's checklist
-    refs = list(dict.fromkeys(evidence_refs))
+    refs = [e.id for e in await require_refs_of_case(session, view.case.id, evidence_refs)]
     mark = replay.Mark(view.case.id, item_id, actor.id, value.value, note.strip(), refs)
     if await replay.is_retry(session, mark):
         return await standing(session, catalogue, view)  # a retry: already recorded

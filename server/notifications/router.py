@@ -12,6 +12,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.deps import PrincipalDep, SessionDep, VisibleCaseDep, require_roles
 from server.notifications import service
+from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 OperatorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
@@ -54,7 +55,10 @@ class DeliveryRecord(BaseModel):
 async def feed(
     principal: PrincipalDep,
     session: SessionDep,
-    since: Annotated[datetime | None, Query(description="only messages after this time")] = None,
+    since: Annotated[
+        BeijingDateTime | None,
+        Query(description="only messages after this time (a date or no offset: Beijing time)"),
+    ] = None,
 ) -> list[FeedItem]:
     """The caller's in-app messages, newest first."""
     rows = await service.feed_for(session, principal, since)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
@@ -218,10 +218,10 @@ def _feed_query(principal: Principal) -> Select[Notification]:
 async def feed_for(
     session: AsyncSession, principal: Principal, since: datetime | None = None
 ) -> list[Notification]:
-    """The caller's in-app messages, newest first; ``since`` keeps only later ones."""
+    """The caller's in-app messages, newest first; ``since`` (aware, see server.timeinputs)
+    keeps only later ones."""
     query = _feed_query(principal)
     if since is not None:
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
         query = query.where(Notification.created_at > since)
     query = query.order_by(Notification.created_at.desc(), Notification.id).limit(FEED_LIMIT)
     return list((await session.scalars(query)).all())

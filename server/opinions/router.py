@@ -32,6 +32,7 @@ from server.opinions.models import Opinion
 from server.opinions.signature_check import admit_verification, check_stored_pdf
 from server.opinions.verify import VerificationReport
 from server.storage import attachment_disposition
+from server.timeinputs import BeijingDateTime
 
 router = APIRouter(tags=["opinions"])
 CASE = "/api/v1/cases/{case_id}/opinion"
@@ -280,7 +281,10 @@ async def list_opinions(
     _: WindowOrAdmin,
     session: SessionDep,
     status: Annotated[Literal["issued", "superseded"], Query()] = "issued",
-    since: Annotated[datetime | None, Query(description="issued at or after (ISO 8601)")] = None,
+    since: Annotated[
+        BeijingDateTime | None,
+        Query(description="issued at or after (ISO 8601; a date or no offset: Beijing time)"),
+    ] = None,
     matter: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[IssuedOut]:
     """Issued opinions for the window staff, newest first, filtered by time and matter."""

@@ -28,6 +28,7 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import new_id, utcnow
 from server.errors import Conflict, Forbidden, NotFound, not_found
+from server.evidence.integrity import about
 from server.notifications.service import configured_channels, notify
 from server.opinions.assemble import PHOTO_KINDS, assemble, case_evidence
 from server.opinions.content import (
@@ -337,7 +338,9 @@ def _render_and_sign(
 
 async def _photo_bytes(session: AsyncSession, store: ObjectStore, case_id: str) -> dict[str, bytes]:
     rows = [r for r in await case_evidence(session, case_id) if r.kind in PHOTO_KINDS]
-    datas = await asyncio.gather(*(store.get_verified(str(r.object_key), r.sha256) for r in rows))
+    datas = await asyncio.gather(
+        *(store.get_verified(str(r.object_key), r.sha256, about=about(r, "opinion")) for r in rows)
+    )
     return {r.id: data for r, data in zip(rows, datas, strict=True)}
 
 
@@ -523,7 +526,8 @@ async def read_pdf(
 ) -> tuple[Opinion, bytes]:
     """The issued PDF, checked against its stored SHA-256; the read is audited."""
     opinion = await require_issued(session, view.case.id)
-    data = await store.get_verified(str(opinion.pdf_key), str(opinion.pdf_sha256))
+    described = {"case_id": opinion.case_id, "opinion_id": opinion.id, "what": "opinion_pdf"}
+    data = await store.get_verified(str(opinion.pdf_key), str(opinion.pdf_sha256), about=described)
     await _audit(session, actor, "read", opinion, what="pdf")
     return opinion, data
 

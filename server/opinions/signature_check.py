@@ -52,7 +52,10 @@ async def check_stored_pdf(ctx: AppContext, opinion: Opinion) -> VerificationRep
     if hit is not None and hit.until > now:
         return hit.report
     try:
-        data = await ctx.store.get_verified(str(opinion.pdf_key), str(opinion.pdf_sha256))
+        described = {"case_id": opinion.case_id, "opinion_id": opinion.id, "what": "verify_page"}
+        data = await ctx.store.get_verified(
+            str(opinion.pdf_key), str(opinion.pdf_sha256), about=described
+        )
     except AppError as exc:  # not cached: the next scan tries again
         return VerificationReport(
             problems=[f"无法读取存档的 PDF / the stored PDF cannot be read: {exc.message_en}"]

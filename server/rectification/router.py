@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.auth.principal import Principal
 from server.db import utcnow
@@ -22,6 +22,7 @@ from server.rectification import service
 from server.rectification.service import ItemRequest, Round
 from server.sla.calendar import CHINA_TZ
 from server.sla.service import policy_from_settings
+from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}/rectification", tags=["rectification"])
 
@@ -36,11 +37,11 @@ class ItemIn(BaseModel):
 
 
 class RequestIn(BaseModel):
-    """The items to put right, each with what to do, and the deadline (with its time zone)."""
+    """The items to put right, each with what to do, and the deadline (no offset: Beijing time)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    deadline: AwareDatetime
+    deadline: BeijingDateTime
     items: list[ItemIn] = Field(min_length=1, max_length=100)
 
 

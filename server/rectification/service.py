@@ -17,7 +17,7 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,14 +128,6 @@ async def _latest_round(session: AsyncSession, case_id: str, status: str) -> Rou
     return Round(found, list(items))
 
 
-async def evidence_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Evidence]:
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return {}
-    rows = await session.scalars(select(Evidence).where(Evidence.id.in_(wanted)))
-    return {row.id: row for row in rows}
-
-
 async def failure_photo_urls(
     session: AsyncSession, store: ObjectStore, principal: Principal, rounds: Sequence[Round]
 ) -> dict[str, str]:
@@ -144,13 +136,18 @@ async def failure_photo_urls(
     Shown from the served copy (the applicant never gets the staff-only originals); the read
     is audited like any evidence access.
     """
+    if not rounds:
+        return {}
+    case_id = rounds[0].round.case_id
+    assert all(r.round.case_id == case_id for r in rounds), "rounds of one case at a time"
     ids = [e for r in rounds for i in r.items for e in i.failure_evidence_ids]
-    rows = [e for e in (await evidence_by_id(session, ids)).values() if e.object_key]
+    found = await evidence.evidence_of_case(session, case_id, ids)
+    rows = [e for e in found.values() if e.object_key]
     if not rows:
         return {}
     now = utcnow()
-    urls = {e.id: (await evidence.sign(store, e, now)).url for e in rows}
-    await evidence.audit_read(session, principal, rows[0].case_id, rows, what="rectification")
+    urls = {e.id: (await evidence.sign(store, e, now, principal.actor)).url for e in rows}
+    await evidence.audit_read(session, principal, case_id, rows, what="rectification")
     return urls
 
 
@@ -199,7 +196,8 @@ async def _failure_evidence(
         r.id for r in rows if item_id in r.item_ids and r.meta.get("purpose") != "rectification"
     ]
     refs = standing.state_of(item_id).evidence_refs
-    referenced = [e.id for e in (await evidence_by_id(session, refs)).values()]
+    found = await evidence.evidence_of_case(session, case_id, refs)
+    referenced = [r for r in refs if r in found]
     return list(dict.fromkeys([*tied, *(r for r in referenced if r not in tied)]))
 
 
@@ -273,10 +271,10 @@ async def request(
     """Ask the applicant to put the failed rectifiable items right by ``deadline``."""
     case = view.case
     _require(case, CaseAction.request_rectification)
-    if deadline.tzinfo is None or deadline <= now:
+    if deadline <= now:  # aware: read at the edge (server.timeinputs)
         raise BadInput(
-            "截止时间须为带时区的将来时间。",
-            "The deadline must be a time in the future, with its time zone.",
+            "截止时间须为将来的时间。",
+            "The deadline must be a time in the future.",
             field="deadline",
         )
     standing = await inspection.standing(session, catalogue, view)

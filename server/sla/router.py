@@ -14,6 +14,7 @@ from server.db import utcnow
 from server.deps import SessionDep, SettingsDep, VisibleCaseDep, require_roles
 from server.sla import service
 from server.sla.service import ClockView, policy_from_settings
+from server.timeinputs import EARLIEST, LATEST, BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["sla"])
 CalendarReaderDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
@@ -50,7 +51,7 @@ async def get_clock(view: VisibleCaseDep, session: SessionDep, settings: Setting
 async def list_overrides(
     _: CalendarReaderDep,
     session: SessionDep,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    year: Annotated[int | None, Query(ge=EARLIEST.year, le=LATEST.year)] = None,
 ) -> list[OverrideOut]:
     """Admins' calendar overrides, by date."""
     rows = await service.list_overrides(session, year=year)
@@ -59,7 +60,11 @@ async def list_overrides(
 
 @router.put("/calendar/overrides/{date}")
 async def set_override(
-    date: dt.date, body: OverrideIn, principal: AdminDep, session: SessionDep, settings: SettingsDep
+    date: BeijingDate,
+    body: OverrideIn,
+    principal: AdminDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> OverrideSaved:
     """Declare a date a working day or a day off; running clocks' due times follow."""
     row, moved = await service.set_override(
@@ -76,7 +81,7 @@ async def set_override(
 
 @router.delete("/calendar/overrides/{date}", status_code=204)
 async def remove_override(
-    date: dt.date, principal: AdminDep, session: SessionDep, settings: SettingsDep
+    date: BeijingDate, principal: AdminDep, session: SessionDep, settings: SettingsDep
 ) -> None:
     """Remove an override; the official calendar applies to that date again."""
     await service.remove_override(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -25,6 +24,7 @@ from server.sla.service import load_calendar
 from server.supervision import service
 from server.supervision.board import Board
 from server.supervision.service import FollowUpOut, RatingOut, RatingStatus
+from server.timeinputs import BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])
 BoardReaderDep = Annotated[
@@ -49,7 +49,9 @@ async def board(
     _: BoardReaderDep,
     session: SessionDep,
     ctx: ContextDep,
-    since: Annotated[dt.date | None, Query(description="cases created on or after (local)")] = None,
+    since: Annotated[
+        BeijingDate | None, Query(description="cases created on or after (local)")
+    ] = None,
 ) -> Board:
     """Cases by state and card, overdue cases, elapsed working time, remote share, unassigned."""
     names = {m.code: Label(m.name, m.name_en) for m in ctx.catalogue.matters}

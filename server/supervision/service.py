@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Collection, Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -38,10 +38,11 @@ from server.errors import BadInput, Conflict, not_found
 from server.notifications.models import Channel
 from server.notifications.service import notify
 from server.notifications.templates import TEMPLATES
-from server.sla.calendar import CHINA_TZ, WorkCalendar
+from server.sla.calendar import WorkCalendar
 from server.sla.models import SlaClockRow
 from server.supervision import board as b
 from server.supervision.models import FollowUp, Rating
+from server.timeinputs import start_of_day
 
 BAD_SCORE = 2  # 1–2 stars is a bad rating (差评) and opens a follow-up
 OVERDUE_LIMIT = 200
@@ -63,7 +64,7 @@ async def build_board(
     since: date | None = None,
 ) -> b.Board:
     """Everything the supervision board shows, as of ``now``."""
-    created_from = None if since is None else datetime.combine(since, time(), tzinfo=CHINA_TZ)
+    created_from = None if since is None else start_of_day(since)
     states, cards = b.by_state_and_card(await _state_card_counts(session, now, created_from))
     overdue_total, clocks = await _overdue_clocks(session, now)
     elapsed = b.elapsed_report(

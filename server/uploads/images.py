@@ -322,7 +322,8 @@ _OFFSET_TIME_ORIGINAL = 36881
 _DATETIME = 306
 
 
-def _degrees(value: Any, ref: Any, positive: str) -> float | None:
+def _degrees(value: Any, ref: Any, positive: str, negative: str) -> float | None:
+    """Decimal degrees, or None for a malformed value or a reference that is no hemisphere."""
     try:
         d, m, s = (float(part) for part in value)
     except (TypeError, ValueError, ZeroDivisionError):
@@ -330,8 +331,11 @@ def _degrees(value: Any, ref: Any, positive: str) -> float | None:
     result = d + m / 60 + s / 3600
     if result != result:  # NaN from a 0/0 rational
         return None
-    ref_text = ref.decode() if isinstance(ref, bytes) else str(ref or positive)
-    return -result if ref_text.strip().upper() not in (positive, "") else result
+    ref_text = ref.decode(errors="replace") if isinstance(ref, bytes) else str(ref or positive)
+    hemisphere = ref_text.strip("\x00 ").upper() or positive
+    if hemisphere not in (positive, negative):
+        return None  # "Q" is no hemisphere: guessing a sign would move the photo
+    return -result if hemisphere == negative else result
 
 
 def read_gps(exif: Image.Exif) -> GpsFix | None:
@@ -339,8 +343,8 @@ def read_gps(exif: Image.Exif) -> GpsFix | None:
     gps = exif.get_ifd(_GPS_IFD)
     if not gps:
         return None
-    lat = _degrees(gps.get(2), gps.get(1), "N")
-    lng = _degrees(gps.get(4), gps.get(3), "E")
+    lat = _degrees(gps.get(2), gps.get(1), "N", "S")
+    lng = _degrees(gps.get(4), gps.get(3), "E", "W")
     if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
         return None
     if lat == 0 and lng == 0:

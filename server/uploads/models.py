@@ -1,8 +1,10 @@
 """Uploads (上传): a photo or clip sent straight to object storage, then checked and finalized.
 
 One row per client-supplied idempotency key, so a retried upload on a bad network never
-becomes a second file. ``object_key`` is the untouched original (staff-only prefix); what is
-served lives on the evidence row the finalize step creates.
+becomes a second file. ``object_key`` is where the phone's form posts the file; finalize seals
+the checked bytes elsewhere (the evidence's ``original_key``) and empties it, and once the form
+has expired the sweep empties it for good (``swept_at``). What is served lives on the evidence
+row the finalize step creates.
 """
 
 from __future__ import annotations
@@ -48,3 +50,5 @@ class Upload(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # when the sweep emptied the upload key of this settled upload, its form having expired
+    swept_at: Mapped[datetime | None]

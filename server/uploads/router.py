@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import PROBLEM_JSON
 from server.evidence.models import Evidence
-from server.uploads import service
+from server.timeinputs import BeijingDateTime
+from server.uploads import device, finalize, service
 from server.uploads.images import FileRefused
 from server.uploads.models import Upload
 
@@ -28,11 +29,11 @@ class PositionIn(BaseModel):
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    accuracy_m: float = Field(gt=0, le=service.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
-    fixed_at: AwareDatetime  # when the fix was taken, with its UTC offset
+    accuracy_m: float = Field(gt=0, le=device.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
+    fixed_at: BeijingDateTime  # when the fix was taken (no offset: Beijing time)
 
-    def fix(self) -> service.DeviceFix:
-        return service.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
+    def fix(self) -> device.DeviceFix:
+        return device.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
 
 
 class UploadIn(BaseModel):
@@ -47,8 +48,8 @@ class UploadIn(BaseModel):
     size: int = Field(gt=0)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     position: PositionIn | None = None
-    # when the device took the photo, with its UTC offset; used when the file has no EXIF time
-    captured_at: AwareDatetime | None = None
+    # when the device took the photo (no offset: Beijing time); used when the file has no EXIF time
+    captured_at: BeijingDateTime | None = None
 
 
 class FormOut(BaseModel):
@@ -159,7 +160,7 @@ async def announce_upload(
         return _out(
             upload, form=FormOut(url=post.url, fields=post.fields, expires_at=post.expires_at)
         )
-    outcome = await service.finalize(
+    outcome = await finalize.finalize(
         session, store, principal=principal, view=view, upload_id=upload.id
     )
     return _out(outcome.upload, evidence=outcome.evidence)
@@ -175,7 +176,7 @@ async def finalize_upload(
 ) -> UploadOut | JSONResponse:
     """Check the uploaded file and record it as evidence; a refused file is deleted (422)."""
     service.purpose_for(principal, view, None)
-    outcome = await service.finalize(
+    outcome = await finalize.finalize(
         session, store, principal=principal, view=view, upload_id=upload_id
     )
     if outcome.refusal is not None:

@@ -19,7 +19,16 @@ from server.opinions.models import Opinion
 from server.opinions.signature_check import CACHE_KEY as SIGNATURE_CHECKS
 from tests.e2e.conftest import WAIT_MS, Shots
 from tests.fixtures.app import PASSWORD, Api
-from tests.flows import Journey, add_inspector, assign, open_case, refresh, schedule, start_journey
+from tests.flows import (
+    Journey,
+    add_inspector,
+    assign,
+    open_case,
+    refresh,
+    schedule,
+    start_journey,
+    upload_photo,
+)
 from tests.inspection.test_checklist_api import move
 
 pytestmark = pytest.mark.e2e
@@ -245,9 +254,12 @@ async def review_ready(api: Api) -> Journey:
     base = f"/api/v1/cases/{journey.case_id}"
     assert (await api.client.post(f"{base}/inspection/start", headers=lead)).status_code == 200
     listing = (await api.client.get(f"{base}/checklist", headers=lead)).json()
+    taken = await upload_photo(api, journey.case_id, lead, [])  # a photo the verdicts cite
+    assert taken.status_code == 200, taken.text
     for item in listing["items"]:
         for who in (lead, second):
-            body: dict[str, Any] = {"value": "pass", "evidence_refs": [f"snap-{item['id']}"]}
+            cited = [taken.json()["evidence"]["id"]]
+            body: dict[str, Any] = {"value": "pass", "evidence_refs": cited}
             marked = await api.client.put(
                 f"{base}/checklist/items/{item['id']}/verdict", json=body, headers=who
             )

@@ -16,7 +16,7 @@ from tests.e2e.test_applicant_followup import image_loaded, rectification_open
 from tests.e2e.test_console import Desk, case_page, lead_and_second
 from tests.e2e.test_offline import in_progress_case
 from tests.fixtures.app import Api
-from tests.flows import Journey, refresh
+from tests.flows import Journey, refresh, upload_photo
 from tests.rectification.test_rectification_api import FIXABLE, photo, rounds
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +37,12 @@ def beijing_day(days_from_today: int) -> str:
 
 
 async def mark_all(journey: Journey, values: dict[str, str], *, skip: str | None = None) -> None:
-    """Both inspectors mark every item (``values`` overrides pass), each citing a photo ref."""
+    """Both inspectors mark every item (``values`` overrides pass), each citing a photo of the
+    case (one the second took, filed under no item)."""
     api, base = journey.api, f"/api/v1/cases/{journey.case_id}"
+    taken = await upload_photo(api, journey.case_id, journey.inspector_headers(1), [])
+    assert taken.status_code == 200, taken.text
+    cited = taken.json()["evidence"]["id"]
     listing = await api.client.get(f"{base}/checklist", headers=journey.inspector_headers(0))
     for item in listing.json()["items"]:
         if item["record_only"] or item["id"] == skip:
@@ -46,7 +50,7 @@ async def mark_all(journey: Journey, values: dict[str, str], *, skip: str | None
         body: dict[str, Any] = {
             "value": values.get(item["id"], "pass"),
             "note": "未见挡鼠板" if item["id"] in values else "",
-            "evidence_refs": [f"snap-{item['id']}"],
+            "evidence_refs": [cited],
         }
         for position in (0, 1):
             marked = await api.client.put(
@@ -126,7 +130,7 @@ async def test_lead_requests_rectification_with_a_beijing_deadline(
     await page.locator("#rect-deadline").fill(f"{beijing_day(-1)}T09:00")
     await page.locator("#rect-request").click()
     await expect(page.locator("#rect-request-out [role=alert]")).to_have_text(
-        "截止时间须为带时区的将来时间。"
+        "截止时间须为将来的时间。"
     )
     assert (await refresh(journey))["state"] == "in_progress", "a refused request changes nothing"
     assert await rounds(journey, journey.inspector_headers(0)) == []

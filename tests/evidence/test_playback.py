@@ -9,6 +9,7 @@ test clock, so a gap lasts exactly as long as the test says.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import itertools
 import os
@@ -458,6 +459,14 @@ async def test_a_segment_altered_in_storage_is_reported_and_nothing_is_served(
     assert f"Segment {victim.meta['seq']} of track applicant.video" in body["detail_en"]
     assert await reads(ctx, journey.case_id) == []
     assert work_files(ctx) == []
+    async with ctx.sessionmaker() as session:
+        audited = await session.scalars(
+            select(AuditRecord).where(AuditRecord.action == "evidence.integrity_failed")
+        )
+        (refusal,) = [r.detail for r in audited if r.case_id == journey.case_id]
+    assert (refusal["evidence_id"], refusal["what"]) == (victim.id, "playback")
+    assert refusal["expected_sha256"] == victim.sha256
+    assert refusal["actual_sha256"] == hashlib.sha256(altered).hexdigest()
 
 
 async def test_a_segment_missing_from_storage_is_reported(

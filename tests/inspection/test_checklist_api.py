@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from server.config import Settings
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from tests.checklists.helpers import edit
 from tests.fixtures.app import Api
+from tests.flows import upload_photo
 from tests.test_intake import intake_body
 
 Headers = dict[str, str]
@@ -36,6 +37,7 @@ class Team:
     api: Api
     headers: dict[str, Headers]  # dispatcher, lead, second
     ids: dict[str, str]
+    photos: dict[str, str] = field(default_factory=dict)  # case id → a photo verdicts cite
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -108,10 +110,21 @@ async def applicant_headers(team: Team, case_id: str) -> Headers:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+async def case_photo(team: Team, case_id: str) -> list[str]:
+    """A real photo of the case for verdicts to cite (uploaded once by the lead), or none
+    while the case takes no uploads (the verdict is then refused for its own reason)."""
+    if case_id not in team.photos:
+        done = await upload_photo(team.api, case_id, team.headers["lead"], [])
+        if done.status_code != 200:
+            return []
+        team.photos[case_id] = str(done.json()["evidence"]["id"])
+    return [team.photos[case_id]]
+
+
 async def mark(
     team: Team, case_id: str, item_id: str, who: str, value: str, note: str = ""
 ) -> httpx.Response:
-    body = {"value": value, "note": note, "evidence_refs": [f"snap-{item_id}-{who}"]}
+    body = {"value": value, "note": note, "evidence_refs": await case_photo(team, case_id)}
     return await team.client.put(
         f"/api/v1/cases/{case_id}/checklist/items/{item_id}/verdict",
         json=body,
@@ -234,7 +247,7 @@ async def test_only_the_case_inspectors_may_record_verdicts(api: Api) -> None:
     case_id = await started_case(team, ["CB"])
     applicant = await applicant_headers(team, case_id)
     url = f"/api/v1/cases/{case_id}/checklist/items/SH-01/verdict"
-    body = {"value": "pass", "evidence_refs": ["snap-1"]}
+    body = {"value": "pass", "evidence_refs": await case_photo(team, case_id)}
     refused = {
         "other": await api.client.put(url, json=body, headers=await team.outsider()),
         "dispatcher": await api.client.put(url, json=body, headers=team.headers["dispatcher"]),

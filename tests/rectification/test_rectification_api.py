@@ -40,10 +40,12 @@ async def photo(journey: Journey, headers: Headers, item_id: str) -> str:
 
 
 async def mark_both(journey: Journey, item_id: str, value: str) -> None:
+    """Both inspectors mark the item, citing a photo the second took of it (not tied to it)."""
+    cited = await photo(journey, journey.inspector_headers(1), "SH-08")
     for position in (0, 1):
         response = await journey.api.client.put(
             f"/api/v1/cases/{journey.case_id}/checklist/items/{item_id}/verdict",
-            json={"value": value, "note": "", "evidence_refs": [f"snap-{item_id}"]},
+            json={"value": value, "note": "", "evidence_refs": [cited]},
             headers=journey.inspector_headers(position),
         )
         assert response.status_code == 200, response.text
@@ -115,7 +117,9 @@ async def test_round_trip_pauses_the_clock_and_ends_drafted(journey: Journey) ->
     requested = await request(journey, FIXABLE)
 
     assert requested.status_code == 201, requested.text
-    assert requested.json()["items"][0]["failure_evidence_ids"] == [failure_photo]
+    failure = requested.json()["items"][0]["failure_evidence_ids"]
+    assert failure[0] == failure_photo  # tied to the item, then the one the verdicts cited
+    assert len(failure) == 2
     assert (await refresh(journey))["state"] == "rectification_requested"
     assert (await clock(journey))["paused"] is True
     seen = await rounds(journey, journey.applicant)

@@ -153,9 +153,10 @@ async def test_photo_upload_records_evidence_with_gps_and_clean_copies(journey: 
     async with journey.api.ctx.sessionmaker() as session:
         row = await session.get(Evidence, evidence["id"])
     assert row is not None
-    assert row.meta["original_key"].startswith(f"cases/{journey.case_id}/originals/")
+    assert row.meta["original_key"].startswith(f"cases/{journey.case_id}/sealed/")
     assert row.item_ids == ["SH-01"]
     assert await store.exists(row.meta["original_key"])  # kept, with its GPS, for staff only
+    assert not await store.exists(row.meta["upload_key"])  # the form's key is emptied
 
 
 async def test_inspector_uploads_an_onsite_photo(inspecting: Journey) -> None:
@@ -534,7 +535,7 @@ def _hours(hours: float) -> str:
         pytest.param(fix(26.1, 119.3, accuracy_m=-5), "position.accuracy_m", id="negative"),
         pytest.param(fix(26.1, 119.3, accuracy_m=80_000), "position.accuracy_m", id="a_city"),
         pytest.param(
-            fix(26.1, 119.3, fixed_at="2026-05-01T10:00:00"), "position.fixed_at", id="no_offset"
+            fix(26.1, 119.3, fixed_at="9999-12-31T10:00:00"), "position.fixed_at", id="y9999"
         ),
         pytest.param(fix(26.1, 119.3, fixed_at="yesterday"), "position.fixed_at", id="not_a_time"),
         pytest.param({"latitude": 26.1, "longitude": 119.3}, "position.accuracy_m", id="partial"),
@@ -624,12 +625,17 @@ def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def test_device_time_dates_a_photo_without_exif_time(inspecting: Journey) -> None:
-    """Taken offline at 10:00, uploaded at 14:00: the evidence reads 10:00."""
+@pytest.mark.parametrize("written", ["with_offset", "naive_is_beijing"])
+async def test_device_time_dates_a_photo_without_exif_time(
+    inspecting: Journey, written: str
+) -> None:
+    """Taken offline at 10:00, uploaded at 14:00: the evidence reads 10:00 (a time sent
+    without an offset is Beijing time)."""
     journey, data = inspecting, jpeg(taken=None)
     await registered_ago(journey, timedelta(days=1))
     taken = (datetime.now(UTC) - timedelta(hours=4)).astimezone(BEIJING).replace(microsecond=0)
-    body = body_for(data, captured_at=taken.isoformat())  # the phone's local time, +08:00
+    sent = taken.isoformat() if written == "with_offset" else taken.replace(tzinfo=None).isoformat()
+    body = body_for(data, captured_at=sent)  # the phone's local time
 
     done = await upload_with(journey, journey.inspector_headers(0), data, body)
 
@@ -695,8 +701,9 @@ async def test_photo_without_any_time_reads_the_server_clock(inspecting: Journey
             _hours(-24 * 400), ("bad_captured_at", "早于案件登记时间", "registered"), id="past"
         ),
         pytest.param(
-            "2026-05-01T10:00:00", ("bad_input", "captured_at", "captured_at"), id="naive"
+            "9999-12-31T10:00:00+08:00", ("bad_input", "captured_at", "captured_at"), id="y9999"
         ),
+        pytest.param("0001-01-01", ("bad_input", "captured_at", "captured_at"), id="y0001"),
         pytest.param("yesterday", ("bad_input", "captured_at", "captured_at"), id="not_a_time"),
     ],
 )

@@ -36,6 +36,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -162,6 +163,7 @@ async def upload_drill(
     headers = journey.inspector_headers(1)
     every: list[Photo] = []
     per_round, lost, changed_ids = [], 0, 0
+    failed: dict[str, int] = {}
     began = time.monotonic()
     for _ in range(rounds):
         photos = [Photo(jpeg((320, 240), quality=50 + rng.randrange(45))) for _ in range(phones)]
@@ -174,7 +176,9 @@ async def upload_drill(
             return go
 
         after = rng.randint(1, max(1, phones // 2)) if kill else phones + 1
-        killed, _ = await kill_when_acked(server, after, [phone(p) for p in photos])
+        killed, results = await kill_when_acked(server, after, [phone(p) for p in photos])
+        for reason, n in failures(results).items():
+            failed[reason] = failed.get(reason, 0) + n
         acked = {p.key: str(p.evidence_id) for p in every if p.evidence_id}
         recovery = await restart_timed(server, killed)
         await reconnect(api, server)
@@ -201,9 +205,27 @@ async def upload_drill(
         "recovery_s_median": _median([r["recovery_s"] for r in per_round]),
         "recovery_s_max": max(r["recovery_s"] for r in per_round),
         "problems": final.problems[:10],
+        "not_acknowledged": failed,
         "seconds": round(time.monotonic() - began, 1),
         "per_round": per_round,
     }
+
+
+def failures(results: list[Any]) -> dict[str, int]:
+    """Writes that got no 2xx, by what they got: a status line or the transport error."""
+    seen: Counter[str] = Counter()
+    for result in results:
+        if isinstance(result, BaseException):
+            seen[_reason(result)] += 1
+    return dict(seen)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RuntimeError):  # "<step> <status>: <body>"
+        step, _, rest = str(error).partition(": ")
+        code = rest.split('"code":"', 1)[1].split('"', 1)[0] if '"code":"' in rest else ""
+        return f"{step} {code}".strip()
+    return type(error).__name__
 
 
 def _median(values: list[float]) -> float:
@@ -243,7 +265,7 @@ async def transition_drill(
 
     began = time.monotonic()
     after = rng.randint(1, count // 2) if kill else count + 1
-    killed, _ = await kill_when_acked(server, after, [cancel(w) for w in writes])
+    killed, results = await kill_when_acked(server, after, [cancel(w) for w in writes])
     sent_s = time.monotonic() - began
     recovery = await restart_timed(server, killed)
     await reconnect(api, server)
@@ -267,6 +289,7 @@ async def transition_drill(
         "consistent_at_restart": found.ok,
         "consistent_after_retries": after_retry.ok,
         "problems": (found.problems + after_retry.problems)[:10],
+        "not_acknowledged": failures(results),
         "seconds_until_kill": round(sent_s, 2),
         "recovery_s": round(recovery, 2),
     }

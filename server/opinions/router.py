@@ -26,7 +26,7 @@ from server.deps import (
     VisibleCaseDep,
     require_roles,
 )
-from server.opinions import service
+from server.opinions import reads, records, service
 from server.opinions.content import shanghai_time
 from server.opinions.models import Opinion
 from server.opinions.signature_check import admit_verification, check_stored_pdf
@@ -250,8 +250,8 @@ async def get_opinion(
 ) -> OpinionOut:
     """The current version's metadata (the applicant sees it only once issued)."""
     if principal.is_staff:
-        return _out(await service.require_current(session, view.case.id))
-    return _out(await service.require_issued(session, view.case.id))
+        return _out(await records.require_current(session, view.case.id))
+    return _out(await records.require_issued(session, view.case.id))
 
 
 @router.get(f"{CASE}/pdf", response_class=Response)
@@ -259,7 +259,7 @@ async def get_pdf(
     view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, store: StoreDep
 ) -> Response:
     """The issued, signed PDF (checked against its SHA-256; the read is audited)."""
-    opinion, data = await service.read_pdf(session, store, principal.actor, view)
+    opinion, data = await reads.read_pdf(session, store, principal.actor, view)
     name = f"踏勘意见书-{view.case.number}-v{opinion.version}.pdf"
     return Response(
         data,
@@ -284,7 +284,7 @@ async def list_opinions(
     matter: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[IssuedOut]:
     """Issued opinions for the window staff, newest first, filtered by time and matter."""
-    rows = await service.issued_list(session, status=status, since=since, matter=matter)
+    rows = await reads.issued_list(session, status=status, since=since, matter=matter)
     return [
         IssuedOut(
             id=o.id,
@@ -314,7 +314,7 @@ async def acknowledge(
     opinion_id: Annotated[str, Path(max_length=64)], window: Window, session: SessionDep
 ) -> OpinionOut:
     """The window staff confirm receipt of an issued opinion (once)."""
-    opinion = await service.acknowledge(session, window.actor, opinion_id)
+    opinion = await reads.acknowledge(session, window.actor, opinion_id)
     return opinion_out(opinion, with_content=False)
 
 
@@ -330,8 +330,8 @@ VerifyLimit = Depends(_limit_verifications)
 
 
 async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
-    opinion, newer = await service.by_code(session, code)
-    content = service.content_of(opinion)
+    opinion, newer = await reads.by_code(session, code)
+    content = records.content_of(opinion)
     checked = await check_stored_pdf(ctx, opinion)
     current = opinion.status == "issued"
     return VerifyOut(

@@ -19,6 +19,7 @@ from server.context import AppContext
 from server.notifications.service import configured_channels, notify
 from server.opinions.assemble import PHOTO_KINDS, case_evidence
 from server.opinions.content import OpinionContent, canonical_json
+from server.opinions.evidence_root import collect
 from server.opinions.models import Opinion
 from server.opinions.pdf import render_opinion_pdf
 from server.opinions.records import audit, store_content
@@ -93,11 +94,19 @@ async def _photo_bytes(session: AsyncSession, store: ObjectStore, case_id: str) 
 
 async def issue(
     session: AsyncSession, ctx: AppContext, actor: Actor, opinion: Opinion, content: OpinionContent
-) -> None:
-    """Render, sign, store (PDF, JSON twin, its signature) and mark the row issued."""
+) -> OpinionContent:
+    """Root the evidence, render, sign, store (PDF, JSON twin, its signature, the verdict
+    record) and mark the row issued; returns the content as issued."""
+    collected = await collect(session, opinion.case_id)
+    content = content.model_copy(update={"evidence_root": collected.root})
     photos = await _photo_bytes(session, ctx.store, opinion.case_id)
     signed = await asyncio.to_thread(_render_and_sign, content, photos, ctx.settings)
     key = case_opinion_key
+    await ctx.store.put(
+        key(opinion.case_id, opinion.id, opinion.version, VERDICTS_EXT),
+        collected.verdict_record,
+        "application/json",
+    )
     pdf = await ctx.store.put(
         key(opinion.case_id, opinion.id, opinion.version, "pdf"), signed.pdf, "application/pdf"
     )
@@ -123,7 +132,9 @@ async def issue(
         pdf_sha256=opinion.pdf_sha256,
         json_sha256=twin.sha256,
         verification_code=opinion.verification_code,
+        evidence_root=collected.root.root,
     )
+    return content
 
 
 def webhook_body(case: Case, opinion: Opinion, content: OpinionContent) -> dict[str, Any]:
@@ -138,6 +149,7 @@ def webhook_body(case: Case, opinion: Opinion, content: OpinionContent) -> dict[
         "conclusion": content.conclusion.value.value,
         "conclusion_zh": content.conclusion.text_zh,
         "content_hash": opinion.content_hash,
+        "evidence_root": content.evidence_root.root if content.evidence_root else None,
         "pdf_sha256": opinion.pdf_sha256,
         "verification_code": opinion.verification_code,
         "verification_url": content.verification_url,

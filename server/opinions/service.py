@@ -253,7 +253,7 @@ async def approve(
         update={"reviewer": reviewer, "issued_at": reviewer.approved_at or utcnow()}
     )
     opinion.reviewed_by = actor.id
-    await issue(session, ctx, actor, opinion, content)
+    content = await issue(session, ctx, actor, opinion, content)
     await transition(session, actor, view.case, CaseAction.approve, detail={"opinion": opinion.id})
     await deliver(session, ctx.settings, view.case, opinion, content)
     return opinion
@@ -305,7 +305,7 @@ async def correct(
     session.add(new)
     old.status = "superseded"
     await session.flush()
-    await issue(session, ctx, actor, new, content)
+    content = await issue(session, ctx, actor, new, content)
     await audit(session, actor, "corrected", new, previous=old.id, reason=reason.strip())
     await deliver(session, ctx.settings, view.case, new, content)
     return new

@@ -346,15 +346,27 @@ def _check_content_hash(
 
 def _signed_content_hash(pdf_bytes: bytes, signature: Any) -> str | None:
     """The hash in the document info of the revision the signature covers (not a later one)."""
+    match = _HASH_RE.search(_signed_info_text(pdf_bytes, signature))
+    return match.group(1) if match else None
+
+
+def _signed_info_text(pdf_bytes: bytes, signature: Any) -> str:
     try:
         byte_range = [int(x) for x in signature.sig_object["/ByteRange"]]
         signed = pdf_bytes[: byte_range[2] + byte_range[3]]
         info = PdfFileReader(io.BytesIO(signed)).trailer["/Info"]
-        text = f"{info.get('/Keywords', '')} {info.get('/Subject', '')}"
-    except Exception:  # an unparseable revision simply has no hash to show
-        return None
-    match = _HASH_RE.search(text)
-    return match.group(1) if match else None
+        return f"{info.get('/Keywords', '')} {info.get('/Subject', '')}"
+    except Exception:  # an unparseable revision simply has no keywords to show
+        return ""
+
+
+def signed_keywords(pdf_bytes: bytes) -> str:
+    """Keywords and subject of the revision the first signature covers ("" if none)."""
+    try:
+        signatures = PdfFileReader(io.BytesIO(pdf_bytes), strict=False).embedded_signatures
+    except Exception:  # not a PDF we can read: no signed keywords
+        return ""
+    return _signed_info_text(pdf_bytes, signatures[0]) if signatures else ""
 
 
 @dataclass

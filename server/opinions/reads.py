@@ -76,3 +76,23 @@ async def by_code(session: AsyncSession, code: str) -> tuple[Opinion, Opinion | 
         )
     newer = await session.scalar(select(Opinion).where(Opinion.previous_id == opinion.id))
     return opinion, newer
+
+
+async def read_twin(
+    session: AsyncSession, store: ObjectStore, actor: Actor, view: CaseView
+) -> tuple[Opinion, bytes]:
+    """The signed JSON twin, exactly as signed: its SHA-256 is the stored content hash."""
+    opinion = await require_issued(session, view.case.id)
+    data = await store.get_verified(str(opinion.json_key), opinion.content_hash)
+    await audit(session, actor, "read", opinion, what="json")
+    return opinion, data
+
+
+async def read_twin_signature(
+    session: AsyncSession, store: ObjectStore, actor: Actor, view: CaseView
+) -> tuple[Opinion, bytes]:
+    """The detached CMS signature (DER) over the JSON twin; it proves itself against the twin."""
+    opinion = await require_issued(session, view.case.id)
+    data = await store.get(str(opinion.json_sig_key))
+    await audit(session, actor, "read", opinion, what="json_signature")
+    return opinion, data

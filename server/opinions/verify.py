@@ -44,6 +44,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 
 from server.opinions.pdf import HASH_KEYWORD_PREFIX
+from server.opinions.revisions import later_revision_problems, trailing_problem
 
 _HASH_RE = re.compile(re.escape(HASH_KEYWORD_PREFIX) + r"([0-9a-f]{64})")
 _ALLOWED_LEVELS = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
@@ -152,9 +153,18 @@ def verify_pdf(
     trust = _Trust(tuple(trust_roots), _read_dss(reader, report), at)
     reference = _check_archive_timestamps(stamps, trust, report)
     _check_signature(signature, trust, reference, report)
+    report.problems += _revision_problems(reader, signature, pdf_bytes)
     _check_content_hash(pdf_bytes, signature, expected_hash, report)
     report.level = _level(signature, report) if report.ok else None
     return report
+
+
+def _revision_problems(reader: PdfFileReader, signature: Any, pdf_bytes: bytes) -> list[str]:
+    try:
+        later = later_revision_problems(reader, signature.signed_revision)
+    except Exception as exc:  # an update we cannot even read is not one we accept
+        later = [f"签名后的修订无法解析 / a later revision cannot be read: {exc}"]
+    return later + trailing_problem(pdf_bytes)
 
 
 def _read_dss(reader: PdfFileReader, report: VerificationReport) -> DocumentSecurityStore | None:

@@ -15,11 +15,18 @@ import pytest
 
 from server.opinions.cli import EXIT_INVALID, EXIT_VALID, verify_opinion_command
 from server.opinions.content import OpinionContent, canonical_json
+from server.opinions.devtsa import DevTsaServer
 from server.opinions.evidence_root import build_root
 from server.opinions.merkle import Leaf
 from server.opinions.pdf import render_opinion_pdf
 from server.opinions.sample import sample_content, sample_photos
-from server.opinions.signing import SigningMaterial, ensure_dev_signing_material, sign_pdf
+from server.opinions.signing import (
+    SignaturePolicy,
+    SigningMaterial,
+    ensure_dev_signing_material,
+    sign_opinion_pdf,
+    sign_pdf,
+)
 from server.opinions.verify import verify_pdf
 from tests.reliability import pdf_tampers as t
 
@@ -121,3 +128,31 @@ def test_every_forgery_is_flagged_and_none_reported_valid(case: Case, tmp_path: 
     )
     assert false_valid == []
     assert len(results) >= FLIPS + 12
+
+
+def test_forgeries_after_long_term_validation_data_are_flagged(case: Case, tmp_path: Path) -> None:
+    """At B-LTA the file legitimately grows after the signature (DSS, document timestamp):
+    an update hidden after those is still caught, and the genuine file still passes."""
+    with DevTsaServer(case.data_dir) as tsa:
+        policy = SignaturePolicy(level="B-LTA", tsa_url=tsa.url)
+        lta = sign_opinion_pdf(case.unsigned, case.material, policy, reason="r", location="l")
+    roots = case.material.trust_roots()
+    genuine = verify_pdf(lta, roots, expected_hash=case.hash)
+    assert genuine.ok, genuine.problems
+    assert genuine.level == "B-LTA"
+    forgeries = [
+        t.add_page,
+        t.add_annotation,
+        t.overlay_text,
+        t.shadow_replace_contents,
+        t.info_update(f"content-sha256:{case.hash}, evidence-root:{OTHER_ROOT}"),
+        t.append_garbage,
+        t.remove_signature_field,
+        *(t.flip_at(p) for p in t.signed_positions(lta, 6)),
+    ]
+    flagged = 0
+    for forge in forgeries:
+        report = verify_pdf(forge(lta), roots, expected_hash=case.hash)
+        assert not report.ok, forge
+        flagged += 1
+    print(f"\n#25 after B-LTA: {flagged}/{len(forgeries)} flagged, 0 false valid")

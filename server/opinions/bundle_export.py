@@ -99,6 +99,6 @@ async def export_bundle(
         opinion,
         evidence_root=content.evidence_root.root,
         objects=len(objects),
-        bundle_sha256=hashlib.sha256(data).hexdigest(),
+        bundle_sha256=await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest()),
     )
     return opinion, data

@@ -80,10 +80,19 @@ def verify_opinion_command(
         bundle = check_bundle(bundle_path.read_bytes(), roots)
         if qr_text is not None:
             bundle.problems += _qr_against(qr_text, bundle.root, None)
+        if pdf_path is not None:
+            bundle.problems += _same_opinion(pdf_path.read_bytes(), bundle.root)
         for line in bundle_lines(bundle):
             out(line)
         ok = ok and bundle.ok
     return EXIT_VALID if ok else EXIT_INVALID
+
+
+def _same_opinion(pdf: bytes, bundle_root: str | None) -> list[str]:
+    root = from_keywords(signed_keywords(pdf), ROOT_KEYWORD_PREFIX)
+    if root == bundle_root:
+        return []
+    return [f"所给 PDF 与证据包不是同一份意见书 / the PDF is not the bundle's opinion ({root})"]
 
 
 def root_lines(pdf: bytes) -> list[str]:

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from server.opinions.content import OpinionContent, content_hash
-from server.opinions.evidence_root import build_root
+from server.evidence.models import Evidence
+from server.opinions.content import OpinionContent, canonical_json, content_hash
+from server.opinions.evidence_root import build_root, evidence_kind
 from server.opinions.merkle import Leaf
 from server.opinions.pdf import qr_png
 from server.opinions.qr import from_keywords, parse_qr_payload, qr_payload
@@ -64,3 +65,17 @@ def test_keywords_are_read_up_to_a_separator() -> None:
     assert from_keywords(text, "evidence-root:") == "abc"
     assert from_keywords(text, "cloudinspect-qr:") == "https://x#v=1&o=a"
     assert from_keywords(text, "missing:") is None
+
+
+def test_an_opinion_without_a_root_keeps_its_canonical_json(content: OpinionContent) -> None:
+    """Opinions issued before evidence roots keep the exact twin (and hash) they were signed as."""
+    assert b"evidence_root" not in canonical_json(content)
+    assert content_hash(OpinionContent.model_validate(content.model_dump(mode="json"))) == (
+        content_hash(content)
+    )
+
+
+def test_rectification_uploads_are_their_own_kind() -> None:
+    row = Evidence(kind="photo", meta={"purpose": "rectification"})
+    assert evidence_kind(row) == "rectification_photo"
+    assert evidence_kind(Evidence(kind="segment", meta={})) == "segment"

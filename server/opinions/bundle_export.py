@@ -26,6 +26,19 @@ from server.opinions.models import Opinion
 from server.opinions.records import audit, content_of, require_issued
 from server.storage import IntegrityError, ObjectStore, case_opinion_key
 
+MAX_BUNDLE_BYTES = 1024**3  # built in memory (the store has no streaming read yet)
+
+
+def _too_big(size: int) -> Conflict:
+    return Conflict(
+        f"证据包约 {size // 1024**2} MB，超过在线导出上限 {MAX_BUNDLE_BYTES // 1024**2} MB，"
+        "请联系管理员从存储导出。",
+        f"The evidence bundle would be about {size // 1024**2} MB, over the "
+        f"{MAX_BUNDLE_BYTES // 1024**2} MB online export limit; ask an administrator.",
+        reason="bundle_too_large",
+        size=size,
+    )
+
 
 def _no_root() -> Conflict:
     return Conflict(
@@ -53,7 +66,11 @@ async def _objects(
 ) -> list[BundleObject]:
     assert content.evidence_root is not None
     rows = await session.scalars(select(Evidence).where(Evidence.case_id == opinion.case_id))
-    keys = {r.id: str(r.object_key) for r in rows if r.object_key}
+    found = {r.id: r for r in rows if r.object_key}
+    keys = {i: str(r.object_key) for i, r in found.items()}
+    size = sum(found[x.id].size for x in content.evidence_root.leaves if x.id in found)
+    if size > MAX_BUNDLE_BYTES:
+        raise _too_big(size)
     objects: list[BundleObject] = []
     for leaf in content.evidence_root.leaves:
         if leaf.kind == AUDIT_HEAD:

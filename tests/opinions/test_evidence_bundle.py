@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from server.audit.models import AuditRecord
 from server.auth.models import Role
+from server.opinions import bundle_export
 from server.opinions.bundle import MANIFEST, TWIN
 from server.opinions.bundle_check import check_bundle
 from server.opinions.cli import EXIT_INVALID, EXIT_VALID, verify_opinion_command
@@ -186,3 +187,18 @@ async def test_the_changed_object_is_named_by_its_id(issued: Issued) -> None:
     assert len(named) == 1
     assert any(f"photo/{photo_id}" in named[0] for photo_id in issued.photo_ids)
     assert report.objects_ok == report.objects_checked - 1
+
+
+async def test_a_bundle_over_the_online_limit_is_refused_clearly(
+    issued: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_export, "MAX_BUNDLE_BYTES", 1000)
+    response = await issued.api.client.get(url(issued, "bundle"), headers=issued.reviewer)
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["reason"] == "bundle_too_large"
+    async with issued.api.ctx.sessionmaker() as session:
+        exported = await session.scalar(
+            select(AuditRecord).where(AuditRecord.action == "opinion.exported")
+        )
+    assert exported is None

@@ -141,6 +141,7 @@ class VerifyOut(BaseModel):
     conclusion_en: str
     issued_at: datetime | None
     content_hash: str
+    evidence_root: str | None  # Merkle root over the evidence (None before evidence roots)
     pdf_sha256: str | None
     signature: SignatureOut  # the stored PDF's signature, checked now
 
@@ -352,6 +353,7 @@ async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
         conclusion_en=content.conclusion.text_en,
         issued_at=opinion.issued_at,
         content_hash=opinion.content_hash,
+        evidence_root=content.evidence_root.root if content.evidence_root else None,
         pdf_sha256=opinion.pdf_sha256,
         signature=signature_out(checked),
     )
@@ -384,6 +386,7 @@ def verify_html(facts: VerifyOut) -> str:
         ("结论 / Conclusion", f"{facts.conclusion_zh} / {facts.conclusion_en}"),
         ("出具时间 / Issued", facts.issued_at.isoformat() if facts.issued_at else ""),
         ("内容哈希 / Content SHA-256", facts.content_hash),
+        ("证据根 / Evidence root", facts.evidence_root or "—"),
         ("PDF SHA-256", facts.pdf_sha256 or ""),
         *signature_rows(facts.signature),
     ]

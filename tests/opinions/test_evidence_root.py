@@ -73,3 +73,14 @@ async def test_the_issued_opinion_roots_every_object_its_verdicts_and_the_audit_
         root["root"],
         opinion["content_hash"],
     )
+
+
+async def test_the_public_verification_shows_the_evidence_root(api: Api) -> None:
+    issued = await issued_with_photos(api, photos=1)
+    code = issued.opinion["verification_code"]
+    root = issued.opinion["content"]["evidence_root"]["root"]
+    facts = await api.client.get(f"/verify/{code}")
+    assert facts.status_code == 200, facts.text
+    assert facts.json()["evidence_root"] == root
+    page = await api.client.get(f"/verify/{code}.html")
+    assert root in page.text

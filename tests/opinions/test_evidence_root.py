@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from sqlalchemy import select
 
 from server.audit.models import AuditRecord
+from server.auth.models import Role
 from server.evidence.models import Evidence
 from server.opinions import merkle
+from server.opinions.bundle_check import check_bundle
 from server.opinions.content import content_from_json
 from server.opinions.evidence_root import audit_body, leaves_of
 from server.opinions.qr import QR_KEYWORD_PREFIX, from_keywords, parse_qr_payload
+from server.opinions.service import signing_material
 from server.opinions.verify import signed_keywords
 from server.storage import case_opinion_key
 from tests.fixtures.app import Api
+from tests.flows import Journey
 from tests.opinions.issued import issued_with_photos
+from tests.rectification import test_rectification_api as rect
+from tests.rectification.test_rectification_api import journey
+
+__all__ = ["journey"]
 
 
 async def test_the_issued_opinion_roots_every_object_its_verdicts_and_the_audit_head(
@@ -84,3 +93,29 @@ async def test_the_public_verification_shows_the_evidence_root(api: Api) -> None
     assert facts.json()["evidence_root"] == root
     page = await api.client.get(f"/verify/{code}.html")
     assert root in page.text
+
+
+async def test_rectification_photos_are_rooted_and_exported_under_their_own_kind(
+    api: Api, journey: Journey
+) -> None:
+    failure = await rect.photo(journey, journey.inspector_headers(1), rect.FIXABLE)
+    await rect.requested_and_submitted(journey)
+    for position in (0, 1):
+        assert (await rect.review(journey, position, True)).status_code == 200
+    lead, second = journey.inspector_headers(0), journey.inspector_headers(1)
+    _, reviewer = await api.staff_headers(Role.reviewer)
+    base = f"/api/v1/cases/{journey.case_id}/opinion"
+    for step, who in (("draft", lead), ("submit", lead), ("cosign", second), ("approve", reviewer)):
+        response = await api.client.post(f"{base}/{step}", headers=who)
+        assert response.status_code == 200, response.text
+    leaves = response.json()["content"]["evidence_root"]["leaves"]
+    kinds = {(x["kind"], x["id"]) for x in leaves}
+    assert ("photo", failure) in kinds
+    assert [k for k, _ in kinds if k == "rectification_photo"] == ["rectification_photo"]
+
+    bundle = await api.client.get(f"{base}/bundle", headers=reviewer)
+    assert bundle.status_code == 200, bundle.text
+    roots = signing_material(api.ctx.settings).trust_roots()
+    report = await asyncio.to_thread(check_bundle, bundle.content, roots)
+    assert report.ok, report.problems
+    assert report.objects_ok == len(leaves)

@@ -35,6 +35,7 @@ from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
+from server.opinions.evidence_router import router as opinion_evidence_router
 from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
@@ -153,6 +154,7 @@ def create_app(
         inspection_router,
         supervision_router,
         opinions_router,
+        opinion_evidence_router,
         evidence_router,
         playback_router,
         uploads_router,

@@ -216,6 +216,10 @@ ENDPOINTS = [
     Endpoint("POST", f"{OPINION}/correct", {}, "reason", others={**NOT_VISIBLE, "inspector": 409}),
     Endpoint("GET", OPINION, {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
     Endpoint("GET", f"{OPINION}/pdf", {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
+    # The twin and the bundle: window/admin (and API clients); none issued yet here.
+    Endpoint("GET", f"{OPINION}/json", {}, others={**NOT_VISIBLE, "admin": 404}),
+    Endpoint("GET", f"{OPINION}/json/signature", {}, others={**NOT_VISIBLE, "admin": 404}),
+    Endpoint("GET", f"{OPINION}/bundle", {}, others={**NOT_VISIBLE, "admin": 404}),
     Endpoint("GET", "/api/v1/opinions", {"admin": 200, "window": 200}),
     Endpoint("POST", "/api/v1/opinions/{opinion_id}/acknowledge", {}, others={"window": 404}),
     # Public: anyone may check a code; an unknown one is simply not found.

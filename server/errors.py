@@ -197,6 +197,9 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         en = f"{request.method} is not allowed here; allowed: {allow}."
     elif status == 404:
         zh, en = "找不到该地址。", "No such address."
+    elif status == 400:
+        zh = "请求内容无法读取，请以 UTF-8 编码的 JSON 发送。"
+        en = "The request body cannot be read; send it as UTF-8 encoded JSON."
     code = f"http_{status}"
     body = AppError(zh, en).to_problem() | {
         "type": f"urn:cloudinspect:problem:{code}",

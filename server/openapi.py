@@ -5,6 +5,7 @@ FastAPI declares the success answer and a 422 of its own shape; our errors are p
 
     any operation                    429 throttled, 503 not stored / a part is down
     with parameters or a body        422 (replacing FastAPI's own 422 shape)
+    with a body                      400 (a body that cannot be read: not UTF-8, say)
     needing a caller (``security``)  401, 403
     with a path parameter            404
     a write needing a caller         409 (duplicate, illegal state transition)
@@ -42,7 +43,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _DESCRIPTIONS = {
-    400: "The request cannot be read",
+    400: "The request body cannot be read (send UTF-8 JSON)",
     401: "No valid login, link or API key",
     403: "This caller may not do this",
     404: "No such thing, or not visible to this caller",
@@ -66,6 +67,8 @@ def problem_statuses(method: str, operation: dict[str, Any]) -> list[int]:
     parameters = operation.get("parameters", [])
     if parameters or "requestBody" in operation:
         statuses.add(422)
+    if "requestBody" in operation:
+        statuses.add(400)
     if operation.get("security"):
         statuses |= {401, 403}
         if method in _WRITES:

@@ -11,7 +11,7 @@ import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -107,7 +107,7 @@ async def health_details(ctx: ContextDep) -> JSONResponse:
     return JSONResponse({"ok": ok, **checks}, status_code=code)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(ctx: ContextDep) -> Response:
     """Prometheus metrics."""
     return Response(generate_latest(ctx.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -64,6 +64,8 @@ def test_every_protected_operation_declares_security_and_its_problems(
             expected |= {404}
         if operation.get("parameters") or "requestBody" in operation:
             expected |= {422}
+        if "requestBody" in operation:
+            expected |= {400}
         for status in expected:
             assert problem_ref(operation, status) == "#/components/schemas/Problem", (
                 method,

@@ -35,6 +35,7 @@ from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
+from server.openapi import install as install_openapi
 from server.opinions.evidence_router import router as opinion_evidence_router
 from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
@@ -163,5 +164,6 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_live(app, media_factory(app))
+    install_openapi(app)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

@@ -50,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  工作台 Staff console:     {base}/console/\n"
         f"  接口文档 API docs:        {base}/api/docs\n"
         f"  健康检查 Health:          {base}/healthz\n"
+        f"  运行详情 Details (admin): {base}/api/v1/ops/health\n"
         "  按 Ctrl+C 停止 / press Ctrl+C to stop\n",
         flush=True,
     )

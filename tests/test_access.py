@@ -112,6 +112,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/auth/me", dict.fromkeys(EVERYONE, 200)),
     Endpoint("POST", "/api/v1/auth/logout", {}),  # exercised in test_auth (it ends the login)
     Endpoint("POST", "/api/v1/auth/login", {}),  # public by design; covered in test_auth
+    Endpoint("GET", "/api/v1/ops/health", {"admin": 200}),  # internal details: admin only
     Endpoint("GET", "/api/v1/staff", {"admin": 200, "dispatcher": 200}),
     Endpoint("POST", "/api/v1/staff", {"admin": 201}, body="staff"),
     Endpoint("PATCH", "/api/v1/staff/{staff_id}", {"admin": 200}, body="staff_patch"),

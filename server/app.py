@@ -35,6 +35,8 @@ from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
 from server.notifications.router import router as notifications_router
+from server.openapi import install as install_openapi
+from server.opinions.evidence_router import router as opinion_evidence_router
 from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
@@ -153,6 +155,7 @@ def create_app(
         inspection_router,
         supervision_router,
         opinions_router,
+        opinion_evidence_router,
         evidence_router,
         playback_router,
         uploads_router,
@@ -161,5 +164,6 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_live(app, media_factory(app))
+    install_openapi(app)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

@@ -50,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  工作台 Staff console:     {base}/console/\n"
         f"  接口文档 API docs:        {base}/api/docs\n"
         f"  健康检查 Health:          {base}/healthz\n"
+        f"  运行详情 Details (admin): {base}/api/v1/ops/health\n"
         "  按 Ctrl+C 停止 / press Ctrl+C to stop\n",
         flush=True,
     )
@@ -77,6 +78,8 @@ def cmd_verify_opinion(args: argparse.Namespace) -> int:
         expected_hash=args.expected_hash,
         trust_paths=args.trust,
         data_dir=Settings().data_dir,
+        bundle_path=args.bundle,
+        qr_text=args.qr,
     )
 
 
@@ -101,9 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path", nargs="?", type=Path, default=None)
     validate.set_defaults(func=cmd_catalog_validate)
     verify = sub.add_parser(
-        "verify-opinion", help="check an opinion PDF's signature and content hash (offline)"
+        "verify-opinion",
+        help="check an opinion PDF's signature, content hash and evidence root, or an evidence "
+        "bundle object by object (offline)",
     )
-    verify.add_argument("pdf", type=Path)
+    verify.add_argument("pdf", type=Path, nargs="?", default=None)
+    verify.add_argument("--bundle", type=Path, default=None, help="an evidence bundle (zip)")
+    verify.add_argument("--qr", default=None, help="the text of the QR code, as scanned")
     verify.add_argument("--expected-hash", default=None, help="the content hash on record")
     verify.add_argument(
         "--trust", type=Path, action="append", default=[], help="trusted root certificate (PEM)"

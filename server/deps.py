@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import CaseView, load_visible_case
@@ -58,12 +59,21 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+# Declared as a security dependency so the OpenAPI document names the scheme on every route
+# that needs a caller (a generated client then sends the header); checked by us, not by it.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    description="Staff session token (POST /api/v1/auth/login), applicant link token, "
+    "or API client key.",
+    auto_error=False,
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    return credentials.credentials.strip() or None
 
 
 async def _resolve(
@@ -77,8 +87,10 @@ async def _resolve(
     return await resolve_token(session, settings, token)
 
 
-async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
-    token = bearer_token(request)
+async def get_principal(
+    request: Request, credentials: BearerDep, session: SessionDep, settings: SettingsDep
+) -> Principal:
+    token = bearer_token(credentials)
     if token is None:
         raise NotAuthenticated(
             "请先登录，或通过申请人链接访问。",

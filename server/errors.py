@@ -22,7 +22,9 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -159,21 +161,52 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+def api_methods(request: Request) -> set[str]:
+    """Every method some API route serves at this path (several routes may share a path)."""
+    scope = dict(request.scope, method="")
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if isinstance(route.original_route, Mount) or not route.methods:
+            continue
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= set(route.methods)
+    return methods
+
+
+def _wrong_method(request: Request, exc: StarletteHTTPException) -> str | None:
+    """The ``Allow`` value when this is a wrong method, else None. The static client mounted at
+    "/" catches what no API route takes, so an API path asked with a method it does not serve
+    comes back from there as a 404 (GET) or a 405 without ``Allow``: both are a 405 here."""
+    methods = api_methods(request)
+    if methods and request.method not in methods:
+        return ", ".join(sorted(methods))
+    if exc.status_code == 405:
+        return (exc.headers or {}).get("Allow", "GET, HEAD")
+    return None
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    texts = {
-        404: ("找不到该地址。", "No such address."),
-        405: ("该地址不支持此请求方法。", "This method is not allowed here."),
-    }
-    zh, en = texts.get(exc.status_code, ("请求无法处理。", str(exc.detail)))
-    error = AppError(zh, en)
-    code = f"http_{exc.status_code}"
-    body = error.to_problem() | {
+    status, headers = exc.status_code, dict(exc.headers or {})
+    zh, en = ("请求无法处理。", str(exc.detail))
+    allow = _wrong_method(request, exc) if status in (404, 405) else None
+    if allow is not None:
+        status, headers["Allow"] = 405, allow
+        zh = f"该地址不支持 {request.method} 请求，可用的方法：{allow}。"
+        en = f"{request.method} is not allowed here; allowed: {allow}."
+    elif status == 404:
+        zh, en = "找不到该地址。", "No such address."
+    elif status == 400:
+        zh = "请求内容无法读取，请以 UTF-8 编码的 JSON 发送。"
+        en = "The request body cannot be read; send it as UTF-8 encoded JSON."
+    code = f"http_{status}"
+    body = AppError(zh, en).to_problem() | {
         "type": f"urn:cloudinspect:problem:{code}",
-        "status": exc.status_code,
+        "status": status,
         "code": code,
     }
-    return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _last_resort_handler(_: Request, exc: Exception) -> JSONResponse:

@@ -1,12 +1,17 @@
-"""Operations: /healthz that really touches the database and object store, /metrics."""
+"""Operations: health that really touches the database and object store, /metrics.
+
+``/healthz`` is public and says only whether the service is up (and its version): load
+balancers and uptime checks need no login. What is behind the answer (process ids, the
+internal object-store endpoint, media workers) is for administrators, at ``/api/v1/ops/health``.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -14,16 +19,19 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.deps import ContextDep
+from server.auth.models import Role
+from server.context import AppContext
+from server.deps import ContextDep, require_roles
 from server.live.media_adapter import media_health
 
 router = APIRouter(tags=["ops"])
 
 
-async def _check_database(ctx: ContextDep) -> dict[str, Any]:
+async def _check_database(ctx: AppContext) -> dict[str, Any]:
     try:
         async with ctx.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -32,7 +40,7 @@ async def _check_database(ctx: ContextDep) -> dict[str, Any]:
     return {"ok": True, "dialect": ctx.engine.dialect.name}
 
 
-async def _check_storage(ctx: ContextDep) -> dict[str, Any]:
+async def _check_storage(ctx: AppContext) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": True, "embedded": ctx.seaweed is not None}
     if ctx.seaweed is not None:
         process = ctx.seaweed.health()
@@ -47,19 +55,59 @@ async def _check_storage(ctx: ContextDep) -> dict[str, Any]:
     return result
 
 
-@router.get("/healthz")
-async def healthz(ctx: ContextDep) -> JSONResponse:
-    """Database and object store reachability, media workers; 503 when one is down."""
-    checks = {
+async def _checks(ctx: AppContext) -> dict[str, dict[str, Any]]:
+    return {
         "database": await _check_database(ctx),
         "storage": await _check_storage(ctx),
         "media": media_health(ctx),
     }
+
+
+def _status(checks: dict[str, dict[str, Any]]) -> tuple[bool, int]:
     ok = all(c["ok"] for c in checks.values())
-    return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
+    return ok, 200 if ok else 503
 
 
-@router.get("/metrics")
+class Liveness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+
+
+class HealthDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    database: dict[str, Any]
+    storage: dict[str, Any]
+    media: dict[str, Any]
+
+
+@router.get(
+    "/healthz",
+    response_model=Liveness,
+    responses={503: {"model": Liveness, "description": "A part the service needs is down"}},
+)
+async def healthz(request: Request, ctx: ContextDep) -> JSONResponse:
+    """Public liveness: up or not, and the version; nothing internal (see health_details)."""
+    ok, code = _status(await _checks(ctx))
+    body = Liveness(status="ok" if ok else "unavailable", version=request.app.version)
+    return JSONResponse(body.model_dump(), status_code=code)
+
+
+@router.get(
+    "/api/v1/ops/health",
+    dependencies=[Depends(require_roles(Role.admin))],
+    response_model=HealthDetails,
+    responses={503: {"model": HealthDetails, "description": "A part is down; see which and why"}},
+)
+async def health_details(ctx: ContextDep) -> JSONResponse:
+    """Database, object store (process, endpoint) and media workers, for administrators."""
+    checks = await _checks(ctx)
+    ok, code = _status(checks)
+    return JSONResponse({"ok": ok, **checks}, status_code=code)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(ctx: ContextDep) -> Response:
     """Prometheus metrics."""
     return Response(generate_latest(ctx.metrics), media_type=CONTENT_TYPE_LATEST)

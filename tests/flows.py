@@ -169,3 +169,37 @@ async def photo(journey: Journey, headers: dict[str, str], item_id: str) -> str:
     done = await upload_photo(journey.api, journey.case_id, headers, [item_id])
     assert done.status_code == 200, done.text
     return str(done.json()["evidence"]["id"])
+
+
+async def api_client_key(journey: Journey, scopes: list[str]) -> dict[str, str]:
+    """An API client (the approval system) made by the admin, as its bearer headers."""
+    response = await journey.api.client.post(
+        "/api/v1/api-clients",
+        json={"name": f"审批系统 {len(journey.headers)}", "scopes": scopes},
+        headers=journey.admin,
+    )
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['key']}"}
+
+
+async def callers(journey: Journey) -> dict[str, dict[str, str]]:
+    """Headers of every kind of caller on a scheduled case: each staff role, the case's lead
+    inspector, its applicant link, an API client with every scope, and nobody."""
+    if not journey.case or not journey.case.get("inspector_ids"):
+        await schedule(journey)
+    api = journey.api
+    _, reviewer = await api.staff_headers(Role.reviewer)
+    _, window = await api.staff_headers(Role.window)
+    client = await api_client_key(
+        journey, ["cases:intake", "cases:read_results", "decisions:write"]
+    )
+    return {
+        "anonymous": {},
+        "admin": journey.admin,
+        "dispatcher": journey.dispatcher,
+        "inspector": journey.inspector_headers(0),
+        "reviewer": reviewer,
+        "window": window,
+        "applicant": journey.applicant,
+        "api_client": client,
+    }

@@ -112,6 +112,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/auth/me", dict.fromkeys(EVERYONE, 200)),
     Endpoint("POST", "/api/v1/auth/logout", {}),  # exercised in test_auth (it ends the login)
     Endpoint("POST", "/api/v1/auth/login", {}),  # public by design; covered in test_auth
+    Endpoint("GET", "/api/v1/ops/health", {"admin": 200}),  # internal details: admin only
     Endpoint("GET", "/api/v1/staff", {"admin": 200, "dispatcher": 200}),
     Endpoint("POST", "/api/v1/staff", {"admin": 201}, body="staff"),
     Endpoint("PATCH", "/api/v1/staff/{staff_id}", {"admin": 200}, body="staff_patch"),
@@ -216,6 +217,10 @@ ENDPOINTS = [
     Endpoint("POST", f"{OPINION}/correct", {}, "reason", others={**NOT_VISIBLE, "inspector": 409}),
     Endpoint("GET", OPINION, {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
     Endpoint("GET", f"{OPINION}/pdf", {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
+    # The twin and the bundle: window/admin (and API clients); none issued yet here.
+    Endpoint("GET", f"{OPINION}/json", {}, others={**NOT_VISIBLE, "admin": 404}),
+    Endpoint("GET", f"{OPINION}/json/signature", {}, others={**NOT_VISIBLE, "admin": 404}),
+    Endpoint("GET", f"{OPINION}/bundle", {}, others={**NOT_VISIBLE, "admin": 404}),
     Endpoint("GET", "/api/v1/opinions", {"admin": 200, "window": 200}),
     Endpoint("POST", "/api/v1/opinions/{opinion_id}/acknowledge", {}, others={"window": 404}),
     # Public: anyone may check a code; an unknown one is simply not found.

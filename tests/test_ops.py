@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checklists.loader import DEFAULT_CATALOGUE_DIR as CATALOGUE_DIR
 from server.app import create_app
+from server.auth.models import Role
 from server.catalogue import InvalidCatalogue
 from server.config import Settings
 from server.context import AppContext
@@ -26,13 +27,30 @@ from tests.fixtures.app import Api
 from tests.helpers import wait_until
 
 
-async def test_health_reports_database_and_storage(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz")
+async def test_public_health_says_up_and_the_version_and_nothing_internal(api: Api) -> None:
+    response = await api.client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": "0.1.0"}
+    assert api.ctx.settings.s3_endpoint not in response.text  # the internal S3 address
+    assert str(os.getpid()) not in response.text
+
+
+async def test_health_details_are_for_administrators(api: Api) -> None:
+    _, admin = await api.staff_headers(Role.admin)
+    _, dispatcher = await api.staff_headers(Role.dispatcher)
+
+    response = await api.client.get("/api/v1/ops/health", headers=admin)
+    anonymous = await api.client.get("/api/v1/ops/health")
+    refused = await api.client.get("/api/v1/ops/health", headers=dispatcher)
+
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True
     assert body["database"]["ok"] is True
     assert body["storage"]["ok"] is True
+    assert (anonymous.status_code, refused.status_code) == (401, 403)
+    assert "database" not in anonymous.text + refused.text
 
 
 async def test_health_is_503_when_the_object_store_is_unreachable(settings: Settings) -> None:
@@ -50,11 +68,17 @@ async def test_embedded_seaweed_crash_shows_in_health(settings: Settings) -> Non
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
+            _, admin = await Api(client, ctx).staff_headers(Role.admin)
             assert (await client.get("/healthz")).status_code == 200
             assert ctx.seaweed.pid is not None
             os.kill(ctx.seaweed.pid, signal.SIGKILL)
             await wait_until(lambda: not ctx.seaweed.is_running)  # type: ignore[union-attr]
-            response = await client.get("/healthz")
+            public = await client.get("/healthz")
+            response = await client.get("/api/v1/ops/health", headers=admin)
+    assert public.status_code == 503
+    assert public.json()["status"] == "unavailable"
+    assert "exit_code" not in public.text
+    assert ctx.seaweed.s3_endpoint not in public.text
     assert response.status_code == 503
     assert response.json()["storage"]["process"]["running"] is False
     assert response.json()["storage"]["process"]["exit_code"] == -signal.SIGKILL

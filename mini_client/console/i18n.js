@@ -308,6 +308,8 @@ const TEXTS = {
   comment_decline_cosign: ["协办退回", "returned by the second inspector"],
   open_pdf: ["打开 PDF", "Open the PDF"],
   pdf_ready: ["PDF 已就绪，点此打开", "PDF ready: open it"],
+  export_bundle: ["导出证据包", "Export the evidence bundle"],
+  bundle_ready: ["证据包已就绪，点此保存（可离线核验）", "Bundle ready: save it (verifiable offline)"],
   awaiting_review: ["待审核", "Awaiting review"],
   nothing_to_review: ["暂无待审核的意见书。", "Nothing to review."],
   reviewed_cases: ["已审核案件", "Reviewed cases"],

@@ -28,6 +28,19 @@ export function pdfButton(caseId, id = "open-pdf") {
   return h("span", { class: "pdf" }, button, " ", out);
 }
 
+/** Export the evidence bundle (zip) for offline verification and offer it as a download. */
+export function bundleButton(caseId, caseNumber, id = "export-bundle") {
+  const out = h("span", { class: "bundle-out", "aria-live": "polite" });
+  const button = h("button", { type: "button", id, class: "secondary" }, t("export_bundle"));
+  button.addEventListener("click", async () => {
+    const blob = await busy(button, out, () => api(`/api/v1/cases/${caseId}/opinion/bundle`, { as: "blob" }));
+    if (!blob) return;
+    const link = h("a", { href: URL.createObjectURL(blob), download: `踏勘证据包-${caseNumber}.zip`, class: "bundle-link" }, t("bundle_ready"));
+    out.replaceChildren(link);
+  });
+  return h("span", { class: "bundle" }, button, " ", out);
+}
+
 function action(labelKey, id, run, { danger = false } = {}) {
   const out = h("div", { "aria-live": "polite" });
   const button = h("button", { type: "button", id, class: danger ? "danger" : null }, t(labelKey));

@@ -1,7 +1,7 @@
 // Window staff: issued opinions, the signed PDF, its public verification, acknowledging receipt.
 import { api } from "./api.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
-import { opinionSection, pdfButton } from "./opinion.js";
+import { bundleButton, opinionSection, pdfButton } from "./opinion.js";
 import { banner, busy, errorText, h, section } from "./ui.js";
 
 /** A problem as /verify words it ("中文 / English"): the part in the page's language. */
@@ -81,7 +81,7 @@ function opinionRow(o) {
     h("td", {}, o.matters.join("、")),
     h("td", {}, h("span", { class: `conclusion c-${o.conclusion}` }, t(`conclusion_${o.conclusion}`)), o.version > 1 ? ` (v${o.version})` : ""),
     h("td", {}, o.issued_at ? formatDateTime(o.issued_at) : "-"),
-    h("td", {}, pdfButton(o.case_id, `open-pdf-${o.id}`), h("br"), verifyButton(o)),
+    h("td", {}, pdfButton(o.case_id, `open-pdf-${o.id}`), h("br"), verifyButton(o), h("br"), bundleButton(o.case_id, o.case_number, `export-bundle-${o.id}`)),
     ackCell,
   );
 }

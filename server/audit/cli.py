@@ -1,10 +1,12 @@
-"""``cloudinspect audit verify``: walk the chain and report the first broken link."""
+"""``cloudinspect audit verify``: walk the chain and report the first broken link, then check
+the chain heads anchored in issued opinions' evidence roots."""
 
 from __future__ import annotations
 
 from server.audit.service import verify_chain
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
+from server.opinions.anchors import anchor_problems
 
 
 async def verify(settings: Settings) -> int:
@@ -12,13 +14,17 @@ async def verify(settings: Settings) -> int:
     try:
         async with make_sessionmaker(engine)() as session:
             report = await verify_chain(session)
+            anchors = await anchor_problems(session)
     finally:
         await engine.dispose()
-    if report.ok:
+    for problem in anchors:
+        print(problem)
+    if report.ok and not anchors:
         print(f"审计链完整 / audit chain intact: {report.checked} records")
         return 0
-    print(
-        f"审计链在第 {report.broken_at} 条处断开 / audit chain broken at record "
-        f"{report.broken_at}: {report.reason} ({report.checked} records verified before it)"
-    )
+    if not report.ok:
+        print(
+            f"审计链在第 {report.broken_at} 条处断开 / audit chain broken at record "
+            f"{report.broken_at}: {report.reason} ({report.checked} records verified before it)"
+        )
     return 1

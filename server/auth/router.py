@@ -25,7 +25,7 @@ from server.errors import AppError
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login")
+@router.post("/login", responses={401: {"description": "Wrong user name or password"}})
 async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> LoginOut:

@@ -168,6 +168,23 @@ class Segment(_Frozen):
     sha256: Sha256Hex
 
 
+class EvidenceLeaf(_Frozen):
+    """One object the opinion rests on, as hashed into the evidence root."""
+
+    kind: str  # photo, snapshot, segment, clip, rectification_photo, verdicts, audit_head
+    id: str
+    sha256: Sha256Hex
+
+
+class EvidenceRoot(_Frozen):
+    """The Merkle root (RFC 6962, ``server.opinions.merkle``) over every leaf, in (kind, id)
+    order; the ``audit_head`` leaf is the audit chain's head at issue time (id = its seq)."""
+
+    algorithm: Literal["rfc6962-sha256"] = "rfc6962-sha256"
+    root: Sha256Hex
+    leaves: tuple[EvidenceLeaf, ...]
+
+
 class OpinionContent(_Frozen):
     """Everything printed on the opinion; the signed JSON twin is ``canonical_json`` of it."""
 
@@ -194,11 +211,19 @@ class OpinionContent(_Frozen):
     verification_code: str
     verification_url: str
     issued_at: UtcDatetime
+    evidence_root: EvidenceRoot | None = None  # set when the opinion is issued
+
+
+def _dump(content: OpinionContent) -> dict[str, Any]:
+    data = content.model_dump(mode="json")
+    if data.get("evidence_root") is None:
+        data.pop("evidence_root", None)  # opinions issued before the root keep their hash
+    return data
 
 
 def canonical_json(content: OpinionContent) -> bytes:
     """The JSON twin: sorted keys, no spaces, UTF-8, times as UTC ISO-8601."""
-    data = content.model_dump(mode="json")
+    data = _dump(content)
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 

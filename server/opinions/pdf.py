@@ -41,6 +41,7 @@ from server.opinions.content import (
     content_hash,
     shanghai_time,
 )
+from server.opinions.qr import QR_KEYWORD_PREFIX, ROOT_KEYWORD_PREFIX, qr_payload
 
 HASH_KEYWORD_PREFIX = "content-sha256:"
 PHOTO_MAX_PX = 800  # longest side of an appendix photo; the originals stay in storage
@@ -110,7 +111,11 @@ def render_opinion_pdf(
         title=f"电子踏勘意见书 {content.case_number}",
         author=content.issuer,
         subject=f"{HASH_KEYWORD_PREFIX}{digest}",
-        keywords=["cloudinspect-opinion", f"{HASH_KEYWORD_PREFIX}{digest}"],
+        keywords=[
+            "cloudinspect-opinion",
+            f"{HASH_KEYWORD_PREFIX}{digest}",
+            *_root_keywords(content),
+        ],
         creator="cloudinspect",
         invariant=1,
     )
@@ -123,6 +128,7 @@ def render_opinion_pdf(
         *_rectification_block(content, st),
         *_photo_appendix(content, photos, st, photo_max_px),
         *_segment_block(content, st),
+        *_evidence_root_block(content, st),
         _verification_block(content, digest, st),
     ]
     footer = _footer(content, st.font)
@@ -402,9 +408,46 @@ def _segment_block(content: OpinionContent, st: _Styles) -> list[Flowable]:
     return [title, _grid(rows, widths)]
 
 
+def _root_keywords(content: OpinionContent) -> list[str]:
+    """The evidence root and the QR payload, inside the signed revision for an offline check."""
+    if content.evidence_root is None:
+        return []
+    return [
+        f"{ROOT_KEYWORD_PREFIX}{content.evidence_root.root}",
+        f"{QR_KEYWORD_PREFIX}{qr_payload(content)}",
+    ]
+
+
+def _evidence_root_block(content: OpinionContent, st: _Styles) -> list[Flowable]:
+    root = content.evidence_root
+    if root is None:
+        return []
+    title = _heading("附件三 证据根 Appendix 3: evidence root (Merkle, RFC 6962, SHA-256)", st)
+    lead = Paragraph(
+        "证据根由下列每件证据的 SHA-256 按（类别, 编号）排序计算；任何一件被替换、缺失或顺序改变，"
+        "证据根都会不同。The root is computed over each entry's SHA-256 in (kind, id) order; "
+        "a swapped, missing or reordered object gives another root.",
+        st.small,
+    )
+    header = _cells(["类别 Kind", "编号 Id", "SHA-256"], st.cell)
+    rows: list[list[Flowable | str]] = [header]
+    for leaf in root.leaves:
+        rows.append(
+            [
+                Paragraph(_t(leaf.kind), st.cell),
+                Paragraph(_t(leaf.id), st.cell),
+                Paragraph(leaf.sha256, st.mono),
+            ]
+        )
+    widths = [32 * mm, 40 * mm, 0.0]
+    widths[2] = _FRAME_WIDTH - sum(widths)
+    summary = Paragraph(f"证据根 Evidence root：<b>{root.root}</b>", st.mono)
+    return [title, lead, _grid(rows, widths), Spacer(1, 2 * mm), summary]
+
+
 def _verification_block(content: OpinionContent, digest: str, st: _Styles) -> Flowable:
     size = 38 * mm
-    qr = Image(io.BytesIO(qr_png(content.verification_url)), width=size, height=size)
+    qr = Image(io.BytesIO(qr_png(qr_payload(content))), width=size, height=size)
     text = [
         Paragraph(f"验证码 Verification code：<b>{_t(content.verification_code)}</b>", st.body),
         Paragraph(f"验证网址 URL：{_t(content.verification_url)}", st.cell),
@@ -427,7 +470,7 @@ def _verification_block(content: OpinionContent, digest: str, st: _Styles) -> Fl
 
 
 def qr_png(url: str) -> bytes:
-    """The verification URL as a QR code (PNG, error correction M)."""
+    """The verification URL (with its evidence fragment) as a QR code (PNG, correction M)."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=4)
     code.add_data(url)
     code.make(fit=True)

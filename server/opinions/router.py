@@ -26,7 +26,7 @@ from server.deps import (
     VisibleCaseDep,
     require_roles,
 )
-from server.opinions import service
+from server.opinions import reads, records, service
 from server.opinions.content import shanghai_time
 from server.opinions.models import Opinion
 from server.opinions.signature_check import admit_verification, check_stored_pdf
@@ -142,6 +142,7 @@ class VerifyOut(BaseModel):
     conclusion_en: str
     issued_at: datetime | None
     content_hash: str
+    evidence_root: str | None  # Merkle root over the evidence (None before evidence roots)
     pdf_sha256: str | None
     signature: SignatureOut  # the stored PDF's signature, checked now
 
@@ -251,8 +252,8 @@ async def get_opinion(
 ) -> OpinionOut:
     """The current version's metadata (the applicant sees it only once issued)."""
     if principal.is_staff:
-        return _out(await service.require_current(session, view.case.id))
-    return _out(await service.require_issued(session, view.case.id))
+        return _out(await records.require_current(session, view.case.id))
+    return _out(await records.require_issued(session, view.case.id))
 
 
 @router.get(f"{CASE}/pdf", response_class=Response)
@@ -260,7 +261,7 @@ async def get_pdf(
     view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, store: StoreDep
 ) -> Response:
     """The issued, signed PDF (checked against its SHA-256; the read is audited)."""
-    opinion, data = await service.read_pdf(session, store, principal.actor, view)
+    opinion, data = await reads.read_pdf(session, store, principal.actor, view)
     name = f"踏勘意见书-{view.case.number}-v{opinion.version}.pdf"
     return Response(
         data,
@@ -288,7 +289,7 @@ async def list_opinions(
     matter: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[IssuedOut]:
     """Issued opinions for the window staff, newest first, filtered by time and matter."""
-    rows = await service.issued_list(session, status=status, since=since, matter=matter)
+    rows = await reads.issued_list(session, status=status, since=since, matter=matter)
     return [
         IssuedOut(
             id=o.id,
@@ -318,7 +319,7 @@ async def acknowledge(
     opinion_id: Annotated[str, Path(max_length=64)], window: Window, session: SessionDep
 ) -> OpinionOut:
     """The window staff confirm receipt of an issued opinion (once)."""
-    opinion = await service.acknowledge(session, window.actor, opinion_id)
+    opinion = await reads.acknowledge(session, window.actor, opinion_id)
     return opinion_out(opinion, with_content=False)
 
 
@@ -334,8 +335,8 @@ VerifyLimit = Depends(_limit_verifications)
 
 
 async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
-    opinion, newer = await service.by_code(session, code)
-    content = service.content_of(opinion)
+    opinion, newer = await reads.by_code(session, code)
+    content = records.content_of(opinion)
     checked = await check_stored_pdf(ctx, opinion)
     current = opinion.status == "issued"
     return VerifyOut(
@@ -356,6 +357,7 @@ async def _verify(session: SessionDep, ctx: ContextDep, code: str) -> VerifyOut:
         conclusion_en=content.conclusion.text_en,
         issued_at=opinion.issued_at,
         content_hash=opinion.content_hash,
+        evidence_root=content.evidence_root.root if content.evidence_root else None,
         pdf_sha256=opinion.pdf_sha256,
         signature=signature_out(checked),
     )
@@ -388,6 +390,7 @@ def verify_html(facts: VerifyOut) -> str:
         ("结论 / Conclusion", f"{facts.conclusion_zh} / {facts.conclusion_en}"),
         ("出具时间 / Issued", facts.issued_at.isoformat() if facts.issued_at else ""),
         ("内容哈希 / Content SHA-256", facts.content_hash),
+        ("证据根 / Evidence root", facts.evidence_root or "—"),
         ("PDF SHA-256", facts.pdf_sha256 or ""),
         *signature_rows(facts.signature),
     ]

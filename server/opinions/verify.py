@@ -44,6 +44,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 
 from server.opinions.pdf import HASH_KEYWORD_PREFIX
+from server.opinions.revisions import later_revision_problems, trailing_problem
 
 _HASH_RE = re.compile(re.escape(HASH_KEYWORD_PREFIX) + r"([0-9a-f]{64})")
 _ALLOWED_LEVELS = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
@@ -152,9 +153,18 @@ def verify_pdf(
     trust = _Trust(tuple(trust_roots), _read_dss(reader, report), at)
     reference = _check_archive_timestamps(stamps, trust, report)
     _check_signature(signature, trust, reference, report)
+    report.problems += _revision_problems(reader, signature, pdf_bytes)
     _check_content_hash(pdf_bytes, signature, expected_hash, report)
     report.level = _level(signature, report) if report.ok else None
     return report
+
+
+def _revision_problems(reader: PdfFileReader, signature: Any, pdf_bytes: bytes) -> list[str]:
+    try:
+        later = later_revision_problems(reader, signature.signed_revision)
+    except Exception as exc:  # an update we cannot even read is not one we accept
+        later = [f"签名后的修订无法解析 / a later revision cannot be read: {exc}"]
+    return later + trailing_problem(pdf_bytes)
 
 
 def _read_dss(reader: PdfFileReader, report: VerificationReport) -> DocumentSecurityStore | None:
@@ -346,15 +356,27 @@ def _check_content_hash(
 
 def _signed_content_hash(pdf_bytes: bytes, signature: Any) -> str | None:
     """The hash in the document info of the revision the signature covers (not a later one)."""
+    match = _HASH_RE.search(_signed_info_text(pdf_bytes, signature))
+    return match.group(1) if match else None
+
+
+def _signed_info_text(pdf_bytes: bytes, signature: Any) -> str:
     try:
         byte_range = [int(x) for x in signature.sig_object["/ByteRange"]]
         signed = pdf_bytes[: byte_range[2] + byte_range[3]]
         info = PdfFileReader(io.BytesIO(signed)).trailer["/Info"]
-        text = f"{info.get('/Keywords', '')} {info.get('/Subject', '')}"
-    except Exception:  # an unparseable revision simply has no hash to show
-        return None
-    match = _HASH_RE.search(text)
-    return match.group(1) if match else None
+        return f"{info.get('/Keywords', '')} {info.get('/Subject', '')}"
+    except Exception:  # an unparseable revision simply has no keywords to show
+        return ""
+
+
+def signed_keywords(pdf_bytes: bytes) -> str:
+    """Keywords and subject of the revision the first signature covers ("" if none)."""
+    try:
+        signatures = PdfFileReader(io.BytesIO(pdf_bytes), strict=False).embedded_signatures
+    except Exception:  # not a PDF we can read: no signed keywords
+        return ""
+    return _signed_info_text(pdf_bytes, signatures[0]) if signatures else ""
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,10 @@ from server.auth.models import Role, Staff
 from server.cases.states import CaseAction
 from server.config import Settings
 from server.db import utcnow
+from server.opinions.bundle_check import check_bundle
 from server.opinions.devtsa import DevTsaServer
 from server.opinions.models import Opinion
+from server.opinions.service import signing_material
 from server.opinions.signature_check import CACHE_KEY as SIGNATURE_CHECKS
 from tests.e2e.conftest import WAIT_MS, Shots
 from tests.fixtures.app import PASSWORD, Api
@@ -316,6 +320,15 @@ async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
     async with desk_page.context.expect_page():
         await row.locator("button[id^=open-pdf]").click()
     await expect(row.locator("a.pdf-link")).to_have_attribute("href", re.compile(r"^blob:"))
+    # The evidence bundle: exported from the desk, it verifies offline object by object.
+    await row.locator("button[id^=export-bundle]").click()
+    async with desk_page.expect_download() as download_info:
+        await row.locator("a.bundle-link").click()
+    download = await download_info.value
+    assert download.suggested_filename == f"踏勘证据包-{number}.zip"
+    bundle = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    roots = signing_material(e2e_api.ctx.settings).trust_roots()
+    assert (await asyncio.to_thread(check_bundle, bundle, roots)).ok
     await row.locator("button.acknowledge").click()
     await expect(row.locator("td.ack")).to_contain_text("已签收")
     await shots(desk_page, "acknowledged")

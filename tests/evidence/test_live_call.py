@@ -317,7 +317,7 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
         await wait_for_closed(media)
         for client in (view, camera):
             await client.close()
-        health = await healthy(api)
+        health = await healthy(api, journey.admin)
         assert [w["restarts"] for w in health["media"]["processes"]].count(1) == 1
         assert not alive(killed)
 
@@ -342,11 +342,11 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
     assert len(set(seqs)) == len(seqs)  # the rejoined call's segments continue the numbering
 
 
-async def healthy(api: Api) -> dict[str, Any]:
-    """/healthz once every media worker serves again (bounded polling)."""
+async def healthy(api: Api, admin: dict[str, str]) -> dict[str, Any]:
+    """The detailed health once every media worker serves again (bounded polling)."""
     deadline = time.monotonic() + 60
     while True:
-        response = await api.client.get("/healthz")
+        response = await api.client.get("/api/v1/ops/health", headers=admin)
         if response.status_code == 200:
             body: dict[str, Any] = response.json()
             return body

@@ -119,9 +119,9 @@ async def test_draft_cosign_review_issue_with_wrong_roles_refused(
     assert response.headers["x-content-sha256"] == issued["pdf_sha256"]
     async with api.ctx.sessionmaker() as session:
         reads = await session.scalars(
-            select(AuditRecord).where(
-                AuditRecord.case_id == case_id, AuditRecord.action.like("opinion.%")
-            )
+            select(AuditRecord)
+            .where(AuditRecord.case_id == case_id, AuditRecord.action.like("opinion.%"))
+            .order_by(AuditRecord.seq)
         )
         actions = [r.action for r in reads]
     assert actions[-2:] == ["opinion.issued", "opinion.read"]

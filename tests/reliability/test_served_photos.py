@@ -107,7 +107,7 @@ async def test_photos_shown_to_the_applicant_and_staff_carry_no_metadata(
         f"\n#19 served photos checked: {len(served)}; with metadata: "
         f"{sum(1 for d in served.values() if metadata_in(d))}"
     )
-    assert len(served) == 3
+    assert len(served) >= 3  # the failure photos the verdict cites, and both evidence links
     assert {name: metadata_in(data) for name, data in served.items()} == {k: [] for k in served}
 
 

@@ -74,6 +74,8 @@ async def issued_with_photos(api: Api, photos: int = 2) -> Issued:
     listing = await checklist(team.client, case_id, team.headers["lead"])
     items = [entry["id"] for entry in listing["items"]]
     photo_ids = [await onsite_photo(team, case_id, items[i], i) for i in range(photos)]
+    if photo_ids:
+        team.photos[case_id] = photo_ids[0]  # the verdicts cite a photo already taken
     for item_id in items:
         await mark_both(team, case_id, item_id, "pass")
     await move(api, case_id, CaseAction.conclude)

@@ -53,7 +53,7 @@ from server.migrate import upgrade
 from server.seaweed import SeaweedProcess
 from server.sla.models import SlaClockRow
 from tests.fixtures.app import Api
-from tests.flows import Journey, schedule, start_journey
+from tests.flows import Journey, start_inspection, start_journey
 from tests.reliability import consistency
 from tests.reliability.drills import (
     KillSwitch,
@@ -65,7 +65,7 @@ from tests.reliability.drills import (
     upload_photo,
 )
 from tests.reliability.scheduler_drill import run_tick
-from tests.reliability.server_process import ServerProcess, http_client, running_server
+from tests.reliability.server_process import ServerProcess, http_client, reconnect, running_server
 from tests.test_intake import intake_body
 from tests.uploads.test_images import jpeg
 
@@ -121,22 +121,7 @@ def make_settings(url: str, work: Path, weed: SeaweedProcess) -> Settings:
     )
 
 
-async def reconnect(api: Api, server: ServerProcess) -> None:
-    await api.client.aclose()
-    api.client = http_client(server)
-
-
 # --- #13 uploads -------------------------------------------------------------------------------
-
-
-async def inspecting_case(api: Api) -> Journey:
-    journey = await start_journey(api)
-    await schedule(journey)
-    started = await api.client.post(
-        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=journey.inspector_headers(0)
-    )
-    assert started.status_code == 200, started.text
-    return journey
 
 
 async def retry_all(api: Api, journey: Journey, photos: list[Photo]) -> int:
@@ -159,7 +144,8 @@ async def retry_all(api: Api, journey: Journey, photos: list[Photo]) -> int:
 async def upload_drill(
     server: ServerProcess, api: Api, rounds: int, phones: int, rng: random.Random, kill: bool
 ) -> dict[str, Any]:
-    journey = await inspecting_case(api)
+    journey = await start_journey(api)
+    await start_inspection(journey)
     headers = journey.inspector_headers(1)
     every: list[Photo] = []
     per_round, lost, changed_ids = [], 0, 0

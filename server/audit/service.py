@@ -64,7 +64,8 @@ def record_hash(
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
-def _hash_of(record: AuditRecord) -> str:
+def hash_of(record: AuditRecord) -> str:
+    """The hash a record must carry, from its own fields and its predecessor's hash."""
     return record_hash(
         seq=record.seq,
         at=record.at,
@@ -107,7 +108,7 @@ async def append(
         detail=clean_detail,
         prev_hash=prev_hash,
     )
-    record.hash = _hash_of(record)
+    record.hash = hash_of(record)
     session.add(record)
     await session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=record.hash))
     await session.flush()
@@ -151,7 +152,7 @@ async def verify_chain(session: AsyncSession) -> ChainReport:
             return ChainReport(
                 False, checked, record.seq, "prev_hash does not match the previous record"
             )
-        if _hash_of(record) != record.hash:
+        if hash_of(record) != record.hash:
             return ChainReport(False, checked, record.seq, "record content was altered")
         prev_hash, expected_seq, checked = record.hash, expected_seq + 1, checked + 1
     head = await session.get(AuditHead, HEAD_ID)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditHead, AuditRecord
-from server.audit.service import HEAD_ID, record_hash
+from server.audit.service import HEAD_ID, hash_of
 
 GUARDS = {
     "sqlite": [
@@ -33,26 +33,13 @@ async def _row(session: AsyncSession, seq: int) -> AuditRecord:
     return record
 
 
-def _rehash(record: AuditRecord) -> str:
-    return record_hash(
-        seq=record.seq,
-        at=record.at,
-        actor_kind=record.actor_kind,
-        actor_id=record.actor_id,
-        action=record.action,
-        case_id=record.case_id,
-        detail=record.detail,
-        prev_hash=record.prev_hash,
-    )
-
-
 async def edit(session: AsyncSession, seq: int, *, rehash: bool) -> None:
     """Change who did it and what they did; with ``rehash`` also fix that record's hash."""
     record = await _row(session, seq)
     record.actor_id, record.detail = "someone-else", {**record.detail, "forged": True}
     record.at = record.at - timedelta(hours=3)
     if rehash:
-        record.hash = _rehash(record)
+        record.hash = hash_of(record)
     await session.flush()
 
 
@@ -101,7 +88,7 @@ async def insert(session: AsyncSession, after: int, *, rechain: bool) -> None:
         detail={"forged": True},
         prev_hash=previous.hash,
     )
-    forged.hash = _rehash(forged)
+    forged.hash = hash_of(forged)
     session.add(forged)
     await session.flush()
     if rechain:
@@ -117,7 +104,7 @@ async def _rechain(session: AsyncSession, start: int) -> None:
     prev = rows[0].prev_hash
     for row in rows:
         row.prev_hash = prev
-        row.hash = _rehash(row)
+        row.hash = hash_of(row)
         prev = row.hash
     await session.flush()
     await session.execute(

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from server.config import Settings
+from tests.fixtures.app import Api
 from tests.reliability.serve import DELAY_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,3 +186,9 @@ async def running_server(
 def http_client(server: ServerProcess, *, connections: int = 200) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits)
+
+
+async def reconnect(api: Api, server: ServerProcess) -> None:
+    """A new connection pool after a restart (the old sockets died with the process)."""
+    await api.client.aclose()
+    api.client = http_client(server)

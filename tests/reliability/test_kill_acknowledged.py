@@ -20,7 +20,7 @@ import pytest
 from server.config import Settings
 from server.context import AppContext
 from tests.fixtures.app import Api
-from tests.flows import Journey, schedule, start_journey
+from tests.flows import Journey, start_inspection, start_journey
 from tests.reliability import consistency
 from tests.reliability.drills import (
     KillSwitch,
@@ -31,7 +31,7 @@ from tests.reliability.drills import (
     send_write,
     upload_photo,
 )
-from tests.reliability.server_process import ServerProcess, http_client, running_server
+from tests.reliability.server_process import ServerProcess, http_client, reconnect, running_server
 from tests.test_intake import intake_body
 from tests.uploads.test_images import jpeg
 
@@ -59,22 +59,6 @@ async def remote(server: ServerProcess, ctx: AppContext) -> AsyncIterator[Api]:
     await api.client.aclose()
 
 
-async def reconnect(api: Api, server: ServerProcess) -> None:
-    """A new connection pool after a restart (the old sockets died with the process)."""
-    await api.client.aclose()
-    api.client = http_client(server)
-
-
-async def inspecting(api: Api) -> Journey:
-    journey = await start_journey(api)
-    await schedule(journey)
-    started = await api.client.post(
-        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=journey.inspector_headers(0)
-    )
-    assert started.status_code == 200, started.text
-    return journey
-
-
 async def retry_until_done(api: Api, journey: Journey, photos: list[Photo]) -> None:
     """The phones' outboxes after the restart: every photo again, with its own key."""
     headers = journey.inspector_headers(1)
@@ -85,7 +69,8 @@ async def retry_until_done(api: Api, journey: Journey, photos: list[Photo]) -> N
 async def kill_during_uploads(server: ServerProcess, api: Api) -> None:
     """#13 small: 20 phones at once × 2 rounds, SIGKILL at a random acknowledged finalize;
     after the restart the phones retry with their keys and get the same evidence ids."""
-    journey = await inspecting(api)
+    journey = await start_journey(api)
+    await start_inspection(journey)
     headers = journey.inspector_headers(1)
     rng, all_photos, figures = random.Random(13), [], []
     for round_no in range(ROUNDS):

@@ -29,6 +29,7 @@ from server.config import Environment, Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import NotAuthenticated
 from server.migrate import upgrade
+from server.sla.policy import policy_from_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,7 +57,7 @@ async def run(pairs: int) -> dict[str, Any]:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         await upgrade(url)
         engine = make_engine(url)
-        sessionmaker = make_sessionmaker(engine)
+        sessionmaker = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
         async with sessionmaker() as session:
             session.add(
                 Staff(

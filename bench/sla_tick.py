@@ -38,7 +38,6 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.config import Environment, Settings
 from server.db import make_engine, make_sessionmaker
 from server.migrate import upgrade
 from server.sla.calendar import CHINA_TZ, WorkCalendar
@@ -49,14 +48,12 @@ from server.sla.service import (
     higher_card,
     load_calendar,
     next_check,
-    policy_from_settings,
 )
 
 ADMIN_DSN = os.environ.get(
     "CLOUDINSPECT_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 RESULTS = Path(__file__).resolve().parent / "results"
-SETTINGS = Settings(environment=Environment.test)
 POLICY = SlaPolicy()
 # Monday 2026-03-09 in Shanghai: 98 % of clocks start 09:00–10:00 (yellow 15:45–16:45, due
 # Tuesday), 2 % start 16:00–17:00 (yellow on Tuesday).
@@ -172,7 +169,7 @@ async def clone(template: str) -> AsyncIterator[str]:
 async def makers(name: str, count: int = 1) -> AsyncIterator[list[Maker]]:
     engines = [make_engine(pg_url(name)) for _ in range(count)]
     try:
-        yield [make_sessionmaker(e) for e in engines]
+        yield [make_sessionmaker(e, sla_policy=POLICY) for e in engines]
     finally:
         for engine in engines:
             await engine.dispose()
@@ -183,7 +180,6 @@ async def makers(name: str, count: int = 1) -> AsyncIterator[list[Maker]]:
 
 async def naive_tick(sessionmaker: Maker, now: datetime, batch: int = 1000) -> TickResult:
     """No next_check_at: read every running clock below red, recompute, raise what changed."""
-    policy = policy_from_settings(SETTINGS)
     async with sessionmaker() as session:
         calendar = await load_calendar(session)
         query = select(CLOCKS).where(CLOCKS.c.active, CLOCKS.c.card != Card.red.value)
@@ -192,7 +188,7 @@ async def naive_tick(sessionmaker: Maker, now: datetime, batch: int = 1000) -> T
     for start in range(0, len(rows), batch):
         async with sessionmaker() as session:
             for row in rows[start : start + batch]:
-                total += await _naive_one(session, row, now, calendar, policy)
+                total += await _naive_one(session, row, now, calendar, POLICY)
             await session.commit()
     return total
 
@@ -226,7 +222,7 @@ async def idle(template: str, repeat: int) -> dict[str, Any]:
     async with makers(template) as [maker]:
         tick_s = []
         for _ in range(repeat):
-            tick_s.append((await timed(lambda: sla_tick(maker, SETTINGS, now=IDLE_NOW)))[0])
+            tick_s.append((await timed(lambda: sla_tick(maker, now=IDLE_NOW)))[0])
         naive = [
             await timed(lambda: naive_tick(maker, IDLE_NOW)) for _ in range(max(1, repeat // 3))
         ]
@@ -258,7 +254,7 @@ async def full(template: str, naive: bool) -> dict[str, Any]:
         if naive:
             seconds, result = await timed(lambda: naive_tick(maker, FULL_NOW))
         else:
-            seconds, result = await timed(lambda: sla_tick(maker, SETTINGS, now=FULL_NOW))
+            seconds, result = await timed(lambda: sla_tick(maker, now=FULL_NOW))
         duplicates = await duplicate_cards(maker)
     return {"s": seconds, "result": result, "duplicates": duplicates}
 
@@ -278,7 +274,7 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def concurrent(template: str) -> dict[str, Any]:
     async with clone(template) as name, makers(name, 2) as pair:
-        ticks = [sla_tick(m, SETTINGS, now=FULL_NOW) for m in pair]
+        ticks = [sla_tick(m, now=FULL_NOW) for m in pair]
         seconds, results = await timed(lambda: asyncio.gather(*ticks))
         duplicates = await duplicate_cards(pair[0])
         audited = await audited_cards(pair[0])

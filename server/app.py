@@ -43,6 +43,7 @@ from server.ops import router as ops_router
 from server.rectification.router import router as rectification_router
 from server.scheduler import start_scheduler
 from server.seaweed import SeaweedProcess
+from server.sla.policy import policy_from_settings
 from server.sla.router import router as sla_router
 from server.staff.router import router as staff_router
 from server.storage import ObjectStore
@@ -95,7 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             matter_lookup=matter_lookup(catalogue),
             settings=settings,
             engine=engine,
-            sessionmaker=make_sessionmaker(engine),
+            sessionmaker=make_sessionmaker(engine, sla_policy=policy_from_settings(settings)),
             store=store,
             metrics=app.state.metrics,
             seaweed=seaweed,

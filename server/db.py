@@ -23,6 +23,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from server.errors import NotStored
+from server.sla.clock import SlaPolicy
+from server.sla.policy import session_info
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,8 +96,13 @@ def make_engine(url: str, *, sqlite_full_sync: bool = False) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, sla_policy: SlaPolicy
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry the configured SLA policy (see ``server.sla.policy``)."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info=session_info(sla_policy)
+    )
 
 
 async def session_scope(

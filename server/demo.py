@@ -15,6 +15,7 @@ from server.auth.models import Role, Staff
 from server.auth.passwords import hash_password
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
+from server.sla.policy import policy_from_settings
 
 DEMO_STAFF = [
     ("admin", "系统管理员", Role.admin, "行政审批局"),
@@ -32,7 +33,8 @@ async def create_demo(settings: Settings, *, only_if_empty: bool) -> str:
     logins_file = settings.data_dir / "demo-logins.txt"
     engine = make_engine(settings.effective_database_url)
     try:
-        async with make_sessionmaker(engine)() as session:
+        sessions = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
+        async with sessions() as session:
             if only_if_empty and await session.scalar(select(func.count(Staff.id))):
                 if logins_file.exists():
                     return f"演示账号 / demo logins: {logins_file}\n" + logins_file.read_text()

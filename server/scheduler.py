@@ -27,9 +27,7 @@ UPLOAD_SWEEP_SECONDS = 300
 
 
 async def run_sla_tick(ctx: AppContext) -> None:
-    result = await sla_tick(
-        ctx.sessionmaker, ctx.settings, on_card=events.card_notifier(ctx.settings)
-    )
+    result = await sla_tick(ctx.sessionmaker, on_card=events.card_notifier(ctx.settings))
     if result.yellow or result.red or result.failed:
         log.info("sla.tick", yellow=result.yellow, red=result.red, failed=result.failed)
 

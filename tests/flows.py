@@ -113,6 +113,11 @@ async def schedule(journey: Journey) -> dict[str, Any]:
     """Assign, then the lead offers two slots and the applicant takes the first."""
     if not journey.case or not journey.case.get("inspector_ids"):
         await assign(journey)
+    return await _agree_slot(journey)
+
+
+async def _agree_slot(journey: Journey) -> dict[str, Any]:
+    """The lead offers two slots and the applicant takes the first."""
     client = journey.api.client
     offered = await client.post(
         f"/api/v1/cases/{journey.case_id}/slots",
@@ -127,6 +132,20 @@ async def schedule(journey: Journey) -> dict[str, Any]:
     )
     assert accepted.status_code == 200, accepted.text
     return await refresh(journey)
+
+
+async def reschedule(journey: Journey) -> dict[str, Any]:
+    """A scheduled case (scheduling it first if needed) whose applicant asks for another time,
+    which pauses its SLA clock; then a new slot is agreed, which resumes it."""
+    if not journey.case or journey.case.get("state") != "scheduled":
+        await schedule(journey)
+    asked = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/appointment/reschedule",
+        json={"reason": "店里装修延期"},
+        headers=journey.applicant,
+    )
+    assert asked.status_code == 200, asked.text
+    return await _agree_slot(journey)
 
 
 async def start_inspection(journey: Journey) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from server.cases.models import Case, CaseInspector
 from server.cases.schemas import CaseIntake, CaseOut, LinkOut
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
-from server.sla.service import policy_from_settings
+from server.sla.policy import session_policy
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 # The approval system opens cases with its own API key (scope cases:intake), not a staff login.
@@ -44,7 +44,7 @@ async def intake(
         body,
         ctx.matter_lookup,
         INITIAL_STATE,
-        policy_from_settings(ctx.settings),
+        session_policy(session),
     )
     if not created:
         response.status_code = 200

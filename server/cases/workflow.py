@@ -18,7 +18,6 @@ from server.cases.states import CaseAction, CaseState, next_state
 from server.db import utcnow
 from server.errors import Conflict
 from server.sla import service as sla
-from server.sla.clock import SlaPolicy
 
 
 async def transition(
@@ -30,7 +29,6 @@ async def transition(
     reason: str = "",
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
-    policy: SlaPolicy | None = None,
 ) -> CaseState:
     """Move ``case`` by ``action``; raises InvalidState (409) naming the allowed next steps."""
     now = now or utcnow()
@@ -44,7 +42,7 @@ async def transition(
             "案件刚被他人修改，请刷新后重试。",
             "The case was changed by someone else just now; reload and retry.",
         ) from exc
-    await sla.on_transition(session, case, old, new, now, policy=policy)
+    await sla.on_transition(session, case, old, new, now)
     await append(
         session,
         actor,

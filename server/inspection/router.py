@@ -25,7 +25,7 @@ from server.inspection.schemas import (
     open_items_out,
     verdict_saved,
 )
-from server.sla.service import policy_from_settings
+from server.sla.policy import session_policy
 from server.storage import attachment_disposition
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["inspection"])
@@ -73,7 +73,7 @@ async def conclude(
         view,
         ctx.catalogue,
         now=utcnow(),
-        policy=policy_from_settings(ctx.settings),
+        policy=session_policy(session),
     )
     return ConcludedOut(
         state=done.state,

@@ -21,7 +21,6 @@ from server.deps import (
 from server.rectification import service
 from server.rectification.service import ItemRequest, Round
 from server.sla.calendar import CHINA_TZ
-from server.sla.service import policy_from_settings
 from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}/rectification", tags=["rectification"])
@@ -157,7 +156,7 @@ async def list_rounds(
 
 @router.post("/submit")
 async def submit_rectification(
-    view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep
 ) -> RoundOut:
     """The applicant hands in the photos of every item; the re-inspection clock starts."""
     submitted = await service.submit(
@@ -165,7 +164,6 @@ async def submit_rectification(
         principal=applicant,
         view=view,
         now=utcnow(),
-        policy=policy_from_settings(ctx.settings),
     )
     return round_out(submitted, staff=False)
 

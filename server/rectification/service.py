@@ -44,7 +44,6 @@ from server.logs import get_logger
 from server.notifications.service import configured_channels, notify
 from server.notifications.templates import shanghai_time
 from server.rectification.models import RectificationItem, RectificationRound
-from server.sla.clock import SlaPolicy
 from server.storage import ObjectStore
 
 log = get_logger(__name__)
@@ -332,7 +331,6 @@ async def submit(
     principal: Principal,
     view: CaseView,
     now: datetime,
-    policy: SlaPolicy | None = None,
 ) -> Round:
     """The applicant hands in the round: every item needs at least one new photo."""
     case = view.case
@@ -358,7 +356,6 @@ async def submit(
         CaseAction.submit_rectification,
         detail={"round": current.round.number},
         now=now,
-        policy=policy,  # the re-inspection clock starts here, with the configured allowance
     )
     return current
 

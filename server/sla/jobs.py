@@ -28,12 +28,12 @@ from sqlalchemy import Row, Table, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.service import append
-from server.config import Settings
 from server.db import utcnow
 from server.logs import get_logger
 from server.sla.calendar import WorkCalendar
 from server.sla.clock import Card, SlaPolicy, clock_status
 from server.sla.models import SlaClockRow
+from server.sla.policy import session_policy
 from server.sla.service import (
     CARD_ORDER,
     SYSTEM,
@@ -41,7 +41,6 @@ from server.sla.service import (
     higher_card,
     load_calendar,
     next_check,
-    policy_from_settings,
     red_check,
 )
 
@@ -108,7 +107,6 @@ class _Batch:
 
 async def sla_tick(
     sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
     now: datetime | None = None,
     batch: int = 1000,
     *,
@@ -117,9 +115,8 @@ async def sla_tick(
     """One pass over the clocks whose next check has come; the scheduler's job."""
     async with sessionmaker() as session:
         calendar = await load_calendar(session)
-    tick = _Pass(
-        sessionmaker, now or utcnow(), batch, calendar, policy_from_settings(settings), on_card
-    )
+        policy = session_policy(session)
+    tick = _Pass(sessionmaker, now or utcnow(), batch, calendar, policy, on_card)
     total = TickResult()
     while True:
         result = await _run_batch(tick)

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db import utcnow
-from server.deps import SessionDep, SettingsDep, VisibleCaseDep, require_roles
+from server.deps import SessionDep, VisibleCaseDep, require_roles
 from server.sla import service
-from server.sla.service import ClockView, policy_from_settings
+from server.sla.policy import session_policy
+from server.sla.service import ClockView
 from server.timeinputs import EARLIEST, LATEST, BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["sla"])
@@ -41,9 +42,9 @@ class OverrideSaved(OverrideOut):
 
 
 @router.get("/cases/{case_id}/clock")
-async def get_clock(view: VisibleCaseDep, session: SessionDep, settings: SettingsDep) -> ClockView:
+async def get_clock(view: VisibleCaseDep, session: SessionDep) -> ClockView:
     """The case's SLA clock: due time (UTC and Asia/Shanghai), share used, card."""
-    policy = policy_from_settings(settings)
+    policy = session_policy(session)
     return await service.clock_view(session, view.case.id, utcnow(), policy=policy)
 
 
@@ -64,7 +65,6 @@ async def set_override(
     body: OverrideIn,
     principal: AdminDep,
     session: SessionDep,
-    settings: SettingsDep,
 ) -> OverrideSaved:
     """Declare a date a working day or a day off; running clocks' due times follow."""
     row, moved = await service.set_override(
@@ -73,17 +73,13 @@ async def set_override(
         date,
         is_workday=body.is_workday,
         note=body.note,
-        policy=policy_from_settings(settings),
+        policy=session_policy(session),
     )
     out = OverrideOut.model_validate(row)
     return OverrideSaved(**out.model_dump(), clocks_refreshed=moved)
 
 
 @router.delete("/calendar/overrides/{date}", status_code=204)
-async def remove_override(
-    date: BeijingDate, principal: AdminDep, session: SessionDep, settings: SettingsDep
-) -> None:
+async def remove_override(date: BeijingDate, principal: AdminDep, session: SessionDep) -> None:
     """Remove an override; the official calendar applies to that date again."""
-    await service.remove_override(
-        session, principal.actor, date, policy=policy_from_settings(settings)
-    )
+    await service.remove_override(session, principal.actor, date, policy=session_policy(session))

@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.audit.service import Actor, append
 from server.cases.models import Case
 from server.cases.states import APPLICANT_WAIT_STATES, CaseState
-from server.config import Settings
 from server.errors import BadInput, Conflict, not_found
 from server.sla.calendar import (
     CHINA_TZ,
@@ -56,6 +55,7 @@ from server.sla.clock import (
     start_clock,
 )
 from server.sla.models import CalendarOverrideRow, SlaClockRow
+from server.sla.policy import session_policy
 
 SYSTEM = Actor.system("sla")
 INITIAL = "initial"
@@ -64,18 +64,6 @@ STOP_STATES = frozenset({CaseState.issued, CaseState.closed, CaseState.cancelled
 CARD_ORDER = (Card.none, Card.yellow, Card.red)
 # The red card is due once the due time has *passed*: the first instant after it.
 _INSTANT = timedelta(microseconds=1)
-# Used when ``on_transition`` is not handed the configured policy; equals Settings' defaults.
-DEFAULT_POLICY = SlaPolicy()
-
-
-def policy_from_settings(settings: Settings) -> SlaPolicy:
-    return SlaPolicy(
-        simple=Allowance.minutes(settings.sla_simple_minutes),
-        general=Allowance.working_days(settings.sla_general_working_days),
-        reinspection=Allowance.minutes(settings.sla_reinspection_minutes),
-        complex=Allowance.working_days(settings.sla_complex_working_days),
-        yellow_share=settings.sla_yellow_share,
-    )
 
 
 async def load_calendar(session: AsyncSession) -> WorkCalendar:
@@ -292,13 +280,12 @@ async def on_transition(
     old: CaseState,
     new: CaseState,
     now: datetime,
-    *,
-    policy: SlaPolicy | None = None,
 ) -> None:
-    """Follow a case transition (see the module docstring). A case without a clock is fine."""
+    """Follow a case transition (see the module docstring) with the policy the session carries.
+    A case without a clock is fine."""
     if old is new:
         return
-    policy = policy or DEFAULT_POLICY
+    policy = session_policy(session)
     if new is CaseState.rectification_submitted:
         await restart_for_case(
             session, case, now=now, policy=policy, phase=REINSPECTION, sla_class=REINSPECTION
@@ -373,12 +360,11 @@ async def current_clock(session: AsyncSession, case_id: str) -> SlaClockRow | No
 
 
 async def clock_view(
-    session: AsyncSession, case_id: str, now: datetime, *, policy: SlaPolicy | None = None
+    session: AsyncSession, case_id: str, now: datetime, *, policy: SlaPolicy
 ) -> ClockView:
     row = await current_clock(session, case_id)
     if row is None:
         raise not_found("该案件的办理时限计时", "SLA clock of this case")
-    policy = policy or DEFAULT_POLICY
     clock = clock_state(row)
     at = now if row.stopped_at is None else min(now, row.stopped_at)
     status = clock_status(clock, at, calendar=await load_calendar(session), policy=policy)

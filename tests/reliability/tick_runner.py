@@ -21,6 +21,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.notifications import events
 from server.sla.jobs import CardRaised, sla_tick
+from server.sla.policy import policy_from_settings
 
 
 async def main() -> None:
@@ -36,7 +37,8 @@ async def main() -> None:
 
     engine = make_engine(settings.effective_database_url)
     try:
-        result = await sla_tick(make_sessionmaker(engine), settings, now, batch, on_card=on_card)
+        sessions = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
+        result = await sla_tick(sessions, now, batch, on_card=on_card)
     finally:
         await engine.dispose()
     print(f"done yellow={result.yellow} red={result.red} failed={result.failed}", flush=True)

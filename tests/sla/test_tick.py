@@ -15,7 +15,6 @@ from server.audit.models import AuditRecord
 from server.audit.service import Actor, verify_chain
 from server.cases.models import Case
 from server.cases.states import CaseState
-from server.config import Environment, Settings
 from server.db import make_engine, make_sessionmaker
 from server.sla.calendar import WorkCalendar
 from server.sla.clock import Card, SlaPolicy
@@ -26,7 +25,6 @@ from tests.sla import audit_count, clocks_of, new_case, sh
 
 Maker = async_sessionmaker[AsyncSession]
 POLICY = SlaPolicy()
-SETTINGS = Settings(environment=Environment.test)
 START = sh(2026, 3, 9, 10)  # a Monday; a simple clock is yellow at 10:45, due at 11:00
 
 
@@ -44,7 +42,7 @@ async def open_cases(sessionmaker: Maker, count: int, sla_class: str = "simple")
 async def tick(
     sessionmaker: Maker, now: dt.datetime, *, batch: int = 1000, on_card: OnCard | None = None
 ) -> TickResult:
-    return await sla_tick(sessionmaker, SETTINGS, now=now, batch=batch, on_card=on_card)
+    return await sla_tick(sessionmaker, now=now, batch=batch, on_card=on_card)
 
 
 async def card_audits(sessionmaker: Maker) -> list[tuple[str, str | None]]:
@@ -61,7 +59,7 @@ async def card_audits(sessionmaker: Maker) -> list[tuple[str, str | None]]:
 async def second_sessionmaker(database_url: str) -> AsyncIterator[Maker]:
     """Another engine on the same database: a second app process."""
     engine: AsyncEngine = make_engine(database_url)
-    yield make_sessionmaker(engine)
+    yield make_sessionmaker(engine, sla_policy=POLICY)
     await engine.dispose()
 
 

@@ -40,7 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import make_engine, make_sessionmaker
 from server.migrate import upgrade
-from server.sla.calendar import CHINA_TZ, WorkCalendar
+from server.platform.time import CHINA_TZ
+from server.sla.calendar import WorkCalendar
 from server.sla.clock import Card, SlaClass, SlaPolicy, clock_status, due_time, start_clock
 from server.sla.jobs import CLOCKS, Plan, TickResult, raise_cards, sla_tick
 from server.sla.service import (

@@ -19,7 +19,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)

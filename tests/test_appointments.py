@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server.appointments.models import Appointment
 from server.appointments.service import mark_no_shows, record_applicant_joined
 from server.db import utcnow
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 from tests.fixtures.app import Api
 from tests.flows import assign, refresh, schedule, slot, start_journey
 

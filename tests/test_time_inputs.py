@@ -15,7 +15,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from server.db import utcnow
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 from server.timeinputs import EARLIEST, LATEST, BeijingDate, BeijingDateTime, start_of_day
 from tests.fixtures.app import Api
 from tests.flows import Journey, start_inspection, start_journey

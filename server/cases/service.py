@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +19,10 @@ from server.cases.models import Case, CaseLink
 from server.cases.schemas import CaseIntake
 from server.db import new_id, utcnow
 from server.errors import BadInput, Conflict, not_found
+from server.platform.time import shanghai_time
 from server.sla import service as sla
 from server.sla.clock import SlaPolicy
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MODE_RANK = {"online_video": 0, "rectification": 0, "offline_onsite": 1}
 CLASS_RANK = {"simple": 0, "reinspection": 1, "general": 2, "complex": 3}
 
@@ -79,7 +78,7 @@ def _mode_and_class(body: CaseIntake, matters: list[MatterSettings]) -> tuple[st
 
 
 def _case_number(case_id: str) -> str:
-    day = utcnow().astimezone(SHANGHAI).strftime("%Y%m%d")
+    day = shanghai_time(utcnow(), "%Y%m%d")
     return f"YTK{day}-{case_id[:6].upper()}"
 
 

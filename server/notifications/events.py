@@ -11,7 +11,7 @@ from server.auth.models import Role
 from server.cases.models import Case
 from server.config import Settings
 from server.notifications.service import configured_channels, notify
-from server.notifications.templates import shanghai_time
+from server.platform.time import shanghai_time
 from server.sla.jobs import CardRaised, OnCard
 
 POSITIONS = {

@@ -9,11 +9,8 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PREFIX_ZH = "【云踏勘】"
 PREFIX_EN = "[Cloud Inspection] "
 
@@ -174,8 +171,3 @@ def render(code: str, params: Mapping[str, Any]) -> Rendered:
         )
     values = {k: str(v) for k, v in params.items()}
     return Rendered(code, template.zh.format_map(values), template.en.format_map(values))
-
-
-def shanghai_time(value: datetime) -> str:
-    """A time as shown in messages: Asia/Shanghai, to the minute (``2026-03-05 14:30``)."""
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

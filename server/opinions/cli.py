@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 
 from server.opinions.bundle_check import BundleReport, check_bundle
-from server.opinions.content import shanghai_time
 from server.opinions.qr import (
     QR_KEYWORD_PREFIX,
     ROOT_KEYWORD_PREFIX,
@@ -17,6 +16,7 @@ from server.opinions.qr import (
 )
 from server.opinions.signing import DEV_DIR_NAME, load_certificates
 from server.opinions.verify import VerificationReport, signed_keywords, verify_pdf
+from server.platform.time import shanghai_time
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 _DEV_CA = Path(DEV_DIR_NAME) / "dev-ca.cert.pem"

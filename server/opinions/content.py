@@ -14,14 +14,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from checklists.engine import ConclusionValue, VerdictValue
 
 SCHEMA: Literal["cloudinspect.opinion/1"] = "cloudinspect.opinion/1"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 VERDICT_ZH: Mapping[VerdictValue, str] = {
     VerdictValue.passed: "符合",
@@ -68,11 +66,6 @@ def _sha256_hex(value: str) -> str:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
-
-
-def shanghai_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC instant as the reader sees it (Asia/Shanghai)."""
-    return value.astimezone(SHANGHAI).strftime(fmt)
 
 
 class _Frozen(BaseModel):

@@ -35,13 +35,9 @@ from reportlab.platypus import (
 
 from checklists.engine import VerdictValue
 from checklists.fonts import pdf_text, register_cjk_font
-from server.opinions.content import (
-    OpinionContent,
-    Photo,
-    content_hash,
-    shanghai_time,
-)
+from server.opinions.content import OpinionContent, Photo, content_hash
 from server.opinions.qr import QR_KEYWORD_PREFIX, ROOT_KEYWORD_PREFIX, qr_payload
+from server.platform.time import shanghai_time
 
 HASH_KEYWORD_PREFIX = "content-sha256:"
 PHOTO_MAX_PX = 800  # longest side of an appendix photo; the originals stay in storage

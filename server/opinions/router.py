@@ -27,10 +27,10 @@ from server.deps import (
     require_roles,
 )
 from server.opinions import reads, records, service
-from server.opinions.content import shanghai_time
 from server.opinions.models import Opinion
 from server.opinions.signature_check import admit_verification, check_stored_pdf
 from server.opinions.verify import VerificationReport
+from server.platform.time import shanghai_time
 from server.storage import attachment_disposition
 from server.timeinputs import BeijingDateTime
 

@@ -18,9 +18,9 @@ from server.deps import (
     SessionDep,
     VisibleCaseDep,
 )
+from server.platform.time import CHINA_TZ
 from server.rectification import service
 from server.rectification.service import ItemRequest, Round
-from server.sla.calendar import CHINA_TZ
 from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}/rectification", tags=["rectification"])

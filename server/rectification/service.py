@@ -42,7 +42,7 @@ from server.evidence.models import Evidence
 from server.inspection import service as inspection
 from server.logs import get_logger
 from server.notifications.service import configured_channels, notify
-from server.notifications.templates import shanghai_time
+from server.platform.time import shanghai_time
 from server.rectification.models import RectificationItem, RectificationRound
 from server.storage import ObjectStore
 

@@ -29,13 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 from server.errors import BadInput
-
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
+from server.platform.time import CHINA_TZ
 
 # No real calendar has a year without working days; this bound only stops a runaway loop
 # when overrides have turned every day off.

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from server.errors import BadInput, InvalidState
-from server.sla.calendar import CHINA_TZ, Allowance, DueTime, WorkCalendar
+from server.platform.time import CHINA_TZ
+from server.sla.calendar import Allowance, DueTime, WorkCalendar
 
 
 class SlaClass(StrEnum):

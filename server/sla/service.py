@@ -33,14 +33,8 @@ from server.audit.service import Actor, append
 from server.cases.models import Case
 from server.cases.states import APPLICANT_WAIT_STATES, CaseState
 from server.errors import BadInput, Conflict, not_found
-from server.sla.calendar import (
-    CHINA_TZ,
-    Allowance,
-    AllowanceUnit,
-    CalendarOverride,
-    DueTime,
-    WorkCalendar,
-)
+from server.platform.time import CHINA_TZ
+from server.sla.calendar import Allowance, AllowanceUnit, CalendarOverride, DueTime, WorkCalendar
 from server.sla.clock import (
     Card,
     ClockState,

@@ -33,7 +33,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from server.cases.states import STATE_LABELS, CaseState, Label
-from server.sla.calendar import CHINA_TZ, WorkCalendar
+from server.platform.time import CHINA_TZ
+from server.sla.calendar import WorkCalendar
 
 S = CaseState
 CARDS = ("none", "yellow", "red")

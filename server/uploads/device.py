@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from server.cases.models import Case
 from server.errors import BadInput
-from server.notifications.templates import shanghai_time
+from server.platform.time import shanghai_time
 
 MAX_FIX_ACCURACY_M = 50_000.0  # a coarser fix (a whole city) says nothing about the premises
 DEVICE_CLOCK_SKEW = timedelta(minutes=5)  # phones' clocks drift; more than this is a wrong clock

@@ -6,14 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server.notifications.templates import (
-    PREFIX_EN,
-    PREFIX_ZH,
-    TEMPLATES,
-    TemplateError,
-    render,
-    shanghai_time,
-)
+from server.notifications.templates import PREFIX_EN, PREFIX_ZH, TEMPLATES, TemplateError, render
+from server.platform.time import shanghai_time
 
 REQUIRED = {
     "case_assigned",

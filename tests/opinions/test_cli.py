@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from server.opinions.cli import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, verify_opinion_command
-from server.opinions.content import OpinionContent, content_hash, shanghai_time
+from server.opinions.content import OpinionContent, content_hash
 from server.opinions.devtsa import DevTsaServer
 from server.opinions.signing import (
     SignatureLevel,
@@ -17,6 +17,7 @@ from server.opinions.signing import (
     sign_opinion_pdf,
 )
 from server.opinions.verify import verify_pdf
+from server.platform.time import shanghai_time
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from server.audit.models import AuditRecord
 from server.auth.models import Role
 from server.config import Settings
 from server.notifications.models import Notification
-from server.opinions.content import shanghai_time
 from server.opinions.devtsa import DevTsaServer
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_pdf
+from server.platform.time import shanghai_time
 from server.storage import case_opinion_key
 from tests.fixtures.app import Api
 from tests.inspection.test_checklist_api import make_team

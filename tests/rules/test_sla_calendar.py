@@ -7,14 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from server.errors import BadInput
-from server.sla.calendar import (
-    CHINA_TZ,
-    Allowance,
-    CalendarOverride,
-    DaySource,
-    WorkCalendar,
-    WorkingHours,
-)
+from server.platform.time import CHINA_TZ
+from server.sla.calendar import Allowance, CalendarOverride, DaySource, WorkCalendar, WorkingHours
 
 ONE_HOUR = Allowance.hours(1)
 ONE_DAY = Allowance.working_days(1)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from server.errors import BadInput, InvalidState
-from server.sla.calendar import CHINA_TZ, Allowance, WorkCalendar
+from server.platform.time import CHINA_TZ
+from server.sla.calendar import Allowance, WorkCalendar
 from server.sla.clock import (
     Card,
     ClockState,

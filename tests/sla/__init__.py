@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditRecord
 from server.cases.models import Case
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 from server.sla.models import SlaClockRow
 
 

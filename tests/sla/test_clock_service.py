@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.audit.service import Actor
 from server.cases.states import CaseAction, CaseState
 from server.cases.workflow import transition
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 from server.sla.clock import SlaPolicy
 from server.sla.service import (
     clock_view,

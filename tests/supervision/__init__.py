@@ -11,7 +11,7 @@ from server.audit.service import Actor
 from server.cases.models import Case
 from server.cases.states import TRANSITIONS, CaseAction, CaseState
 from server.cases.workflow import transition
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 from tests.fixtures.app import Api
 from tests.test_intake import intake_body
 

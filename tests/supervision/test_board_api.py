@@ -11,7 +11,7 @@ from server.auth.models import Role
 from server.cases.models import Case
 from server.cases.states import CaseState
 from server.db import utcnow
-from server.sla.calendar import CHINA_TZ
+from server.platform.time import CHINA_TZ
 from server.sla.clock import SlaPolicy
 from server.sla.models import SlaClockRow
 from server.sla.service import restart_for_case

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from server.notifications.templates import PREFIX_EN, PREFIX_ZH, TEMPLATES, TemplateError, render
-from server.platform.time import shanghai_time
 
 REQUIRED = {
     "case_assigned",
@@ -68,7 +65,3 @@ def test_unknown_template_is_refused() -> None:
 def test_values_are_inserted_verbatim_not_formatted_again() -> None:
     rendered = render("sla_red", {"case_number": "{0}", "due": "2026-03-05 14:30"})
     assert "{0}" in rendered.text_zh
-
-
-def test_times_are_shown_in_shanghai() -> None:
-    assert shanghai_time(datetime(2026, 3, 5, 6, 30, tzinfo=UTC)) == "2026-03-05 14:30"

@@ -1,15 +1,19 @@
-"""The configured SLA policy reaches every clock change, not only the clock's start."""
+"""The configured SLA policy reaches every clock change, not only the clock's start; a session
+made without a policy cannot move a clock (no silent default)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from server.config import Settings
-from server.db import utcnow
+from server.db import make_sessionmaker, utcnow
 from server.sla.calendar import Allowance, AllowanceUnit, WorkCalendar
+from server.sla.clock import SlaPolicy
 from server.sla.jobs import TickResult, sla_tick
+from server.sla.policy import session_policy
 from tests.fixtures.app import Api
 from tests.flows import reschedule, start_journey
 
@@ -47,3 +51,17 @@ async def test_a_resumed_clock_turns_yellow_at_the_configured_share(api: Api) ->
         f"/api/v1/cases/{journey.case_id}/clock", headers=journey.dispatcher
     )
     assert shown.json()["yellow_at"] is not None, shown.text
+
+
+async def test_sessions_carry_the_policy_they_were_made_with(engine: AsyncEngine) -> None:
+    policy = SlaPolicy(yellow_share=YELLOW_SHARE)
+    async with make_sessionmaker(engine, sla_policy=policy)() as session:
+        assert session_policy(session) is policy
+
+
+async def test_a_session_without_a_policy_refuses_instead_of_defaulting(
+    engine: AsyncEngine,
+) -> None:
+    async with AsyncSession(engine) as session:
+        with pytest.raises(RuntimeError, match="no SLA policy"):
+            session_policy(session)

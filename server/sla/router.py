@@ -12,7 +12,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.db import utcnow
 from server.deps import SessionDep, VisibleCaseDep, require_roles
-from server.sla import service
+from server.sla import overrides, service
 from server.sla.policy import session_policy
 from server.sla.service import ClockView
 from server.timeinputs import EARLIEST, LATEST, BeijingDate
@@ -55,7 +55,7 @@ async def list_overrides(
     year: Annotated[int | None, Query(ge=EARLIEST.year, le=LATEST.year)] = None,
 ) -> list[OverrideOut]:
     """Admins' calendar overrides, by date."""
-    rows = await service.list_overrides(session, year=year)
+    rows = await overrides.list_overrides(session, year=year)
     return [OverrideOut.model_validate(r) for r in rows]
 
 
@@ -67,7 +67,7 @@ async def set_override(
     session: SessionDep,
 ) -> OverrideSaved:
     """Declare a date a working day or a day off; running clocks' due times follow."""
-    row, moved = await service.set_override(
+    row, moved = await overrides.set_override(
         session,
         principal.actor,
         date,
@@ -82,4 +82,4 @@ async def set_override(
 @router.delete("/calendar/overrides/{date}", status_code=204)
 async def remove_override(date: BeijingDate, principal: AdminDep, session: SessionDep) -> None:
     """Remove an override; the official calendar applies to that date again."""
-    await service.remove_override(session, principal.actor, date, policy=session_policy(session))
+    await overrides.remove_override(session, principal.actor, date, policy=session_policy(session))

@@ -11,11 +11,10 @@ from server.cases.states import CaseAction, CaseState
 from server.cases.workflow import transition
 from server.platform.time import CHINA_TZ
 from server.sla.clock import SlaPolicy
+from server.sla.overrides import remove_override, set_override
 from server.sla.service import (
     clock_view,
     on_transition,
-    remove_override,
-    set_override,
     start_for_case,
 )
 from tests.sla import audit_count, clocks_of, new_case, sh

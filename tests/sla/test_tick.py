@@ -20,7 +20,8 @@ from server.sla.calendar import WorkCalendar
 from server.sla.clock import Card, SlaPolicy
 from server.sla.jobs import CLOCKS, CardRaised, OnCard, TickResult, plan, raise_cards, sla_tick
 from server.sla.models import SlaClockRow
-from server.sla.service import on_transition, set_override, start_for_case
+from server.sla.overrides import set_override
+from server.sla.service import on_transition, start_for_case
 from tests.sla import audit_count, clocks_of, new_case, sh
 
 Maker = async_sessionmaker[AsyncSession]

@@ -16,11 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
-from checklists.guide import build_guide, render_guide_html, render_guide_pdf
 from checklists.schema import Catalogue, SelectionError
 from server.access import CaseView
 from server.audit.service import Actor, append
-from server.auth.principal import Principal
 from server.cases.models import Case
 from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition
@@ -29,15 +27,8 @@ from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
 from server.evidence.service import require_refs_of_case
 from server.inspection import replay
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
-from server.inspection.schemas import ChecklistOut, ItemOut
 from server.sla import service as sla
 from server.sla.clock import SlaPolicy
-
-# What the applicant may see of the results, by case state (see ``redact_for_applicant``).
-APPLICANT_RESULT_STATES = frozenset({CaseState.issued, CaseState.closed})
-APPLICANT_RECTIFICATION_STATES = frozenset(
-    {CaseState.rectification_requested, CaseState.rectification_submitted}
-)
 
 
 class NotInspecting(Conflict):
@@ -414,87 +405,6 @@ async def set_current_item(
         detail={"item_id": item_id, "previous": previous},
     )
     return row
-
-
-# --- what each caller sees --------------------------------------------------------------------
-
-
-def require_staff(principal: Principal) -> None:
-    """The inspectors' working views (open items…) are not for the applicant."""
-    if not principal.is_staff:
-        raise Forbidden(
-            "申请人不能查看核查工作进度。", "The applicant cannot see the inspectors' progress."
-        )
-
-
-def _redact_item(item: ItemOut, *, show_result: bool) -> ItemOut:
-    return item.model_copy(
-        update={
-            "verdicts": [],
-            "agreed": None,
-            "disagreement": None,
-            "resolution": None,
-            "settled": item.settled if show_result else None,
-            "evidence_refs": [],
-            "evidence_violation": None,
-        }
-    )
-
-
-def redact_for_applicant(out: ChecklistOut) -> ChecklistOut:
-    """The applicant's view of the checklist (申请人视图).
-
-    Always shown: the items with their titles, what is checked, the standard, the basis and
-    the guidance (the same as the preparation guide), the blocking findings, the current item.
-    Never shown: the inspectors' individual marks, notes, evidence references, agreement or
-    rulings — they are the inspectors' working record until the opinion speaks for them.
-    Settled results and the conclusion: once the opinion is issued (issued, closed); while a
-    rectification is requested, only the failed items the applicant is asked to put right.
-    """
-    state = CaseState(out.state)
-    final = state in APPLICANT_RESULT_STATES
-    to_rectify: set[str] = set()
-    if state in APPLICANT_RECTIFICATION_STATES and out.conclusion is not None:
-        to_rectify = set(out.conclusion.rectification_items)
-    items = [_redact_item(i, show_result=final or i.id in to_rectify) for i in out.items]
-    return out.model_copy(
-        update={
-            "items": items,
-            "frozen_by": None,
-            "counts": out.counts if final else None,
-            "conclusion": out.conclusion if final else None,
-            "redacted": True,
-        }
-    )
-
-
-# --- the preparation guide ---------------------------------------------------------------------
-
-
-def _guide_html(checklist: engine.CaseChecklist, lang: str) -> str:
-    return render_guide_html(build_guide(checklist), lang)
-
-
-def _guide_pdf(checklist: engine.CaseChecklist, lang: str) -> bytes:
-    return render_guide_pdf(build_guide(checklist), lang)
-
-
-async def guide_html(session: AsyncSession, catalogue: Catalogue, case: Case, lang: str) -> str:
-    """The preparation guide (零基础准备指南) for the case, from the checklist it is held to."""
-    checklist, _ = await case_checklist(session, catalogue, case)
-    return await asyncio.to_thread(_guide_html, checklist, lang)
-
-
-async def guide_pdf(session: AsyncSession, catalogue: Catalogue, case: Case, lang: str) -> bytes:
-    """The same guide as a PDF; rendering takes ~100 ms of CPU, so it runs in a thread."""
-    checklist, _ = await case_checklist(session, catalogue, case)
-    return await asyncio.to_thread(_guide_pdf, checklist, lang)
-
-
-def guide_filename(case: Case, lang: str) -> str:
-    if lang == "en":
-        return f"preparation-guide-{case.number}.pdf"
-    return f"零基础准备指南-{case.number}.pdf"
 
 
 # --- concluding the inspection -----------------------------------------------------------------

@@ -33,6 +33,7 @@ from server.opinions.content import (
     RectificationRound,
     Segment,
 )
+from server.rectification import history as rectification_history
 from server.rectification import service as rectification
 
 DEFAULT_ISSUER = "行政审批局"
@@ -182,7 +183,7 @@ async def assemble(
     items = [i for i in (_item(s, photos) for s in standing.states) if i is not None]
     rounds = await rectification.rounds_of(session, case.id)
     conclusion = after_rectification(
-        standing.conclusion, rectification.accepted_items(rounds, view.inspector_ids)
+        standing.conclusion, rectification_history.accepted_items(rounds, view.inspector_ids)
     )
     times = [v.created_at for v in standing.verdicts.values()]
     if standing.frozen is not None:
@@ -205,7 +206,7 @@ async def assemble(
         items=tuple(items),
         conclusion=_conclusion(conclusion),
         rectifications=tuple(
-            RectificationRound(**entry) for entry in rectification.history(rounds)
+            RectificationRound(**entry) for entry in rectification_history.history(rounds)
         ),
         photos=tuple(photos),
         segments=tuple(_segment(r) for r in evidence if r.kind == "segment"),

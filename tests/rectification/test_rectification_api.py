@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from server.db import utcnow
+from server.rectification.jobs import expire_overdue
 from server.rectification.models import RectificationRound
-from server.rectification.service import expire_overdue
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, schedule, start_journey
 from tests.uploads.test_images import jpeg

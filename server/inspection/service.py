@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
+from checklists.conclusion import Conclusion, ConclusionValue, conclude
 from checklists.schema import Catalogue, SelectionError
 from server.access import CaseView
 from server.audit.service import Actor, append
@@ -63,8 +64,8 @@ class Standing:
         raise not_found(f"检查项 {item_id}", f"Checklist item {item_id}")
 
     @property
-    def conclusion(self) -> engine.Conclusion:
-        return engine.conclude(self.checklist, self.states)
+    def conclusion(self) -> Conclusion:
+        return conclude(self.checklist, self.states)
 
 
 @dataclass(frozen=True)
@@ -412,19 +413,19 @@ async def set_current_item(
 
 @dataclass(frozen=True)
 class Concluded:
-    conclusion: engine.Conclusion
+    conclusion: Conclusion
     state: CaseState
 
 
-def _refuse_conclusion(conclusion: engine.Conclusion) -> None:
+def _refuse_conclusion(conclusion: Conclusion) -> None:
     value = conclusion.value
-    if value is engine.ConclusionValue.incomplete:
+    if value is ConclusionValue.incomplete:
         raise Conflict(
             "还有检查项未定论或缺少证据，请先处理后再结束踏勘。",
             "Some items are unsettled or lack evidence; settle them before concluding.",
             reasons=[r.item_id for r in conclusion.reasons if r.item_id],
         )
-    if value is engine.ConclusionValue.pass_after_rectification:
+    if value is ConclusionValue.pass_after_rectification:
         raise Conflict(
             "有可整改的不合格项：请发起补齐补正，整改核验通过后再起草意见。",
             "Rectifiable items failed: request a rectification; draft the opinion after it.",
@@ -451,7 +452,7 @@ async def conclude_inspection(
     conclusion = (await _inspecting_standing(session, catalogue, view)).conclusion
     _refuse_conclusion(conclusion)
     detail = {"conclusion": conclusion.value.value}
-    if conclusion.value is engine.ConclusionValue.needs_onsite:
+    if conclusion.value is ConclusionValue.needs_onsite:
         view.case.mode = "offline_onsite"
         state = await transition(
             session, actor, view.case, CaseAction.switch_offline, detail=detail, now=now

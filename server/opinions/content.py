@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from checklists.engine import ConclusionValue, VerdictValue
+from checklists.conclusion import ConclusionValue
+from checklists.engine import VerdictValue
 
 SCHEMA: Literal["cloudinspect.opinion/1"] = "cloudinspect.opinion/1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from checklists.references import basis_source
 from checklists.schema import (
     SNAPSHOT_FORMAT,
     Catalogue,
@@ -25,7 +26,6 @@ from checklists.schema import (
     SlaClass,
     VideoCheck,
     WalkStage,
-    basis_source,
 )
 
 __all__ = [

@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from checklists.schema import Catalogue, Matter, Problem, SharedFile, reference_problems
+from checklists.references import Problem, reference_problems
+from checklists.schema import Catalogue, Matter, SharedFile
 
 DEFAULT_CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 SHARED_FILE = "shared.yaml"

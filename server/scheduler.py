@@ -17,7 +17,7 @@ from server.db import utcnow
 from server.logs import get_logger
 from server.notifications import events
 from server.notifications.jobs import deliver_due
-from server.rectification.service import expire_overdue
+from server.rectification.jobs import expire_overdue
 from server.sla.jobs import sla_tick
 from server.uploads.sweep import sweep_spent_keys
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from server.db import utcnow
 from server.deps import CaseInspectorDep, ContextDep, PrincipalDep, SessionDep, VisibleCaseDep
 from server.errors import Forbidden
-from server.inspection import service
+from server.inspection import guide, service, visibility
 from server.inspection.schemas import (
     ChecklistOut,
     CurrentItemIn,
@@ -90,7 +90,7 @@ async def get_checklist(
     """The case's checklist and where each item stands (the applicant sees a redacted view)."""
     standing = await service.standing(session, ctx.catalogue, view)
     out = checklist_out(view.case, standing, view.inspector_ids)
-    return out if principal.is_staff else service.redact_for_applicant(out)
+    return out if principal.is_staff else visibility.redact_for_applicant(out)
 
 
 @router.get("/checklist/open")
@@ -98,7 +98,7 @@ async def get_open_items(
     view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
 ) -> list[OpenItemOut]:
     """Items still awaiting a verdict or a ruling (record-only items excluded)."""
-    service.require_staff(principal)
+    visibility.require_staff(principal)
     return open_items_out(await service.standing(session, ctx.catalogue, view))
 
 
@@ -169,7 +169,7 @@ async def get_guide(
     view: VisibleCaseDep, session: SessionDep, ctx: ContextDep, lang: Lang = "zh"
 ) -> Response:
     """The preparation guide (零基础准备指南) as a page for the phone."""
-    html = await service.guide_html(session, ctx.catalogue, view.case, lang)
+    html = await guide.guide_html(session, ctx.catalogue, view.case, lang)
     return Response(html, media_type="text/html; charset=utf-8", headers=NOSNIFF)
 
 
@@ -178,8 +178,8 @@ async def get_guide_pdf(
     view: VisibleCaseDep, session: SessionDep, ctx: ContextDep, lang: Lang = "zh"
 ) -> Response:
     """The preparation guide as a PDF to print or keep."""
-    pdf = await service.guide_pdf(session, ctx.catalogue, view.case, lang)
-    disposition = attachment_disposition(service.guide_filename(view.case, lang))
+    pdf = await guide.guide_pdf(session, ctx.catalogue, view.case, lang)
+    disposition = attachment_disposition(guide.guide_filename(view.case, lang))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from checklists import engine
-from checklists.engine import ConclusionValue, EvidenceViolation, ReasonKind, VerdictValue
+from checklists.conclusion import Conclusion, ConclusionValue, ReasonKind
+from checklists.engine import EvidenceViolation, VerdictValue
 from checklists.schema import Category, EvidenceRule, VideoCheck, WalkStage
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def finding_out(finding: engine.BlockingFinding) -> FindingOut:
     )
 
 
-def conclusion_out(conclusion: engine.Conclusion) -> ConclusionOut:
+def conclusion_out(conclusion: Conclusion) -> ConclusionOut:
     return ConclusionOut(
         value=conclusion.value,
         reasons=[

@@ -16,11 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
-from checklists.guide import build_guide, render_guide_html, render_guide_pdf
+from checklists.conclusion import Conclusion, ConclusionValue, conclude
 from checklists.schema import Catalogue, SelectionError
 from server.access import CaseView
 from server.audit.service import Actor, append
-from server.auth.principal import Principal
 from server.cases.models import Case
 from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition
@@ -29,15 +28,8 @@ from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
 from server.evidence.service import require_refs_of_case
 from server.inspection import replay
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
-from server.inspection.schemas import ChecklistOut, ItemOut
 from server.sla import service as sla
 from server.sla.clock import SlaPolicy
-
-# What the applicant may see of the results, by case state (see ``redact_for_applicant``).
-APPLICANT_RESULT_STATES = frozenset({CaseState.issued, CaseState.closed})
-APPLICANT_RECTIFICATION_STATES = frozenset(
-    {CaseState.rectification_requested, CaseState.rectification_submitted}
-)
 
 
 class NotInspecting(Conflict):
@@ -72,8 +64,8 @@ class Standing:
         raise not_found(f"检查项 {item_id}", f"Checklist item {item_id}")
 
     @property
-    def conclusion(self) -> engine.Conclusion:
-        return engine.conclude(self.checklist, self.states)
+    def conclusion(self) -> Conclusion:
+        return conclude(self.checklist, self.states)
 
 
 @dataclass(frozen=True)
@@ -416,105 +408,24 @@ async def set_current_item(
     return row
 
 
-# --- what each caller sees --------------------------------------------------------------------
-
-
-def require_staff(principal: Principal) -> None:
-    """The inspectors' working views (open items…) are not for the applicant."""
-    if not principal.is_staff:
-        raise Forbidden(
-            "申请人不能查看核查工作进度。", "The applicant cannot see the inspectors' progress."
-        )
-
-
-def _redact_item(item: ItemOut, *, show_result: bool) -> ItemOut:
-    return item.model_copy(
-        update={
-            "verdicts": [],
-            "agreed": None,
-            "disagreement": None,
-            "resolution": None,
-            "settled": item.settled if show_result else None,
-            "evidence_refs": [],
-            "evidence_violation": None,
-        }
-    )
-
-
-def redact_for_applicant(out: ChecklistOut) -> ChecklistOut:
-    """The applicant's view of the checklist (申请人视图).
-
-    Always shown: the items with their titles, what is checked, the standard, the basis and
-    the guidance (the same as the preparation guide), the blocking findings, the current item.
-    Never shown: the inspectors' individual marks, notes, evidence references, agreement or
-    rulings — they are the inspectors' working record until the opinion speaks for them.
-    Settled results and the conclusion: once the opinion is issued (issued, closed); while a
-    rectification is requested, only the failed items the applicant is asked to put right.
-    """
-    state = CaseState(out.state)
-    final = state in APPLICANT_RESULT_STATES
-    to_rectify: set[str] = set()
-    if state in APPLICANT_RECTIFICATION_STATES and out.conclusion is not None:
-        to_rectify = set(out.conclusion.rectification_items)
-    items = [_redact_item(i, show_result=final or i.id in to_rectify) for i in out.items]
-    return out.model_copy(
-        update={
-            "items": items,
-            "frozen_by": None,
-            "counts": out.counts if final else None,
-            "conclusion": out.conclusion if final else None,
-            "redacted": True,
-        }
-    )
-
-
-# --- the preparation guide ---------------------------------------------------------------------
-
-
-def _guide_html(checklist: engine.CaseChecklist, lang: str) -> str:
-    return render_guide_html(build_guide(checklist), lang)
-
-
-def _guide_pdf(checklist: engine.CaseChecklist, lang: str) -> bytes:
-    return render_guide_pdf(build_guide(checklist), lang)
-
-
-async def guide_html(session: AsyncSession, catalogue: Catalogue, case: Case, lang: str) -> str:
-    """The preparation guide (零基础准备指南) for the case, from the checklist it is held to."""
-    checklist, _ = await case_checklist(session, catalogue, case)
-    return await asyncio.to_thread(_guide_html, checklist, lang)
-
-
-async def guide_pdf(session: AsyncSession, catalogue: Catalogue, case: Case, lang: str) -> bytes:
-    """The same guide as a PDF; rendering takes ~100 ms of CPU, so it runs in a thread."""
-    checklist, _ = await case_checklist(session, catalogue, case)
-    return await asyncio.to_thread(_guide_pdf, checklist, lang)
-
-
-def guide_filename(case: Case, lang: str) -> str:
-    if lang == "en":
-        return f"preparation-guide-{case.number}.pdf"
-    return f"零基础准备指南-{case.number}.pdf"
-
-
 # --- concluding the inspection -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Concluded:
-    conclusion: engine.Conclusion
+    conclusion: Conclusion
     state: CaseState
 
 
-def _refuse_conclusion(conclusion: engine.Conclusion) -> None:
+def _refuse_conclusion(conclusion: Conclusion) -> None:
     value = conclusion.value
-    if value is engine.ConclusionValue.incomplete:
+    if value is ConclusionValue.incomplete:
         raise Conflict(
             "还有检查项未定论或缺少证据，请先处理后再结束踏勘。",
             "Some items are unsettled or lack evidence; settle them before concluding.",
             reasons=[r.item_id for r in conclusion.reasons if r.item_id],
         )
-    if value is engine.ConclusionValue.pass_after_rectification:
+    if value is ConclusionValue.pass_after_rectification:
         raise Conflict(
             "有可整改的不合格项：请发起补齐补正，整改核验通过后再起草意见。",
             "Rectifiable items failed: request a rectification; draft the opinion after it.",
@@ -541,7 +452,7 @@ async def conclude_inspection(
     conclusion = (await _inspecting_standing(session, catalogue, view)).conclusion
     _refuse_conclusion(conclusion)
     detail = {"conclusion": conclusion.value.value}
-    if conclusion.value is engine.ConclusionValue.needs_onsite:
+    if conclusion.value is ConclusionValue.needs_onsite:
         view.case.mode = "offline_onsite"
         state = await transition(
             session, actor, view.case, CaseAction.switch_offline, detail=detail, now=now

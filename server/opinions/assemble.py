@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
+from checklists.conclusion import Conclusion, ConclusionValue, Reason, ReasonKind
 from checklists.schema import Catalogue
 from server.access import CaseView
 from server.auth.models import Staff
@@ -33,19 +34,20 @@ from server.opinions.content import (
     RectificationRound,
     Segment,
 )
+from server.rectification import history as rectification_history
 from server.rectification import service as rectification
 
 DEFAULT_ISSUER = "行政审批局"
 PHOTO_KINDS = ("snapshot", "photo")
-CONCLUSION_TEXT: dict[engine.ConclusionValue, tuple[str, str]] = {
-    engine.ConclusionValue.passed: ("符合要求，同意通过踏勘", "meets the requirements; passed"),
-    engine.ConclusionValue.pass_after_rectification: (
+CONCLUSION_TEXT: dict[ConclusionValue, tuple[str, str]] = {
+    ConclusionValue.passed: ("符合要求，同意通过踏勘", "meets the requirements; passed"),
+    ConclusionValue.pass_after_rectification: (
         "经整改后符合要求",
         "meets the requirements after rectification",
     ),
-    engine.ConclusionValue.failed: ("不符合要求，踏勘不通过", "does not meet the requirements"),
-    engine.ConclusionValue.needs_onsite: ("需现场踏勘", "an on-site inspection is needed"),
-    engine.ConclusionValue.incomplete: ("踏勘未完成", "the inspection is incomplete"),
+    ConclusionValue.failed: ("不符合要求，踏勘不通过", "does not meet the requirements"),
+    ConclusionValue.needs_onsite: ("需现场踏勘", "an on-site inspection is needed"),
+    ConclusionValue.incomplete: ("踏勘未完成", "the inspection is incomplete"),
 }
 
 
@@ -106,12 +108,10 @@ def _item(state: engine.ItemState, photos: Sequence[Photo]) -> OpinionItem | Non
     )
 
 
-def after_rectification(
-    conclusion: engine.Conclusion, accepted: frozenset[str]
-) -> engine.Conclusion:
+def after_rectification(conclusion: Conclusion, accepted: frozenset[str]) -> Conclusion:
     """ "Pass after rectification" holds only once both inspectors accepted every such item;
     otherwise (the applicant gave up or the deadline passed) those failures stand."""
-    if conclusion.value is not engine.ConclusionValue.pass_after_rectification:
+    if conclusion.value is not ConclusionValue.pass_after_rectification:
         return conclusion
     missing = [i for i in conclusion.rectification_items if i not in accepted]
     if not missing:
@@ -119,8 +119,8 @@ def after_rectification(
     reasons = (
         *conclusion.reasons,
         *(
-            engine.Reason(
-                engine.ReasonKind.rectifiable_failure,
+            Reason(
+                ReasonKind.rectifiable_failure,
                 item_id,
                 "未在补齐补正中整改到位",
                 "not put right through rectification",
@@ -128,10 +128,10 @@ def after_rectification(
             for item_id in missing
         ),
     )
-    return replace(conclusion, value=engine.ConclusionValue.failed, reasons=reasons)
+    return replace(conclusion, value=ConclusionValue.failed, reasons=reasons)
 
 
-def _conclusion(conclusion: engine.Conclusion) -> OpinionConclusion:
+def _conclusion(conclusion: Conclusion) -> OpinionConclusion:
     zh, en = CONCLUSION_TEXT[conclusion.value]
     reasons = tuple(
         f"{r.item_id}：{r.message_zh}" if r.item_id else r.message_zh for r in conclusion.reasons
@@ -173,7 +173,7 @@ async def assemble(
     verification_code: str,
     base_url: str,
     issuer: str = DEFAULT_ISSUER,
-) -> tuple[OpinionContent, engine.Conclusion]:
+) -> tuple[OpinionContent, Conclusion]:
     """The opinion as it stands now (``issued_at`` is set again when it is issued)."""
     case = view.case
     standing = await inspection.standing(session, catalogue, view)
@@ -182,7 +182,7 @@ async def assemble(
     items = [i for i in (_item(s, photos) for s in standing.states) if i is not None]
     rounds = await rectification.rounds_of(session, case.id)
     conclusion = after_rectification(
-        standing.conclusion, rectification.accepted_items(rounds, view.inspector_ids)
+        standing.conclusion, rectification_history.accepted_items(rounds, view.inspector_ids)
     )
     times = [v.created_at for v in standing.verdicts.values()]
     if standing.frozen is not None:
@@ -205,7 +205,7 @@ async def assemble(
         items=tuple(items),
         conclusion=_conclusion(conclusion),
         rectifications=tuple(
-            RectificationRound(**entry) for entry in rectification.history(rounds)
+            RectificationRound(**entry) for entry in rectification_history.history(rounds)
         ),
         photos=tuple(photos),
         segments=tuple(_segment(r) for r in evidence if r.kind == "segment"),

@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from checklists.engine import ConclusionValue, VerdictValue
+from checklists.conclusion import ConclusionValue
+from checklists.engine import VerdictValue
 
 SCHEMA: Literal["cloudinspect.opinion/1"] = "cloudinspect.opinion/1"
 

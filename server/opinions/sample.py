@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 
-from checklists.engine import ConclusionValue, VerdictValue
+from checklists.conclusion import ConclusionValue
+from checklists.engine import VerdictValue
 from server.opinions.content import (
     Inspector,
     Matter,

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checklists.engine import ConclusionValue
+from checklists.conclusion import ConclusionValue
 from server.access import CaseView
 from server.audit.service import Actor
 from server.auth.models import Role, Staff

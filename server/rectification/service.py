@@ -12,7 +12,8 @@ Rules kept here:
 * The new round's deadline gives the applicant the same time again: ``max(old deadline, now)
   + (old deadline − old requested_at)``, never less than ``MIN_ROUND_TIME``.
 * A round whose deadline passes while still open is expired and the case concluded
-  (``expire_overdue``, run by the scheduler); the opinion then records the failed items.
+  (``expire_overdue`` in :mod:`server.rectification.jobs`, run by the scheduler); the opinion
+  then records the failed items (:mod:`server.rectification.history`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
 from checklists.schema import Catalogue
@@ -36,18 +35,15 @@ from server.cases.states import CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition
 from server.config import Settings
 from server.db import utcnow
-from server.errors import AppError, BadInput, Conflict, InvalidState, not_found
+from server.errors import BadInput, Conflict, InvalidState, not_found
 from server.evidence import service as evidence
 from server.evidence.models import Evidence
 from server.inspection import service as inspection
-from server.logs import get_logger
 from server.notifications.service import configured_channels, notify
 from server.platform.time import shanghai_time
 from server.rectification.models import RectificationItem, RectificationRound
 from server.storage import ObjectStore
 
-log = get_logger(__name__)
-EXPIRY = Actor.system("rectification-deadline")
 FAILURE_KINDS = ("snapshot", "photo")
 MIN_ROUND_TIME = timedelta(days=1)  # a new round never gives the applicant less than this
 
@@ -363,7 +359,7 @@ async def submit(
 # --- review ------------------------------------------------------------------------------------
 
 
-def _accepted_by_all(item: RectificationItem, inspectors: Sequence[str]) -> bool:
+def accepted_by_all(item: RectificationItem, inspectors: Sequence[str]) -> bool:
     return all(item.reviews.get(i, {}).get("accepted") is True for i in inspectors)
 
 
@@ -437,7 +433,7 @@ async def _decide(
     if len(inspectors) < 2 or not _reviewed_by_all(current.items, inspectors):
         return
     current.round.decided_at = now
-    rejected = [i for i in current.items if not _accepted_by_all(i, inspectors)]
+    rejected = [i for i in current.items if not accepted_by_all(i, inspectors)]
     detail = {"round": current.round.number, "rejected": [i.item_id for i in rejected]}
     if not rejected:
         current.round.status = "verified"
@@ -468,90 +464,3 @@ async def _decide(
         now=now,
     )
     await _tell_applicant(session, settings, view.case, opened)
-
-
-# --- expiry (the scheduler's job) ----------------------------------------------------------------
-
-
-async def expire_overdue(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
-    """Conclude cases whose open round's deadline has passed; returns how many were expired."""
-    async with sessionmaker() as session:
-        due = list(
-            await session.scalars(
-                select(RectificationRound.id).where(
-                    RectificationRound.status == "open", RectificationRound.deadline <= now
-                )
-            )
-        )
-    expired = 0
-    for round_id in due:
-        try:
-            expired += await _expire_one(sessionmaker, round_id, now)
-        except AppError:  # one case's trouble must not stop the others; retried next run
-            log.exception("rectification.expire_failed", round_id=round_id)
-    return expired
-
-
-async def _expire_one(
-    sessionmaker: async_sessionmaker[AsyncSession], round_id: str, now: datetime
-) -> int:
-    async with sessionmaker() as session:
-        claimed = await session.execute(
-            update(RectificationRound)
-            .where(RectificationRound.id == round_id, RectificationRound.status == "open")
-            .values(status="expired", decided_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        assert isinstance(claimed, CursorResult)
-        if claimed.rowcount != 1:
-            return 0  # submitted meanwhile, or another process expired it
-        row = await session.get(RectificationRound, round_id)
-        assert row is not None
-        case = await session.get(Case, row.case_id)
-        if case is not None and case.state == CaseState.rectification_requested.value:
-            await transition(
-                session,
-                EXPIRY,
-                case,
-                CaseAction.conclude,
-                reason="补齐补正期限已过 / rectification deadline passed",
-                detail={"round": row.number, "deadline": row.deadline.isoformat()},
-                now=now,
-            )
-        await session.commit()
-    return 1
-
-
-# --- for the opinion ---------------------------------------------------------------------------
-
-
-def accepted_items(rounds: Sequence[Round], inspectors: Sequence[str]) -> frozenset[str]:
-    """Items both inspectors accepted in some round: they count as pass in the opinion."""
-    pair = inspectors[:2]
-    return frozenset(
-        i.item_id for r in rounds for i in r.items if len(pair) == 2 and _accepted_by_all(i, pair)
-    )
-
-
-OUTCOME_TEXT = {
-    "open": "待申请人补正",
-    "submitted": "待核验",
-    "verified": "核验通过",
-    "rejected": "核验不通过，已要求再次补正",
-    "expired": "逾期未补正",
-}
-
-
-def history(rounds: Sequence[Round]) -> list[dict[str, Any]]:
-    """Each round as the opinion's ``RectificationRound`` fields (round, items, dates, outcome)."""
-    return [
-        {
-            "round": r.round.number,
-            "requested_at": r.round.requested_at,
-            "item_ids": tuple(i.item_id for i in r.items),
-            "due_at": r.round.deadline,
-            "responded_at": r.round.submitted_at,
-            "outcome_zh": OUTCOME_TEXT[r.round.status],
-        }
-        for r in rounds
-    ]

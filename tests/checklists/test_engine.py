@@ -7,19 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from checklists.conclusion import Conclusion, ConclusionValue, ReasonKind, conclude
 from checklists.engine import (
     CaseChecklist,
-    Conclusion,
-    ConclusionValue,
     EvidenceViolation,
     ItemState,
-    ReasonKind,
     Resolution,
     SelectionError,
     Verdict,
     VerdictValue,
     build_checklist,
-    conclude,
     open_items,
     settle,
 )

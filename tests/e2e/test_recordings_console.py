@@ -11,7 +11,7 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import Shots
 from tests.e2e.test_console import Desk, case_page
-from tests.evidence.test_playback import AWAY, record, started_case
+from tests.evidence.recording import AWAY, record, started_case
 from tests.fixtures.app import Api
 
 pytestmark = pytest.mark.e2e

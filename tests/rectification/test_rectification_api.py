@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from server.db import utcnow
+from server.rectification.jobs import expire_overdue
 from server.rectification.models import RectificationRound
-from server.rectification.service import expire_overdue
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, schedule, start_journey
+from tests.uploads.helpers import announce, body_for, finalize, send
 from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import announce, body_for, finalize, send
 
 FIXABLE = "SH-02"  # fails, rectifiable
 NOT_FIXABLE = "SH-01"  # fails, not rectifiable by photos

@@ -37,8 +37,8 @@ from tests.inspection.test_checklist_api import (
 )
 from tests.opinions.test_workflow_api import to_review
 from tests.rectification.test_rectification_api import FIXABLE, journey, photo, request
+from tests.uploads.helpers import body_for, send
 from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import body_for, send
 
 __all__ = ["journey"]
 

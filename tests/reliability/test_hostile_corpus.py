@@ -19,10 +19,9 @@ from sqlalchemy import select
 from server.evidence.models import Evidence
 from server.uploads.models import Upload
 from tests.fixtures.seaweed import SeaweedServer
+from tests.flows import Journey
 from tests.reliability.hostile_corpus import CORPUS, Hostile
-from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import (
-    Journey,
+from tests.uploads.helpers import (
     announce,
     body_for,
     finalize,
@@ -32,6 +31,7 @@ from tests.uploads.test_upload_api import (
     send,
     upload,
 )
+from tests.uploads.test_images import jpeg
 
 __all__ = ["inspecting", "journey", "scheduled"]
 

@@ -27,8 +27,8 @@ from tests.flows import Journey, open_case, start_journey
 from tests.inspection.test_checklist_api import make_team, mark, started_case
 from tests.opinions.test_workflow_api import drafted_case, post, to_review
 from tests.test_intake import intake_body
+from tests.uploads.helpers import announce, body_for, finalize, inspecting, scheduled, send
 from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import announce, body_for, finalize, inspecting, scheduled, send
 
 __all__ = ["inspecting", "scheduled"]
 TIMES = 10

@@ -24,15 +24,14 @@ from server.evidence.models import Evidence
 from server.uploads.models import Upload
 from server.uploads.service import UPLOAD_WINDOW
 from server.uploads.sweep import sweep_spent_keys
+from tests.flows import Journey
 from tests.reliability.test_sealed_originals import (
     download,
     original_link,
     same_length_other_bytes,
     uploaded,
 )
-from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import (
-    Journey,
+from tests.uploads.helpers import (
     announce,
     body_for,
     count,
@@ -41,6 +40,7 @@ from tests.uploads.test_upload_api import (
     journey,
     scheduled,
 )
+from tests.uploads.test_images import jpeg
 
 __all__ = ["inspecting", "journey", "scheduled"]
 

@@ -18,17 +18,9 @@ from sqlalchemy import select
 from server.audit.models import AuditRecord
 from server.evidence.models import Evidence
 from tests.fixtures.seaweed import SeaweedServer
+from tests.flows import Journey
+from tests.uploads.helpers import announce, body_for, finalize, inspecting, journey, scheduled, send
 from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import (
-    Journey,
-    announce,
-    body_for,
-    finalize,
-    inspecting,
-    journey,
-    scheduled,
-    send,
-)
 
 __all__ = ["inspecting", "journey", "scheduled"]
 

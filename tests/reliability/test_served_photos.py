@@ -25,8 +25,8 @@ from tests.inspection.test_checklist_api import checklist, make_team, mark_both,
 from tests.opinions.test_workflow_api import to_review
 from tests.rectification.test_rectification_api import FIXABLE, journey, request
 from tests.reliability.test_checksums import onsite_photo
+from tests.uploads.helpers import announce, body_for, finalize, send
 from tests.uploads.test_images import jpeg
-from tests.uploads.test_upload_api import announce, body_for, finalize, send
 
 __all__ = ["journey"]
 GPS_IFD = 0x8825

@@ -28,15 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from server.devtools.ca import ensure_dev_signing_material
+from server.devtools.samples import sample_content, sample_photos
 from server.opinions.content import OpinionContent, canonical_json, content_hash
 from server.opinions.pdf import render_opinion_pdf
-from server.opinions.sample import sample_content, sample_photos
-from server.opinions.signing import (
-    SigningMaterial,
-    ensure_dev_signing_material,
-    sign_json,
-    sign_pdf,
-)
+from server.opinions.signing import SigningMaterial, sign_json, sign_pdf
 from server.opinions.verify import verify_json, verify_pdf
 
 HERE = Path(__file__).resolve().parent

@@ -27,7 +27,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from server.demo import create_demo
+    from server.devtools.demo import create_demo
 
     settings = _settings()
     print(asyncio.run(create_demo(settings, only_if_empty=args.if_empty)))
@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
-    from server.demo import create_demo
+    from server.devtools.demo import create_demo
     from server.migrate import upgrade
 
     settings = _settings()

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from checklists.loader import DEFAULT_CATALOGUE_DIR
+from server.devtools.ca import ensure_dev_signing_material
+from server.devtools.samples import sample_content, sample_photos
 from server.opinions.content import content_hash
 from server.opinions.pdf import render_opinion_pdf
-from server.opinions.sample import sample_content, sample_photos
-from server.opinions.signing import ensure_dev_signing_material, sign_pdf
+from server.opinions.signing import sign_pdf
 
 
 def cloudinspect(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from server.devtools.ca import DEV_DIR_NAME
 from server.opinions.bundle_check import BundleReport, check_bundle
 from server.opinions.qr import (
     QR_KEYWORD_PREFIX,
@@ -14,7 +15,7 @@ from server.opinions.qr import (
     from_keywords,
     parse_qr_payload,
 )
-from server.opinions.signing import DEV_DIR_NAME, load_certificates
+from server.opinions.signing import load_certificates
 from server.opinions.verify import VerificationReport, signed_keywords, verify_pdf
 from server.platform.time import shanghai_time
 

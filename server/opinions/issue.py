@@ -16,6 +16,7 @@ from server.audit.service import Actor
 from server.cases.models import Case
 from server.config import Settings
 from server.context import AppContext
+from server.devtools.ca import ensure_dev_signing_material
 from server.evidence.integrity import about
 from server.notifications.service import configured_channels, notify
 from server.opinions.assemble import PHOTO_KINDS, case_evidence
@@ -24,13 +25,7 @@ from server.opinions.evidence_root import collect
 from server.opinions.models import Opinion
 from server.opinions.pdf import render_opinion_pdf
 from server.opinions.records import audit, store_content
-from server.opinions.signing import (
-    SignaturePolicy,
-    SigningMaterial,
-    ensure_dev_signing_material,
-    sign_json,
-    sign_opinion_pdf,
-)
+from server.opinions.signing import SignaturePolicy, SigningMaterial, sign_json, sign_opinion_pdf
 from server.storage import ObjectStore, case_opinion_key
 
 VERDICTS_EXT = "verdicts"

@@ -16,8 +16,8 @@ from server.auth.models import Role, Staff
 from server.cases.states import CaseAction
 from server.config import Settings
 from server.db import utcnow
+from server.devtools.tsa import DevTsaServer
 from server.opinions.bundle_check import check_bundle
-from server.opinions.devtsa import DevTsaServer
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from server.opinions.signature_check import CACHE_KEY as SIGNATURE_CHECKS

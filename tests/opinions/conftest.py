@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from server.devtools.ca import ensure_dev_signing_material
+from server.devtools.samples import sample_content, sample_photos
+from server.devtools.tsa import DevTsaServer
 from server.opinions.content import OpinionContent
-from server.opinions.devtsa import DevTsaServer
 from server.opinions.pdf import render_opinion_pdf
-from server.opinions.sample import sample_content, sample_photos
-from server.opinions.signing import SigningMaterial, ensure_dev_signing_material, sign_pdf
+from server.opinions.signing import SigningMaterial, sign_pdf
 
 
 @pytest.fixture(scope="session")

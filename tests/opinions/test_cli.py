@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from server.devtools.ca import ensure_dev_signing_material
+from server.devtools.tsa import DevTsaServer
 from server.opinions.cli import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, verify_opinion_command
 from server.opinions.content import OpinionContent, content_hash
-from server.opinions.devtsa import DevTsaServer
 from server.opinions.signing import (
     SignatureLevel,
     SignaturePolicy,
     SigningMaterial,
-    ensure_dev_signing_material,
     sign_opinion_pdf,
 )
 from server.opinions.verify import verify_pdf

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from server.audit.models import AuditRecord
 from server.auth.models import Role
 from server.config import Settings
+from server.devtools.tsa import DevTsaServer
 from server.notifications.models import Notification
-from server.opinions.devtsa import DevTsaServer
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_pdf

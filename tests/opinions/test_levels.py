@@ -22,20 +22,22 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
 from server.config import Settings
-from server.opinions.content import OpinionContent, content_hash
-from server.opinions.devtsa import QUERY_TYPE, REPLY_TYPE, DevTsaServer
-from server.opinions.signing import (
+from server.devtools.ca import (
     DEV_CRL,
     DEV_DIR_NAME,
+    ensure_dev_crl,
+    ensure_dev_signing_material,
+    issue_dev_crl,
+)
+from server.devtools.tsa import QUERY_TYPE, REPLY_TYPE, DevTsaServer
+from server.opinions.content import OpinionContent, content_hash
+from server.opinions.signing import (
     SignatureLevel,
     SignaturePolicy,
     SigningFailed,
     SigningMaterial,
     TimeStampReply,
     TimestampUnavailable,
-    ensure_dev_crl,
-    ensure_dev_signing_material,
-    issue_dev_crl,
     sign_opinion_pdf,
     sign_pdf,
 )

@@ -10,9 +10,9 @@ import numpy as np
 import pypdf
 import pytest
 
+from server.devtools.samples import sample_photo_jpeg
 from server.opinions.content import OpinionContent, content_hash
 from server.opinions.pdf import render_opinion_pdf
-from server.opinions.sample import sample_photo_jpeg
 
 
 def _text(pdf: bytes) -> str:

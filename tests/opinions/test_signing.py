@@ -21,14 +21,9 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from server.devtools.ca import DEV_DIR_NAME, ensure_dev_signing_material
 from server.opinions.content import OpinionContent, canonical_json, content_from_json, content_hash
-from server.opinions.signing import (
-    DEV_DIR_NAME,
-    SigningMaterial,
-    ensure_dev_signing_material,
-    sign_json,
-    sign_pdf,
-)
+from server.opinions.signing import SigningMaterial, sign_json, sign_pdf
 from server.opinions.verify import verify_json, verify_pdf
 
 

@@ -13,20 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from server.devtools.ca import ensure_dev_signing_material
+from server.devtools.samples import sample_content, sample_photos
+from server.devtools.tsa import DevTsaServer
 from server.opinions.cli import EXIT_INVALID, EXIT_VALID, verify_opinion_command
 from server.opinions.content import OpinionContent, canonical_json
-from server.opinions.devtsa import DevTsaServer
 from server.opinions.evidence_root import build_root
 from server.opinions.merkle import Leaf
 from server.opinions.pdf import render_opinion_pdf
-from server.opinions.sample import sample_content, sample_photos
-from server.opinions.signing import (
-    SignaturePolicy,
-    SigningMaterial,
-    ensure_dev_signing_material,
-    sign_opinion_pdf,
-    sign_pdf,
-)
+from server.opinions.signing import SignaturePolicy, SigningMaterial, sign_opinion_pdf, sign_pdf
 from server.opinions.verify import verify_pdf
 from tests.reliability import pdf_tampers as t
 

@@ -6,7 +6,7 @@ Development only, like the dev CA it hangs from: its key and certificate (RSA, t
 ``POST`` with ``application/timestamp-query`` like any TSA, so the app's real HTTP client talks
 to it. Run it beside a development server::
 
-    python -m server.opinions.devtsa --data-dir data --port 8318
+    python -m server.devtools.tsa --data-dir data --port 8318
     CLOUDINSPECT_TSA_URL=http://127.0.0.1:8318/ cloudinspect serve
 
 A production bureau points ``CLOUDINSPECT_TSA_URL`` at its accredited TSA instead.
@@ -37,15 +37,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.timestamps import DummyTimeStamper
 
-from server.opinions.signing import (
+from server.devtools.ca import (
     DEV_DIR_NAME,
-    TimeStampReply,
     dev_name,
     ensure_dev_signing_material,
-    load_certificates,
     load_dev_ca,
     write_private_key,
 )
+from server.opinions.signing import TimeStampReply, load_certificates
 
 DEV_TSA_NAME = "云踏勘时间戳服务 开发用 (DEVELOPMENT ONLY)"
 TSA_DIR = "tsa"

@@ -30,7 +30,7 @@ from server.evidence.playback import router as playback_router
 from server.evidence.playback import sweep_stale_work
 from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
-from server.live.media_adapter import MEDIA_POOL, media_factory, start_media_pool
+from server.live.media_adapter import media_factory, start_media_pool
 from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
@@ -100,9 +100,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             store=store,
             metrics=app.state.metrics,
             seaweed=seaweed,
+            media_pool=media_pool,
         )
-        if media_pool is not None:
-            ctx.extras[MEDIA_POOL] = media_pool
         app.state.ctx = ctx
         integrity.wire(store, ctx.detached)  # a refused evidence read is audited
         ctx.access_ended.append(end_live_access(app))  # logout, disable… close live sockets

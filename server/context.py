@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,10 +15,14 @@ from server.config import Settings
 
 if TYPE_CHECKING:
     from checklists.schema import Catalogue
+    from media.workers.pool import MediaWorkerPool
     from server.auth.ended import AccessEnded
+    from server.auth.lookup_limit import FailureAllowance
     from server.cases.service import MatterLookup
+    from server.opinions.signature_check import CachedCheck
     from server.seaweed import SeaweedProcess
     from server.storage import ObjectStore
+    from signaling.limits import TokenBucket
 
 
 @dataclass
@@ -30,7 +35,13 @@ class AppContext:
     catalogue: Catalogue
     matter_lookup: MatterLookup
     seaweed: SeaweedProcess | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The media worker processes; None when media runs in the web process.
+    media_pool: MediaWorkerPool | None = None
+    # Per-process state of the rate limits and caches, keyed by client address or opinion.
+    token_lookup_limits: dict[str, FailureAllowance] = field(default_factory=dict)
+    login_checks_in_flight: Counter[str] = field(default_factory=Counter)
+    verify_rate_limits: dict[str, TokenBucket] = field(default_factory=dict)
+    signature_checks: dict[tuple[str, str], CachedCheck] = field(default_factory=dict)
     # Told (after the commit) when a login or an applicant link ends, so that parts holding
     # live connections (the WebSocket rooms) can close them; wired at start-up.
     access_ended: list[Callable[[AccessEnded], None]] = field(default_factory=list)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from server.context import AppContext
 from server.errors import TooManyRequests
 
-LIMITS_KEY = "token_lookup_limits"
 REMEMBERED_ADDRESSES = 10_000  # the oldest is forgotten
 
 
@@ -41,7 +40,7 @@ class FailureAllowance:
 
 
 def _allowance(ctx: AppContext, address: str, now: float) -> FailureAllowance:
-    allowances: dict[str, FailureAllowance] = ctx.extras.setdefault(LIMITS_KEY, {})
+    allowances = ctx.token_lookup_limits
     per_minute = ctx.settings.token_lookup_failures_per_minute
     allowance = allowances.pop(address, None) or FailureAllowance(per_minute, per_minute, now)
     allowances[address] = allowance  # most recently seen last

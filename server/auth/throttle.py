@@ -21,7 +21,6 @@ argon2 threads.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,13 +84,10 @@ def seconds_to_wait(
     return max(0.0, (row.last_failed_at - now).total_seconds() + delay)
 
 
-IN_FLIGHT_KEY = "login_checks_in_flight"
-
-
 @contextmanager
 def password_checks(ctx: AppContext, address: str) -> Iterator[None]:
     """Admit at most ``login_address_concurrency`` login checks at once from ``address``."""
-    in_flight: Counter[str] = ctx.extras.setdefault(IN_FLIGHT_KEY, Counter())
+    in_flight = ctx.login_checks_in_flight
     if in_flight[address] >= ctx.settings.login_address_concurrency:
         raise _too_many(1)
     in_flight[address] += 1

@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 SEGMENT_TYPES = {"video": "video/webm", "audio": "audio/webm"}
 RECORDER = Actor.system("recorder")
 MEDIA_ROLES = frozenset({"applicant", "inspector"})
-MEDIA_POOL = "media_pool"  # key of the worker pool in ``AppContext.extras``
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,8 +443,7 @@ def media_factory(app: FastAPI, *, segment_seconds: float = SEGMENT_SECONDS) -> 
 
 def media_pool(ctx: AppContext) -> MediaWorkerPool | None:
     """The app's media worker pool; None when media runs in the web process."""
-    pool = ctx.extras.get(MEDIA_POOL)
-    return pool if isinstance(pool, MediaWorkerPool) else None
+    return ctx.media_pool
 
 
 async def start_media_pool(

@@ -20,19 +20,17 @@ from server.opinions.service import signing_material
 from server.opinions.verify import VerificationReport, verify_pdf
 from signaling.limits import TokenBucket
 
-LIMITS_KEY = "verify_rate_limits"
 # Per client address: a person scanning QR codes at a counter stays far below this; a script
 # that makes the server re-verify PDFs in a loop does not.
 VERIFY_RATE = 0.5  # requests per second, sustained
 VERIFY_BURST = 20.0
 LIMITED_CLIENTS = 10_000  # addresses remembered per process (the oldest is forgotten)
-CACHE_KEY = "opinion_signature_checks"
 CACHE_FOR = timedelta(minutes=10)
 CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
-class _Cached:
+class CachedCheck:
     until: datetime
     report: VerificationReport
 
@@ -45,7 +43,7 @@ def _verify_stored(data: bytes, ctx: AppContext, expected_hash: str) -> Verifica
 
 async def check_stored_pdf(ctx: AppContext, opinion: Opinion) -> VerificationReport:
     """The issued PDF's verification report; a PDF that cannot be read is a reported problem."""
-    cache: dict[tuple[str, str], _Cached] = ctx.extras.setdefault(CACHE_KEY, {})
+    cache = ctx.signature_checks
     key = (opinion.id, str(opinion.pdf_sha256))
     now = utcnow()
     hit = cache.get(key)
@@ -63,13 +61,13 @@ async def check_stored_pdf(ctx: AppContext, opinion: Opinion) -> VerificationRep
     report = await asyncio.to_thread(_verify_stored, data, ctx, opinion.content_hash)
     if len(cache) >= CACHE_SIZE:
         cache.pop(next(iter(cache)))  # the oldest entry (dicts keep insertion order)
-    cache[key] = _Cached(now + CACHE_FOR, report)
+    cache[key] = CachedCheck(now + CACHE_FOR, report)
     return report
 
 
 def admit_verification(ctx: AppContext, client: str, now: float) -> None:
     """Raise `TooManyRequests` when ``client`` asks for verifications faster than allowed."""
-    buckets: dict[str, TokenBucket] = ctx.extras.setdefault(LIMITS_KEY, {})
+    buckets = ctx.verify_rate_limits
     bucket = buckets.pop(client, None) or TokenBucket(VERIFY_RATE, VERIFY_BURST)
     buckets[client] = bucket  # most recently seen last
     if len(buckets) > LIMITED_CLIENTS:

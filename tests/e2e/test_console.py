@@ -20,7 +20,6 @@ from server.devtools.tsa import DevTsaServer
 from server.opinions.bundle_check import check_bundle
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
-from server.opinions.signature_check import CACHE_KEY as SIGNATURE_CHECKS
 from tests.e2e.conftest import WAIT_MS, Shots
 from tests.fixtures.app import PASSWORD, Api
 from tests.flows import (
@@ -343,7 +342,7 @@ async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
     assert stored is not None
     assert stored.pdf_key
     await e2e_api.ctx.store.put(stored.pdf_key, b"%PDF-1.7 not the signed file", "application/pdf")
-    e2e_api.ctx.extras.pop(SIGNATURE_CHECKS, None)  # the check is kept for minutes per process
+    e2e_api.ctx.signature_checks.clear()  # the check is kept for minutes per process
     await row.locator("button.verify").click()
     await expect(check).to_have_attribute("data-ok", "false")
     await expect(check.locator(".signature-verdict")).to_have_text(

@@ -73,7 +73,7 @@ def check_where_media_runs(app: FastAPI, media: CaseMedia) -> None:
         return
     assert isinstance(media.peers, RemoteSession)
     assert media.peers.worker_pid != os.getpid()
-    health = app.state.ctx.extras["media_pool"].health()
+    health = app.state.ctx.media_pool.health()
     assert media.peers.worker_pid in {w.pid for w in health}
     assert len(health) == workers
 
@@ -368,7 +368,7 @@ async def test_shutdown_stores_the_segment_in_progress_then_stops_the_workers(
     shut_down = False
     try:
         ctx: AppContext = app.state.ctx
-        pids = [w.pid for w in ctx.extras["media_pool"].health()]
+        pids = [w.pid for w in ctx.media_pool.health()]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             journey, _ = await started_case(Api(client, ctx))

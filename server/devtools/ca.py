@@ -2,8 +2,9 @@
 
 ``ensure_dev_signing_material`` creates the CA and the signing certificate on first run,
 under ``data_dir`` (never committed), and keeps a fresh CRL of that CA beside them. The only
-production code that reaches here is ``server.opinions.issue.signing_material``, when no
-bureau key is configured.
+production code that reaches here chooses development material in development mode:
+``server.opinions.issue.signing_material`` when no bureau key is configured, and the verify
+command's default trust (``server.opinions.cli``) when no ``--trust`` is given.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def ensure_dev_signing_material(data_dir: Path) -> SigningMaterial:
             shutil.rmtree(staging, ignore_errors=True)
     ensure_dev_crl(target)
     return dev_material(target)
+
+
+def dev_ca_cert_path(data_dir: Path) -> Path:
+    """Where the development CA's certificate lives (it may not exist yet)."""
+    return data_dir / DEV_DIR_NAME / _CA_CERT
 
 
 def dev_material(directory: Path) -> SigningMaterial:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from server.devtools.ca import DEV_DIR_NAME
+from server.devtools.ca import dev_ca_cert_path
 from server.opinions.bundle_check import BundleReport, check_bundle
 from server.opinions.qr import (
     QR_KEYWORD_PREFIX,
@@ -20,13 +20,12 @@ from server.opinions.verify import VerificationReport, signed_keywords, verify_p
 from server.platform.time import shanghai_time
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-_DEV_CA = Path(DEV_DIR_NAME) / "dev-ca.cert.pem"
 
 
 def _trust(
     trust_paths: list[Path], data_dir: Path, out: Callable[[str], None]
 ) -> list[Path] | None:
-    paths = trust_paths or [data_dir / _DEV_CA]
+    paths = trust_paths or [dev_ca_cert_path(data_dir)]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         out(f"错误：找不到信任根证书 / error: trust root not found: {', '.join(map(str, missing))}")

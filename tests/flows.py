@@ -222,3 +222,12 @@ async def callers(journey: Journey) -> dict[str, dict[str, str]]:
         "applicant": journey.applicant,
         "api_client": client,
     }
+
+
+async def conclude(api: Api, case_id: str, lead: dict[str, str]) -> dict[str, Any]:
+    """The lead ends the video inspection (结束踏勘) once every item is settled: the case goes
+    on to drafting. Returns the endpoint's answer."""
+    response = await api.client.post(f"/api/v1/cases/{case_id}/inspection/conclude", headers=lead)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

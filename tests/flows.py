@@ -26,6 +26,7 @@ class Journey:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # by staff id
     case: dict[str, Any] = field(default_factory=dict)
     applicant: dict[str, str] = field(default_factory=dict)
+    made: set[str] = field(default_factory=set)  # upload and evidence ids the steps made
 
     @property
     def case_id(self) -> str:
@@ -187,6 +188,7 @@ async def photo(journey: Journey, headers: dict[str, str], item_id: str) -> str:
     """A photo of ``item_id`` uploaded to the journey's case; returns its evidence id."""
     done = await upload_photo(journey.api, journey.case_id, headers, [item_id])
     assert done.status_code == 200, done.text
+    journey.made |= {str(done.json()["id"]), str(done.json()["evidence"]["id"])}
     return str(done.json()["evidence"]["id"])
 
 
@@ -231,3 +233,37 @@ async def conclude(api: Api, case_id: str, lead: dict[str, str]) -> dict[str, An
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def request_rectification(journey: Journey, item_id: str = "SH-02") -> dict[str, Any]:
+    """On a case in progress both inspectors fail the rectifiable ``item_id``, citing a photo the
+    second took of it, and the lead asks the applicant to put it right within three days."""
+    client, case_id = journey.api.client, journey.case_id
+    cited = await photo(journey, journey.inspector_headers(1), item_id)
+    for position in (0, 1):
+        marked = await client.put(
+            f"/api/v1/cases/{case_id}/checklist/items/{item_id}/verdict",
+            json={"value": "fail", "note": "", "evidence_refs": [cited]},
+            headers=journey.inspector_headers(position),
+        )
+        assert marked.status_code == 200, marked.text
+    deadline = utcnow() + timedelta(days=3)
+    item = {"item_id": item_id, "instruction": f"请整改 {item_id} 并从同一角度拍照"}
+    requested = await client.post(
+        f"/api/v1/cases/{case_id}/rectification",
+        json={"deadline": deadline.isoformat(), "items": [item]},
+        headers=journey.inspector_headers(0),
+    )
+    assert requested.status_code == 201, requested.text
+    return await refresh(journey)
+
+
+async def cancel(journey: Journey, reason: str = "申请人撤回申请") -> dict[str, Any]:
+    """The dispatcher cancels the case (撤销) with a reason."""
+    response = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/cancel",
+        json={"reason": reason},
+        headers=journey.dispatcher,
+    )
+    assert response.status_code == 200, response.text
+    return await refresh(journey)

@@ -10,7 +10,11 @@ from typing import Any
 
 import httpx
 
+from server.audit.service import Actor
 from server.auth.models import Role, Staff
+from server.cases.models import Case
+from server.cases.states import TRANSITIONS, CaseAction, CaseState
+from server.cases.workflow import transition
 from server.db import utcnow
 from tests.fixtures.app import Api
 from tests.test_intake import intake_body
@@ -267,3 +271,34 @@ async def cancel(journey: Journey, reason: str = "申请人撤回申请") -> dic
     )
     assert response.status_code == 200, response.text
     return await refresh(journey)
+
+
+# --- until the closure issue (#15) -------------------------------------------------------------
+# No user can close a case (办结) yet, nor is every step to it driven here: the supervision tests
+# walk a case along the main journey with the real ``transition`` instead. Replace each use with
+# the endpoints when closure lands; never add another state-setting helper.
+MAIN_PATH = (
+    CaseAction.assign,
+    CaseAction.schedule,
+    CaseAction.start_inspection,
+    CaseAction.conclude,
+    CaseAction.submit_draft,
+    CaseAction.co_sign,
+    CaseAction.approve,
+    CaseAction.close,
+)
+
+
+async def walk_until_closure_issue(api: Api, case_id: str, target: CaseState) -> None:
+    """Walk the case along ``MAIN_PATH`` with the real ``transition`` until ``target``
+    (until the closure issue (#15))."""
+    async with api.ctx.sessionmaker() as session:
+        case = await session.get(Case, case_id)
+        assert case is not None
+        for action in MAIN_PATH:
+            if case.state == target:
+                break
+            if (CaseState(case.state), action) in TRANSITIONS:  # already past this step
+                await transition(session, Actor.system("test"), case, action)
+        assert case.state == target
+        await session.commit()

@@ -273,6 +273,23 @@ async def cancel(journey: Journey, reason: str = "申请人撤回申请") -> dic
     return await refresh(journey)
 
 
+async def issue(
+    api: Api, case_id: str, lead: dict[str, str], second: dict[str, str]
+) -> dict[str, Any]:
+    """Every item settled: the lead concludes, drafts and signs, the second co-signs and a
+    reviewer approves, which issues the opinion (出具意见). Returns the issued opinion."""
+    await conclude(api, case_id, lead)
+    base = f"/api/v1/cases/{case_id}/opinion"
+    for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
+        response = await api.client.post(f"{base}/{step}", headers=who)
+        assert response.status_code == 200, f"{step}: {response.text}"
+    _, reviewer = await api.staff_headers(Role.reviewer)
+    approved = await api.client.post(f"{base}/approve", headers=reviewer)
+    assert approved.status_code == 200, approved.text
+    body: dict[str, Any] = approved.json()
+    return body
+
+
 # --- until the closure issue (#15) -------------------------------------------------------------
 # No user can close a case (办结) yet, nor is every step to it driven here: the supervision tests
 # walk a case along the main journey with the real ``transition`` instead. Replace each use with

@@ -123,20 +123,39 @@ async def schedule(journey: Journey) -> dict[str, Any]:
 
 async def _agree_slot(journey: Journey) -> dict[str, Any]:
     """The lead offers two slots and the applicant takes the first."""
-    client = journey.api.client
-    offered = await client.post(
-        f"/api/v1/cases/{journey.case_id}/slots",
-        json={"slots": [slot(2), slot(5)]},
-        headers=journey.inspector_headers(0),
+    await agree_slot(journey.api, journey.case_id, journey.inspector_headers(0), journey.applicant)
+    return await refresh(journey)
+
+
+async def agree_slot(
+    api: Api, case_id: str, lead: dict[str, str], applicant: dict[str, str]
+) -> None:
+    """The lead offers two slots and the applicant takes the first (the case is scheduled)."""
+    offered = await api.client.post(
+        f"/api/v1/cases/{case_id}/slots", json={"slots": [slot(2), slot(5)]}, headers=lead
     )
     assert offered.status_code == 201, offered.text
-    accepted = await client.post(
-        f"/api/v1/cases/{journey.case_id}/appointment",
+    accepted = await api.client.post(
+        f"/api/v1/cases/{case_id}/appointment",
         json={"slot_id": offered.json()[0]["id"]},
-        headers=journey.applicant,
+        headers=applicant,
     )
     assert accepted.status_code == 200, accepted.text
-    return await refresh(journey)
+
+
+async def rebook(
+    api: Api, case_id: str, bureau: dict[str, str], lead: dict[str, str], applicant: dict[str, str]
+) -> None:
+    """The bureau (dispatcher or one of the case's inspectors) moves the appointment — an
+    interrupted call — and a new slot is agreed: the case is scheduled again."""
+    moved = await api.client.post(
+        f"/api/v1/cases/{case_id}/appointment/reschedule",
+        json={"reason": "通话中断，重新预约"},
+        headers=bureau,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == "assigned", moved.text
+    await agree_slot(api, case_id, lead, applicant)
 
 
 async def reschedule(journey: Journey) -> dict[str, Any]:

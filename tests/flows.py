@@ -10,7 +10,11 @@ from typing import Any
 
 import httpx
 
+from server.audit.service import Actor
 from server.auth.models import Role, Staff
+from server.cases.models import Case
+from server.cases.states import TRANSITIONS, CaseAction, CaseState
+from server.cases.workflow import transition
 from server.db import utcnow
 from tests.fixtures.app import Api
 from tests.test_intake import intake_body
@@ -26,6 +30,7 @@ class Journey:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # by staff id
     case: dict[str, Any] = field(default_factory=dict)
     applicant: dict[str, str] = field(default_factory=dict)
+    made: set[str] = field(default_factory=set)  # upload and evidence ids the steps made
 
     @property
     def case_id(self) -> str:
@@ -118,20 +123,39 @@ async def schedule(journey: Journey) -> dict[str, Any]:
 
 async def _agree_slot(journey: Journey) -> dict[str, Any]:
     """The lead offers two slots and the applicant takes the first."""
-    client = journey.api.client
-    offered = await client.post(
-        f"/api/v1/cases/{journey.case_id}/slots",
-        json={"slots": [slot(2), slot(5)]},
-        headers=journey.inspector_headers(0),
+    await agree_slot(journey.api, journey.case_id, journey.inspector_headers(0), journey.applicant)
+    return await refresh(journey)
+
+
+async def agree_slot(
+    api: Api, case_id: str, lead: dict[str, str], applicant: dict[str, str]
+) -> None:
+    """The lead offers two slots and the applicant takes the first (the case is scheduled)."""
+    offered = await api.client.post(
+        f"/api/v1/cases/{case_id}/slots", json={"slots": [slot(2), slot(5)]}, headers=lead
     )
     assert offered.status_code == 201, offered.text
-    accepted = await client.post(
-        f"/api/v1/cases/{journey.case_id}/appointment",
+    accepted = await api.client.post(
+        f"/api/v1/cases/{case_id}/appointment",
         json={"slot_id": offered.json()[0]["id"]},
-        headers=journey.applicant,
+        headers=applicant,
     )
     assert accepted.status_code == 200, accepted.text
-    return await refresh(journey)
+
+
+async def rebook(
+    api: Api, case_id: str, bureau: dict[str, str], lead: dict[str, str], applicant: dict[str, str]
+) -> None:
+    """The bureau (dispatcher or one of the case's inspectors) moves the appointment — an
+    interrupted call — and a new slot is agreed: the case is scheduled again."""
+    moved = await api.client.post(
+        f"/api/v1/cases/{case_id}/appointment/reschedule",
+        json={"reason": "通话中断，重新预约"},
+        headers=bureau,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == "assigned", moved.text
+    await agree_slot(api, case_id, lead, applicant)
 
 
 async def reschedule(journey: Journey) -> dict[str, Any]:
@@ -187,6 +211,7 @@ async def photo(journey: Journey, headers: dict[str, str], item_id: str) -> str:
     """A photo of ``item_id`` uploaded to the journey's case; returns its evidence id."""
     done = await upload_photo(journey.api, journey.case_id, headers, [item_id])
     assert done.status_code == 200, done.text
+    journey.made |= {str(done.json()["id"]), str(done.json()["evidence"]["id"])}
     return str(done.json()["evidence"]["id"])
 
 
@@ -222,3 +247,94 @@ async def callers(journey: Journey) -> dict[str, dict[str, str]]:
         "applicant": journey.applicant,
         "api_client": client,
     }
+
+
+async def conclude(api: Api, case_id: str, lead: dict[str, str]) -> dict[str, Any]:
+    """The lead ends the video inspection (结束踏勘) once every item is settled: the case goes
+    on to drafting. Returns the endpoint's answer."""
+    response = await api.client.post(f"/api/v1/cases/{case_id}/inspection/conclude", headers=lead)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def request_rectification(journey: Journey, item_id: str = "SH-02") -> dict[str, Any]:
+    """On a case in progress both inspectors fail the rectifiable ``item_id``, citing a photo the
+    second took of it, and the lead asks the applicant to put it right within three days."""
+    client, case_id = journey.api.client, journey.case_id
+    cited = await photo(journey, journey.inspector_headers(1), item_id)
+    for position in (0, 1):
+        marked = await client.put(
+            f"/api/v1/cases/{case_id}/checklist/items/{item_id}/verdict",
+            json={"value": "fail", "note": "", "evidence_refs": [cited]},
+            headers=journey.inspector_headers(position),
+        )
+        assert marked.status_code == 200, marked.text
+    deadline = utcnow() + timedelta(days=3)
+    item = {"item_id": item_id, "instruction": f"请整改 {item_id} 并从同一角度拍照"}
+    requested = await client.post(
+        f"/api/v1/cases/{case_id}/rectification",
+        json={"deadline": deadline.isoformat(), "items": [item]},
+        headers=journey.inspector_headers(0),
+    )
+    assert requested.status_code == 201, requested.text
+    return await refresh(journey)
+
+
+async def cancel(journey: Journey, reason: str = "申请人撤回申请") -> dict[str, Any]:
+    """The dispatcher cancels the case (撤销) with a reason."""
+    response = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/cancel",
+        json={"reason": reason},
+        headers=journey.dispatcher,
+    )
+    assert response.status_code == 200, response.text
+    return await refresh(journey)
+
+
+async def issue(
+    api: Api, case_id: str, lead: dict[str, str], second: dict[str, str]
+) -> dict[str, Any]:
+    """Every item settled: the lead concludes, drafts and signs, the second co-signs and a
+    reviewer approves, which issues the opinion (出具意见). Returns the issued opinion."""
+    await conclude(api, case_id, lead)
+    base = f"/api/v1/cases/{case_id}/opinion"
+    for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
+        response = await api.client.post(f"{base}/{step}", headers=who)
+        assert response.status_code == 200, f"{step}: {response.text}"
+    _, reviewer = await api.staff_headers(Role.reviewer)
+    approved = await api.client.post(f"{base}/approve", headers=reviewer)
+    assert approved.status_code == 200, approved.text
+    body: dict[str, Any] = approved.json()
+    return body
+
+
+# --- until the closure issue (#15) -------------------------------------------------------------
+# No user can close a case (办结) yet, nor is every step to it driven here: the supervision tests
+# walk a case along the main journey with the real ``transition`` instead. Replace each use with
+# the endpoints when closure lands; never add another state-setting helper.
+MAIN_PATH = (
+    CaseAction.assign,
+    CaseAction.schedule,
+    CaseAction.start_inspection,
+    CaseAction.conclude,
+    CaseAction.submit_draft,
+    CaseAction.co_sign,
+    CaseAction.approve,
+    CaseAction.close,
+)
+
+
+async def walk_until_closure_issue(api: Api, case_id: str, target: CaseState) -> None:
+    """Walk the case along ``MAIN_PATH`` with the real ``transition`` until ``target``
+    (until the closure issue (#15))."""
+    async with api.ctx.sessionmaker() as session:
+        case = await session.get(Case, case_id)
+        assert case is not None
+        for action in MAIN_PATH:
+            if case.state == target:
+                break
+            if (CaseState(case.state), action) in TRANSITIONS:  # already past this step
+                await transition(session, Actor.system("test"), case, action)
+        assert case.state == target
+        await session.commit()

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 async def wait_until(
-    condition: Callable[[], bool], *, within: float = 10.0, interval: float = 0.05
+    condition: Callable[[], bool | Awaitable[bool]],
+    *,
+    within: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
 ) -> None:
+    """Poll ``condition`` (plain or async) every ``interval`` s until it holds; fail the test
+    with ``what`` if it still does not after ``within`` s."""
     deadline = time.monotonic() + within
-    while not condition():
+    while not await _holds(condition):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {within} s")
+            raise AssertionError(f"{what} not met within {within} s")
         await asyncio.sleep(interval)
+
+
+async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = condition()
+    if inspect.isawaitable(result):
+        return bool(await result)
+    return bool(result)

@@ -9,7 +9,6 @@ import socket
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,7 @@ from server.seaweed import (
 )
 from server.storage import ObjectStore
 from tests.fixtures.seaweed import SeaweedServer
+from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,14 +73,6 @@ def weed_children() -> list[int]:
 def accepts_connections(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-async def wait_until(condition: Callable[[], bool], within: float = 15.0) -> None:
-    """Bounded polling."""
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def fake_binary(tmp_path: Path, body: str) -> str:
@@ -194,7 +186,7 @@ async def test_sigkill_of_weed_is_reported_by_health(tmp_path: Path) -> None:
         assert process.pid is not None
         os.kill(process.pid, signal.SIGKILL)
 
-        await wait_until(lambda: not process.is_running)
+        await wait_until(lambda: not process.is_running, within=15)
         health = process.health()
     finally:
         await process.stop()

@@ -16,11 +16,11 @@ from tests.e2e.conftest import Shots
 from tests.e2e.test_applicant import link_url, no_horizontal_scroll
 from tests.e2e.test_offline import photo_taken, registered_ago
 from tests.fixtures.app import Api
-from tests.flows import Journey, refresh, schedule, start_journey
+from tests.flows import Journey, refresh, schedule, start_journey, walk_until_closure_issue
 from tests.inspection.test_checklist_api import applicant_headers, make_team
 from tests.opinions.test_workflow_api import drafted_case, post, to_review
 from tests.rectification.test_rectification_api import FIXABLE, mark_both, photo, request
-from tests.supervision import move_to, open_case
+from tests.supervision import open_case
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +127,7 @@ async def test_applicant_rates_a_closed_case_once(
 ) -> None:
     _, dispatcher = await e2e_api.staff_headers(Role.dispatcher)
     case_id, applicant = await open_case(e2e_api, dispatcher, "RT-E2E")
-    await move_to(e2e_api, case_id, CaseState.closed)
+    await walk_until_closure_issue(e2e_api, case_id, CaseState.closed)
     token = applicant["Authorization"].removeprefix("Bearer ")
     page = await phone.new_page()
     await page.goto(f"{base_url}/applicant/#{token}")

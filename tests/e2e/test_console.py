@@ -13,7 +13,6 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.auth.models import Role, Staff
-from server.cases.states import CaseAction
 from server.config import Settings
 from server.db import utcnow
 from server.devtools.tsa import DevTsaServer
@@ -26,13 +25,13 @@ from tests.flows import (
     Journey,
     add_inspector,
     assign,
+    conclude,
     open_case,
     refresh,
     schedule,
     start_journey,
     upload_photo,
 )
-from tests.inspection.test_checklist_api import move
 
 pytestmark = pytest.mark.e2e
 
@@ -267,7 +266,7 @@ async def review_ready(api: Api) -> Journey:
                 f"{base}/checklist/items/{item['id']}/verdict", json=body, headers=who
             )
             assert marked.status_code == 200, marked.text
-    await move(api, journey.case_id, CaseAction.conclude)
+    await conclude(api, journey.case_id, lead)
     for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
         response = await api.client.post(f"{base}/opinion/{step}", headers=who)
         assert response.status_code == 200, response.text

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from server.evidence.models import Evidence
 from server.live.media_adapter import EvidenceSink, _Room
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
+from tests.helpers import wait_until
 from tests.media import (
     HEIGHT,
     WIDTH,
@@ -216,10 +216,11 @@ def work_files(ctx: AppContext) -> list[Path]:
 
 async def poll(rows: Any, count: int, seconds: float = 10.0) -> None:
     """Bounded polling until ``rows()`` returns ``count`` rows."""
-    deadline = time.monotonic() + seconds
-    while len(await rows()) < count:
-        assert time.monotonic() < deadline, "segments not stored in time"
-        await asyncio.sleep(0.05)
+
+    async def stored() -> bool:
+        return len(await rows()) >= count
+
+    await wait_until(stored, within=seconds, what=f"{count} segments stored")
 
 
 @pytest.fixture

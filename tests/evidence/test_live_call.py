@@ -39,7 +39,8 @@ from signaling.messages import CloseCode
 from tests.evidence import Member, join, token
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
-from tests.media import Client, connect, loopback_ice, read_counter, wait_for  # noqa: F401
+from tests.helpers import wait_until
+from tests.media import Client, connect, loopback_ice, read_counter  # noqa: F401
 from tests.media.test_workers import alive, loopback_only
 from tests.signaling.live_server import running
 
@@ -135,7 +136,7 @@ async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppC
 
         # both inspectors see the phone's picture at the rate it is sent: no frame missing
         window = time.monotonic()
-        await wait_for(lambda: all(len(after(v, window)) >= 45 for v in views), 15)
+        await wait_until(lambda: all(len(after(v, window)) >= 45 for v in views), within=15)
         for view in views:
             counters = after(view, window)
             assert counters == list(range(counters[0], counters[0] + len(counters)))
@@ -161,7 +162,7 @@ async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppC
         await lead.wait("participant_left", where=lambda m: m["participant_id"] != "")
         phone, camera = await phone_streams(url, journey)
         seen = len(frames_of(views[0]))
-        await wait_for(lambda: len(frames_of(views[0])) >= seen + 30, 15)
+        await wait_until(lambda: len(frames_of(views[0])) >= seen + 30, within=15)
 
         for client in (camera, *views):
             await client.close()
@@ -186,22 +187,14 @@ async def wait_for_audit(ctx: AppContext, case_id: str, action: str) -> None:
         found[:] = await audit_actions(ctx, case_id, action)
         return bool(found)
 
-    await poll_async(poll)
-
-
-async def poll_async(check: Any, seconds: float = 10.0) -> None:
-    """Bounded polling of an async condition."""
-    deadline = time.monotonic() + seconds
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    await wait_until(poll)
 
 
 async def wait_for_closed(media: CaseMedia) -> None:
     async def closed() -> bool:
         return media.closed.is_set()
 
-    await poll_async(closed, 30)
+    await wait_until(closed, within=30)
 
 
 async def check_snapshot(ctx: AppContext, case_id: str, snapshot_id: str, item: str) -> None:
@@ -298,13 +291,13 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
         view = await connect(lead.answer, role="inspector")
         phone, camera = await phone_streams(url, journey)
         media: CaseMedia = factory.open[journey.case_id]
-        await wait_for(lambda: len(frames_of(view)) >= 30, 15)
+        await wait_until(lambda: len(frames_of(view)) >= 30, within=15)
 
         async def a_video_segment_is_stored() -> bool:
             stored = await rows(ctx, journey.case_id, "segment")
             return any(s.meta["track_id"] == "applicant.video" for s in stored)
 
-        await poll_async(a_video_segment_is_stored, 15)  # audio may be stored first
+        await wait_until(a_video_segment_is_stored, within=15)  # audio may be stored first
         assert isinstance(media.peers, RemoteSession)
         killed = media.peers.worker_pid
         assert killed is not None
@@ -312,7 +305,7 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
 
         # every participant is told: the socket closes with 1011 and a real client rejoins
         for member in (lead, phone):
-            await wait_for(member._task.done, 10)
+            await wait_until(member._task.done, within=10)
             assert member.ws.close_code == CloseCode.internal
         await wait_for_closed(media)
         for client in (view, camera):
@@ -329,7 +322,7 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
         assert isinstance(rejoined.peers, RemoteSession)
         assert rejoined.peers.worker_pid != killed
         window = time.monotonic()
-        await wait_for(lambda: len(after(view, window)) >= 30, 15)
+        await wait_until(lambda: len(after(view, window)) >= 30, within=15)
         for client in (view, camera):
             await client.close()
         for joined in (lead, phone):
@@ -380,7 +373,7 @@ async def test_shutdown_stores_the_segment_in_progress_then_stops_the_workers(
                 stats = await media.stats()
                 return stats is not None and stats.recorders["applicant.video"].recorded >= 30
 
-            await poll_async(recording, 15)
+            await wait_until(recording, within=15)
             assert not await rows(ctx, journey.case_id, "segment")
             shut_down = True
             await lifespan.__aexit__(None, None, None)  # the app stops mid-call

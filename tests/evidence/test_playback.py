@@ -40,7 +40,8 @@ from tests.evidence.recording import (
     work_files,
 )
 from tests.flows import Journey
-from tests.media import connect, loopback_ice, wait_for
+from tests.helpers import wait_until
+from tests.media import connect, loopback_ice
 
 __all__ = ["journey", "loopback_ice"]
 
@@ -149,7 +150,7 @@ async def test_a_real_call_with_a_rejoin_plays_through_with_its_gap(
             )
             relay = session.relays["applicant.video"]
             target = relay.packets_in + 60
-            await wait_for(lambda r=relay, t=target: r.packets_in >= t)
+            await wait_until(lambda r=relay, t=target: r.packets_in >= t)
             await camera.close()
             await session.leave("p")
     finally:

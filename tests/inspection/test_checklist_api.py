@@ -24,7 +24,7 @@ from server.config import Settings
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from tests.checklists.helpers import edit
 from tests.fixtures.app import Api
-from tests.flows import upload_photo
+from tests.flows import issue, rebook, upload_photo
 from tests.test_intake import intake_body
 
 Headers = dict[str, str]
@@ -189,7 +189,8 @@ async def test_start_freezes_the_catalogue_the_case_is_held_to(
         frozen = await checklist(client, case_id, lead)
         live = await checklist(client, waiting, lead)
         # Interrupted and rebooked, then restarted on the edited catalogue: same snapshot.
-        await move(api, case_id, CaseAction.reschedule, CaseAction.schedule)
+        applicant = await applicant_headers(team, case_id)
+        await rebook(api, case_id, team.headers["dispatcher"], lead, applicant)
         restarted = await start(client, case_id, lead)
 
     assert (frozen["frozen"], frozen["catalogue_version"]) == (True, "2026.11-1")
@@ -449,14 +450,7 @@ async def test_applicant_sees_settled_results_once_the_opinion_is_issued(api: Ap
     for item_id in ids:
         await mark(team, case_id, item_id, "lead", "pass", note=SECRET_NOTE)
         await mark(team, case_id, item_id, "second", "pass")
-    await move(
-        api,
-        case_id,
-        CaseAction.conclude,
-        CaseAction.submit_draft,
-        CaseAction.co_sign,
-        CaseAction.approve,
-    )
+    await issue(api, case_id, team.headers["lead"], team.headers["second"])
     response = await api.client.get(f"/api/v1/cases/{case_id}/checklist", headers=applicant)
     view = response.json()
     assert SECRET_NOTE not in response.text

@@ -180,15 +180,6 @@ async def connect(answer: Callable[[str], Awaitable[str]], *, role: str) -> Clie
     return client
 
 
-async def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Bounded polling."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 class MemorySink:
     """SegmentSink that keeps segment files (copied) and gaps for inspection."""
 

@@ -16,6 +16,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.peers import MediaSession
+from tests.helpers import wait_until
 from tests.media import (  # noqa: F401
     HEIGHT,
     WIDTH,
@@ -25,7 +26,6 @@ from tests.media import (  # noqa: F401
     loopback_ice,
     prefer_vp8,
     read_counter,
-    wait_for,
 )
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
@@ -58,7 +58,7 @@ async def test_segments_cover_every_received_frame_and_a_rejoin_leaves_a_gap(
             )
             relay = session.relays["applicant.video"]
             target = relay.packets_in + 75
-            await wait_for(lambda r=relay, t=target: r.packets_in >= t)
+            await wait_until(lambda r=relay, t=target: r.packets_in >= t)
             await phone.close()
             await session.leave("p")
     finally:
@@ -227,7 +227,9 @@ async def test_audio_and_video_segments_are_placed_on_the_phones_clock(tmp_path:
         audio_receiver = next(t for t in server_pc.getTransceivers() if t.kind == "audio")
         delay_arrivals(audio_receiver.receiver, AUDIO_DELAY)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await wait_for(lambda: video.readyState == "ended" and audio.readyState == "ended", 30)
+        await wait_until(
+            lambda: video.readyState == "ended" and audio.readyState == "ended", within=30
+        )
     finally:
         await pc.close()
         await session.close()

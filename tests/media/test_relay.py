@@ -12,7 +12,8 @@ from aiortc.codecs import opus, vpx
 
 from media.aiortc_hooks import filter_remb, observe_remb
 from media.peers import MediaSession
-from tests.media import HEIGHT, WIDTH, Client, MemorySink, connect, wait_for
+from tests.helpers import wait_until
+from tests.media import HEIGHT, WIDTH, Client, MemorySink, connect
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
 from tests.media import loopback_ice  # noqa: E402,F401
@@ -69,7 +70,7 @@ async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_tran
     )
     clients = [phone, first]
     try:
-        await wait_for(lambda: len(video_of(first).frames) > 10)
+        await wait_until(lambda: len(video_of(first).frames) > 10)
         late = await connect(
             lambda sdp: session.handle_offer("i2", "inspector", sdp), role="inspector"
         )
@@ -77,10 +78,12 @@ async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_tran
         # The phone's encoder makes a keyframe only every 3000 frames (100 s): a picture within
         # this wait can only come from the keyframe the server asked for (PLI). How fast is
         # measured in bench/media_rooms.py, not asserted here.
-        await wait_for(lambda: any(r.kind == "video" and r.frames for r in late.received), 5)
+        await wait_until(
+            lambda: any(r.kind == "video" and r.frames for r in late.received), within=5
+        )
         assert session.relays["applicant.video"].pli_sent >= 1
         window = time.monotonic()
-        await wait_for(lambda: len([t for t, _ in video_of(late).frames if t > window]) >= 60)
+        await wait_until(lambda: len([t for t, _ in video_of(late).frames if t > window]) >= 60)
 
         for inspector in (first, late):
             video = video_of(inspector)
@@ -91,10 +94,10 @@ async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_tran
             audio = [r for r in inspector.received if r.kind == "audio"]
             assert len(audio) == 2
             assert audio[0].frames  # the phone's voice
-        await wait_for(
+        await wait_until(
             lambda: all(r.frames for r in late.received) and all(r.frames for r in first.received)
         )
-        await wait_for(lambda: all(r.frames for r in phone.received))  # both inspectors' voices
+        await wait_until(lambda: all(r.frames for r in phone.received))  # both inspectors' voices
 
         assert len(codec_calls["vp8_encoding"]) == 1  # the phone's own encoder only
         assert len(codec_calls["vp8_decoders"]) == 2  # one per inspector client
@@ -106,10 +109,10 @@ async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_tran
 
 async def test_failed_or_closed_peer_is_removed_from_the_session(session: MediaSession) -> None:
     phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
-    await wait_for(lambda: session.relays["applicant.video"].packets_in > 5)
+    await wait_until(lambda: session.relays["applicant.video"].packets_in > 5)
     await phone.close()
-    await wait_for(lambda: not session.relays["applicant.video"].publishing)
-    await wait_for(lambda: "p" not in session._participants)
+    await wait_until(lambda: not session.relays["applicant.video"].publishing)
+    await wait_until(lambda: "p" not in session._participants)
 
 
 def video_receiver(client: Client) -> Any:
@@ -139,11 +142,11 @@ async def test_the_slowest_inspectors_estimate_reaches_the_phone_as_remb(
     # The slow inspector's estimator runs as usual, but its link "only has" 256 kb/s.
     filter_remb(video_receiver(slow), lambda bps: min(bps, slow_bps))
     try:
-        await wait_for(lambda: bool(fast_sent) and slow_bps in at_phone, 20)
+        await wait_until(lambda: bool(fast_sent) and slow_bps in at_phone, within=20)
         assert max(fast_sent) > slow_bps  # the other inspector could take more: min, not any
         assert slow_bps in session.relays["applicant.video"].remb_sent
         encoder = video_sender(phone)._RTCRtpSender__encoder
-        await wait_for(lambda: encoder.target_bitrate <= slow_bps)  # the phone slows down
+        await wait_until(lambda: encoder.target_bitrate <= slow_bps)  # the phone slows down
     finally:
         for client in (phone, fast, slow):
             await client.close()

@@ -12,7 +12,8 @@ from PIL import Image
 
 from media.peers import MediaSession
 from media.snapshots import Watermark, decode_last_picture
-from tests.media import HEIGHT, WIDTH, MemorySink, connect, loopback_ice, wait_for  # noqa: F401
+from tests.helpers import wait_until
+from tests.media import HEIGHT, WIDTH, MemorySink, connect, loopback_ice  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
 
@@ -22,7 +23,7 @@ async def test_snapshot_is_full_resolution_and_watermarked(tmp_path: Path) -> No
     phone = await connect(lambda s: session.handle_offer("p", "applicant", s), role="applicant")
     try:
         relay = session.relays["applicant.video"]
-        await wait_for(lambda: len(relay.latest_gop()) > 3)
+        await wait_until(lambda: len(relay.latest_gop()) > 3)
         watermark = Watermark("QX-2024-001", "张三", datetime.now(UTC), gps=(31.23, 121.47))
         snapshot = await session.snapshot(watermark)
         plain = np.asarray(decode_last_picture(relay.latest_gop(), "vp8").convert("L"), float)

@@ -11,7 +11,8 @@ import pytest
 
 from media.peers import MediaSession, remote_candidate
 from media.workers import MediaWorkerPool
-from tests.media import MemorySink, connect, loopback_ice, wait_for  # noqa: F401
+from tests.helpers import wait_until
+from tests.media import MemorySink, connect, loopback_ice  # noqa: F401
 from tests.media.test_workers import loopback_only
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
@@ -75,7 +76,7 @@ async def test_trickled_candidates_reach_the_servers_peer_connection(tmp_path: P
     try:
         phone = await connect(trickler, role="applicant")
         relay = session.relays["applicant.video"]
-        await wait_for(lambda: relay.packets_in >= 30)
+        await wait_until(lambda: relay.packets_in >= 30)
         pc = session._participants["p"].pc
         transport = pc.getTransceivers()[0].receiver.transport.transport
         known = {(c.ip, c.port) for c in transport.getRemoteCandidates()}

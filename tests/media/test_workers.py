@@ -24,6 +24,7 @@ from media.peers import MediaSession
 from media.snapshots import SnapshotError, Watermark
 from media.workers import MediaWorkerPool, RemoteSession, WorkerError, WorkerLost
 from server.config import Settings
+from tests.helpers import wait_until
 from tests.media import (
     HEIGHT,
     WIDTH,
@@ -32,7 +33,6 @@ from tests.media import (
     connect,
     loopback_ice,  # noqa: F401
     read_counter,
-    wait_for,
 )
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
@@ -74,7 +74,7 @@ def alive(pid: int) -> bool:
 
 
 async def wait_gone(pids: list[int], seconds: float = 15.0) -> None:
-    await wait_for(lambda: not any(alive(pid) for pid in pids), seconds)
+    await wait_until(lambda: not any(alive(pid) for pid in pids), within=seconds)
 
 
 async def test_a_room_in_a_worker_forwards_records_and_snapshots(
@@ -86,12 +86,14 @@ async def test_a_room_in_a_worker_forwards_records_and_snapshots(
     first = await connect(lambda s: room.handle_offer("i1", "inspector", s), role="inspector")
     clients = [phone, first]
     try:
-        await wait_for(lambda: len(video_of(first).frames) > 10, 15)
+        await wait_until(lambda: len(video_of(first).frames) > 10, within=15)
         late = await connect(lambda s: room.handle_offer("i2", "inspector", s), role="inspector")
         clients.append(late)
-        await wait_for(lambda: any(r.kind == "video" and r.frames for r in late.received), 10)
+        await wait_until(
+            lambda: any(r.kind == "video" and r.frames for r in late.received), within=10
+        )
         window = time.monotonic()
-        await wait_for(lambda: len([t for t, _ in video_of(late).frames if t > window]) >= 60)
+        await wait_until(lambda: len([t for t, _ in video_of(late).frames if t > window]) >= 60)
         for inspector in (first, late):
             video = video_of(inspector)
             assert video.sizes == {(WIDTH, HEIGHT)}
@@ -202,8 +204,10 @@ async def test_a_killed_worker_fails_its_rooms_and_a_replacement_serves_new_ones
         (before,) = pool.health()
         assert before.pid is not None
         os.kill(before.pid, signal.SIGSTOP)  # a call is surely still pending when it dies
+        worker, calls_before = room._worker, set(room._worker._pending)
         pending = asyncio.ensure_future(room.stats())
-        await asyncio.sleep(0.2)
+        # the request is registered (and written) before the reply is awaited: no fixed sleep
+        await wait_until(lambda: bool(set(worker._pending) - calls_before), what="the call sent")
         assert not pending.done()
         os.kill(before.pid, signal.SIGKILL)
         with pytest.raises(WorkerLost):
@@ -215,7 +219,7 @@ async def test_a_killed_worker_fails_its_rooms_and_a_replacement_serves_new_ones
         await room.leave("p")  # its connection died with the worker: nothing to do
         await room.close()
 
-        await wait_for(lambda: pool.ok, 60)
+        await wait_until(lambda: pool.ok, within=60)
         (after,) = pool.health()
         assert after.restarts == 1
         assert after.pid not in (None, before.pid)
@@ -227,10 +231,7 @@ async def test_a_killed_worker_fails_its_rooms_and_a_replacement_serves_new_ones
         async def receiving() -> bool:
             return (await second.stats()).relays["applicant.video"].packets_in > 10
 
-        deadline = time.monotonic() + 15
-        while not await receiving():
-            assert time.monotonic() < deadline, "the replacement worker gets no video"
-            await asyncio.sleep(0.1)
+        await wait_until(receiving, within=15, what="video at the replacement worker")
         await second.close()
     finally:
         for client in clients:
@@ -248,10 +249,11 @@ async def test_stop_stores_the_last_segments_and_leaves_no_worker_process(
     room, _ = room_in(pool, tmp_path, sink=sink, segment_seconds=600)
     phone = await connect(lambda s: room.handle_offer("p", "applicant", s), role="applicant")
     try:
-        deadline = time.monotonic() + 15
-        while (await room.stats()).recorders["applicant.video"].recorded < 30:
-            assert time.monotonic() < deadline, "nothing recorded"
-            await asyncio.sleep(0.1)
+
+        async def recorded() -> bool:
+            return (await room.stats()).recorders["applicant.video"].recorded >= 30
+
+        await wait_until(recorded, within=15, what="30 recorded frames")
         assert not sink.segments  # one long segment, still open
         await pool.stop()  # the room was not closed first: stop() closes it
     finally:

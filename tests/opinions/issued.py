@@ -10,14 +10,13 @@ from typing import Any
 import httpx
 
 from server.auth.models import Role
-from server.cases.states import CaseAction
 from tests.fixtures.app import Api
+from tests.flows import conclude
 from tests.inspection.test_checklist_api import (
     Team,
     checklist,
     make_team,
     mark_both,
-    move,
     started_case,
 )
 from tests.opinions.test_workflow_api import ok, post, to_review
@@ -78,7 +77,7 @@ async def issued_with_photos(api: Api, photos: int = 2) -> Issued:
         team.photos[case_id] = photo_ids[0]  # the verdicts cite a photo already taken
     for item_id in items:
         await mark_both(team, case_id, item_id, "pass")
-    await move(api, case_id, CaseAction.conclude)
+    await conclude(api, case_id, team.headers["lead"])
     await to_review(team, case_id)
     opinion = ok(await post(team, case_id, "approve", reviewer))
     return Issued(team, case_id, reviewer, window, opinion, photo_ids)

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from server.audit.models import AuditRecord
 from server.auth.models import Role
-from server.cases.states import CaseAction
 from server.config import Settings
 from server.db import utcnow
 from server.notifications.jobs import DeliveryResult, deliver_due
@@ -22,12 +21,12 @@ from server.opinions.service import signing_material
 from server.opinions.verify import verify_json, verify_pdf
 from server.storage import case_opinion_key
 from tests.fixtures.app import Api
+from tests.flows import conclude
 from tests.inspection.test_checklist_api import (
     Team,
     checklist,
     make_team,
     mark_both,
-    move,
     started_case,
 )
 from tests.notifications.test_outbox import Receiver, receiver
@@ -52,7 +51,7 @@ async def drafted_case(team: Team) -> str:
     listing = await checklist(team.client, case_id, team.headers["lead"])
     for entry in listing["items"]:
         await mark_both(team, case_id, entry["id"], "pass")
-    await move(team.api, case_id, CaseAction.conclude)
+    await conclude(team.api, case_id, team.headers["lead"])
     return case_id
 
 
@@ -185,7 +184,10 @@ async def test_send_back_and_decline_return_the_draft_with_comments(api: Api) ->
 async def test_incomplete_checklist_cannot_be_drafted(api: Api) -> None:
     team = await make_team(api)
     case_id = await started_case(team, ["CB"])
-    await move(team.api, case_id, CaseAction.conclude)
+    refused = await team.client.post(
+        f"/api/v1/cases/{case_id}/inspection/conclude", headers=team.headers["lead"]
+    )
+    assert refused.status_code == 409, refused.text  # items unsettled: no end to the inspection
     response = await post(team, case_id, "draft", team.headers["lead"])
     assert response.status_code == 409, response.text
 

@@ -20,19 +20,17 @@ from sqlalchemy import select
 from server.audit.models import AuditRecord
 from server.audit.service import Actor
 from server.auth.models import Role
-from server.cases.states import CaseAction
 from server.evidence.models import Evidence
 from server.evidence.service import record_evidence
 from server.storage import case_recording_key
 from tests.fixtures.app import Api
 from tests.fixtures.seaweed import SeaweedServer
-from tests.flows import Journey
+from tests.flows import Journey, conclude
 from tests.inspection.test_checklist_api import (
     Team,
     checklist,
     make_team,
     mark_both,
-    move,
     started_case,
 )
 from tests.opinions.test_workflow_api import to_review
@@ -182,7 +180,7 @@ async def test_an_opinion_is_not_issued_on_a_flipped_photo(
     evidence_id = await onsite_photo(team, case_id, listing["items"][0]["id"])
     for entry in listing["items"]:
         await mark_both(team, case_id, entry["id"], "pass")
-    await move(api, case_id, CaseAction.conclude)
+    await conclude(api, case_id, team.headers["lead"])
     await to_review(team, case_id)
     async with api.ctx.sessionmaker() as session:
         photo_row = await session.get(Evidence, evidence_id)

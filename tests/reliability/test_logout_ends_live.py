@@ -19,6 +19,7 @@ from signaling.messages import CloseCode
 from tests.evidence import Member, join, token
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
+from tests.helpers import wait_until
 from tests.media import Client, connect, loopback_ice  # noqa: F401
 from tests.signaling.live_server import running
 
@@ -41,10 +42,10 @@ async def journey(api: Api) -> Journey:
 async def closed_within(member: Member, seconds: float = PROMISE) -> tuple[int, float]:
     """Bounded wait for the server to close ``member``: its close code and the time taken."""
     start = time.monotonic()
-    deadline = start + seconds
-    while member.ws.close_code is None:
-        assert time.monotonic() < deadline, f"still connected after {seconds} s"
-        await asyncio.sleep(0.005)
+    await wait_until(
+        lambda: member.ws.close_code is not None, within=seconds, interval=0.005, what="closed"
+    )
+    assert member.ws.close_code is not None
     return member.ws.close_code, time.monotonic() - start
 
 
@@ -74,10 +75,8 @@ async def frames_stop(client: Client, within: float = 5.0) -> float:
 
 
 async def frames_flow(client: Client, within: float = 10.0) -> None:
-    seen, deadline = video_frames(client), time.monotonic() + within
-    while video_frames(client) < seen + 10:
-        assert time.monotonic() < deadline, "no media"
-        await asyncio.sleep(0.05)
+    seen = video_frames(client)
+    await wait_until(lambda: video_frames(client) >= seen + 10, within=within, what="media")
 
 
 async def refused(api: Api, headers: dict[str, str]) -> None:

@@ -18,10 +18,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from server.auth.models import Role
-from server.cases.states import CaseAction
 from tests.fixtures.app import Api
-from tests.flows import Journey
-from tests.inspection.test_checklist_api import checklist, make_team, mark_both, move, started_case
+from tests.flows import Journey, conclude
+from tests.inspection.test_checklist_api import checklist, make_team, mark_both, started_case
 from tests.opinions.test_workflow_api import to_review
 from tests.rectification.test_rectification_api import FIXABLE, journey, request
 from tests.reliability.test_checksums import onsite_photo
@@ -137,7 +136,7 @@ async def test_photos_in_the_issued_opinion_carry_no_metadata(api: Api) -> None:
     await onsite_photo(team, case_id, listing["items"][0]["id"], camera_photo())
     for entry in listing["items"]:
         await mark_both(team, case_id, entry["id"], "pass")
-    await move(api, case_id, CaseAction.conclude)
+    await conclude(api, case_id, team.headers["lead"])
     await to_review(team, case_id)
     issued = await team.client.post(f"/api/v1/cases/{case_id}/opinion/approve", headers=reviewer)
     assert issued.status_code == 200, issued.text

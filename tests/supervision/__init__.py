@@ -7,28 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from server.audit.models import AuditRecord
-from server.audit.service import Actor
-from server.cases.models import Case
-from server.cases.states import TRANSITIONS, CaseAction, CaseState
-from server.cases.workflow import transition
 from server.platform.time import CHINA_TZ
 from tests.fixtures.app import Api
 from tests.test_intake import intake_body
 
 BOARD = "/api/v1/board"
 FOLLOW_UPS = "/api/v1/follow-ups"
-# The main journey of an online video inspection, from intake to closing (see TRANSITIONS).
-MAIN_PATH = (
-    CaseAction.assign,
-    CaseAction.schedule,
-    CaseAction.start_inspection,
-    CaseAction.conclude,
-    CaseAction.submit_draft,
-    CaseAction.co_sign,
-    CaseAction.approve,
-    CaseAction.close,
-)
-TEST_ACTOR = Actor.system("test")
 
 
 def sh(y: int, m: int, d: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -48,20 +32,6 @@ async def open_case(
     link = await api.client.post(f"/api/v1/cases/{case_id}/links", headers=dispatcher)
     assert link.status_code == 201, link.text
     return case_id, {"Authorization": f"Bearer {link.json()['token']}"}
-
-
-async def move_to(api: Api, case_id: str, target: CaseState) -> None:
-    """Walk the case along the main journey with the real ``transition`` until ``target``."""
-    async with api.ctx.sessionmaker() as session:
-        case = await session.get(Case, case_id)
-        assert case is not None
-        for action in MAIN_PATH:
-            if case.state == target:
-                break
-            if (CaseState(case.state), action) in TRANSITIONS:  # already past this step
-                await transition(session, TEST_ACTOR, case, action)
-        assert case.state == target
-        await session.commit()
 
 
 async def audit_count(api: Api, action: str) -> int:

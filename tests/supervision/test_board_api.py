@@ -17,7 +17,8 @@ from server.sla.models import SlaClockRow
 from server.sla.service import restart_for_case
 from server.supervision.service import case_timings
 from tests.fixtures.app import Api
-from tests.supervision import BOARD, move_to, open_case, sh
+from tests.flows import walk_until_closure_issue
+from tests.supervision import BOARD, open_case, sh
 
 
 async def _board(api: Api, headers: dict[str, str], **params: str) -> dict[str, Any]:
@@ -59,13 +60,13 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
     assert draw.status_code < 500, draw.text
     waiting, _ = await open_case(api, dispatcher, "BD-WAIT")
     closed, _ = await open_case(api, dispatcher, "BD-DONE")
-    await move_to(api, closed, CaseState.closed)
+    await walk_until_closure_issue(api, closed, CaseState.closed)
     onsite, _ = await open_case(
         api, dispatcher, "BD-ONSITE", mode="offline_onsite", override_reason="需现场核验"
     )
-    await move_to(api, onsite, CaseState.in_progress)
+    await walk_until_closure_issue(api, onsite, CaseState.in_progress)
     late, _ = await open_case(api, dispatcher, "BD-LATE")
-    await move_to(api, late, CaseState.scheduled)
+    await walk_until_closure_issue(api, late, CaseState.scheduled)
     await _overdue_clock(api, late)
 
     board = await _board(api, dispatcher)
@@ -116,7 +117,7 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
 async def test_a_bad_rating_shows_on_the_board(api: Api) -> None:
     _, dispatcher = await api.staff_headers(Role.dispatcher)
     case_id, applicant = await open_case(api, dispatcher, "BD-RATED")
-    await move_to(api, case_id, CaseState.closed)
+    await walk_until_closure_issue(api, case_id, CaseState.closed)
     rating = await api.client.post(
         f"/api/v1/cases/{case_id}/rating",
         json={"score": 1, "comment": "很不满意"},
@@ -145,14 +146,14 @@ async def test_since_limits_counts_and_times_to_cases_created_from_that_day(api:
 async def test_a_finished_case_is_timed_to_the_issue_of_its_opinion(api: Api) -> None:
     _, dispatcher = await api.staff_headers(Role.dispatcher)
     case_id, _ = await open_case(api, dispatcher, "BD-ISSUED")
-    await move_to(api, case_id, CaseState.issued)
+    await walk_until_closure_issue(api, case_id, CaseState.issued)
     async with api.ctx.sessionmaker() as session:
         (clock,) = await session.scalars(
             select(SlaClockRow).where(SlaClockRow.case_id == case_id, SlaClockRow.active.is_(False))
         )
         issued_at = clock.stopped_at
     assert issued_at is not None
-    await move_to(api, case_id, CaseState.closed)
+    await walk_until_closure_issue(api, case_id, CaseState.closed)
     async with api.ctx.sessionmaker() as session:
         case = await session.get(Case, case_id)
         assert case is not None

@@ -15,7 +15,8 @@ from server.notifications.templates import TEMPLATES
 from server.supervision.models import FollowUp, Rating
 from server.supervision.service import BAD_RATING_TEMPLATE
 from tests.fixtures.app import Api
-from tests.supervision import FOLLOW_UPS, audit_count, move_to, open_case
+from tests.flows import walk_until_closure_issue
+from tests.supervision import FOLLOW_UPS, audit_count, open_case
 
 
 async def _count(api: Api, model: Any) -> int:
@@ -27,7 +28,7 @@ async def _closed_case(api: Api, number: str) -> tuple[str, dict[str, str], dict
     """A closed case: its id, the applicant's headers and a dispatcher's headers."""
     _, dispatcher = await api.staff_headers(Role.dispatcher)
     case_id, applicant = await open_case(api, dispatcher, number)
-    await move_to(api, case_id, CaseState.closed)
+    await walk_until_closure_issue(api, case_id, CaseState.closed)
     return case_id, applicant, dispatcher
 
 
@@ -38,7 +39,7 @@ def _rating_url(case_id: str) -> str:
 async def test_rating_before_the_case_is_closed_is_refused(api: Api) -> None:
     _, dispatcher = await api.staff_headers(Role.dispatcher)
     case_id, applicant = await open_case(api, dispatcher, "RT-EARLY")
-    await move_to(api, case_id, CaseState.issued)
+    await walk_until_closure_issue(api, case_id, CaseState.issued)
     response = await api.client.post(_rating_url(case_id), json={"score": 5}, headers=applicant)
     assert response.status_code == 409
     problem = response.json()
@@ -115,7 +116,7 @@ async def test_the_applicant_sees_whether_they_can_rate(api: Api) -> None:
     case_id, applicant = await open_case(api, dispatcher, "RT-SEE")
     status = (await api.client.get(_rating_url(case_id), headers=applicant)).json()
     assert (status["rated"], status["can_rate"], status["rating"]) == (False, False, None)
-    await move_to(api, case_id, CaseState.closed)
+    await walk_until_closure_issue(api, case_id, CaseState.closed)
     status = (await api.client.get(_rating_url(case_id), headers=applicant)).json()
     assert (status["rated"], status["can_rate"]) == (False, True)
 

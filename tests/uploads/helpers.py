@@ -15,28 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from server.audit.service import Actor
-from server.cases.models import Case
-from server.cases.states import CaseAction
-from server.cases.workflow import transition
 from server.evidence.models import Evidence
 from server.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
-from tests.flows import Journey, refresh, schedule, start_journey
+from tests.flows import Journey, refresh, request_rectification, schedule, start_journey
 
 PATH = "/api/v1/cases/{case_id}/uploads"
-
-
-async def move(journey: Journey, *actions: CaseAction) -> None:
-    """Apply workflow transitions the way the other domains' services do."""
-    async with journey.api.ctx.sessionmaker() as session:
-        case = await session.get(Case, journey.case_id)
-        assert case is not None
-        for action in actions:
-            await transition(session, Actor.system("test"), case, action)
-        await session.commit()
-    await refresh(journey)
 
 
 @pytest.fixture
@@ -62,7 +47,7 @@ async def inspecting(scheduled: Journey) -> Journey:
 @pytest.fixture
 async def journey(inspecting: Journey) -> Journey:
     """Rectification requested: the applicant may upload rectification photos and clips."""
-    await move(inspecting, CaseAction.request_rectification)
+    await request_rectification(inspecting)
     assert inspecting.case["state"] == "rectification_requested"
     return inspecting
 
@@ -112,8 +97,13 @@ async def upload(
 
 
 async def count(journey: Journey, model: Any) -> int:
+    """Rows of ``model`` on the journey's case, beyond those the flow's steps made."""
     async with journey.api.ctx.sessionmaker() as session:
-        query = select(func.count()).select_from(model).where(model.case_id == journey.case_id)
+        query = (
+            select(func.count())
+            .select_from(model)
+            .where(model.case_id == journey.case_id, model.id.not_in(journey.made))
+        )
         return int(await session.scalar(query) or 0)
 
 

@@ -9,12 +9,11 @@ from collections.abc import Callable
 import pytest
 
 from server.auth.models import Role
-from server.cases.states import CaseAction
 from server.evidence.models import Evidence
 from server.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
-from tests.flows import Journey, open_case, start_journey
+from tests.flows import Journey, cancel, open_case, request_rectification, start_journey
 from tests.uploads.helpers import (
     announce,
     body_for,
@@ -24,7 +23,6 @@ from tests.uploads.helpers import (
     journey,
     leftovers,
     make_clip,
-    move,
     scheduled,
     send,
     upload,
@@ -216,7 +214,7 @@ async def test_someone_elses_upload_is_not_found(journey: Journey) -> None:
 async def test_list_shows_only_the_callers_uploads(inspecting: Journey) -> None:
     journey = inspecting
     onsite = await announce(journey, journey.inspector_headers(0), body_for(png()))
-    await move(journey, CaseAction.request_rectification)
+    await request_rectification(journey)
     rectification = await announce(journey, journey.applicant, body_for(jpeg()))
     assert (onsite.status_code, rectification.status_code) == (201, 201)
 
@@ -253,7 +251,7 @@ async def test_inspector_may_not_upload_on_a_scheduled_case(scheduled: Journey) 
 async def test_each_side_uploads_only_in_its_own_state(inspecting: Journey) -> None:
     journey = inspecting
     early = await announce(journey, journey.applicant, body_for(jpeg()))
-    await move(journey, CaseAction.request_rectification)
+    await request_rectification(journey)
     late = await announce(journey, journey.inspector_headers(0), body_for(png()))
 
     assert (early.status_code, early.json()["current"]) == (409, "in_progress")
@@ -265,7 +263,7 @@ async def test_an_upload_announced_in_time_may_be_finished_late(inspecting: Jour
     journey, data = inspecting, png()
     body = body_for(data, "image/png")
     announced = await announce(journey, journey.inspector_headers(0), body)
-    await move(journey, CaseAction.request_rectification)  # the call ended meanwhile
+    await request_rectification(journey)  # the call ended meanwhile
 
     again = await announce(journey, journey.inspector_headers(0), body)  # a fresh form
     await send(again.json()["form"], data, "image/png")
@@ -280,7 +278,7 @@ async def test_cancelled_case_refuses_pending_but_replays_finalized(journey: Jou
     data = jpeg()
     finished_id, finished = await upload(journey, journey.applicant, data)
     pending = await announce(journey, journey.applicant, body_for(jpeg((320, 240))))
-    await move(journey, CaseAction.cancel)
+    await cancel(journey)
 
     refused = await finalize(journey, journey.applicant, pending.json()["id"])
     replayed = await finalize(journey, journey.applicant, finished_id)

@@ -127,6 +127,7 @@ async def test_the_slowest_inspectors_estimate_reaches_the_phone_as_remb(
     session: MediaSession,
 ) -> None:
     slow_bps = 256_000  # exactly representable in REMB's mantissa; above the encoder's floor
+    fast_bps = 1_024_000  # the same: 1000 × 2^10
     phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
     at_phone: list[int] = []
     observe_remb(video_sender(phone), at_phone.append)
@@ -134,16 +135,17 @@ async def test_the_slowest_inspectors_estimate_reaches_the_phone_as_remb(
     slow = await connect(lambda sdp: session.handle_offer("i2", "inspector", sdp), role="inspector")
     fast_sent: list[int] = []
 
-    def record(bps: int) -> int:
-        fast_sent.append(bps)
-        return bps
+    def record(_: int) -> int:
+        fast_sent.append(fast_bps)
+        return fast_bps
 
+    # Each inspector reports a fixed estimate, whatever its estimator saw on this busy machine
+    # (a loaded run once kept the fast one below 256 kb/s, so the minimum was not the slow one).
     filter_remb(video_receiver(fast), record)
-    # The slow inspector's estimator runs as usual, but its link "only has" 256 kb/s.
-    filter_remb(video_receiver(slow), lambda bps: min(bps, slow_bps))
+    filter_remb(video_receiver(slow), lambda _: slow_bps)
     try:
         await wait_until(lambda: bool(fast_sent) and slow_bps in at_phone, within=20)
-        assert max(fast_sent) > slow_bps  # the other inspector could take more: min, not any
+        assert fast_sent  # the other inspector asked for more: the phone got the minimum, not any
         assert slow_bps in session.relays["applicant.video"].remb_sent
         encoder = video_sender(phone)._RTCRtpSender__encoder
         await wait_until(lambda: encoder.target_bitrate <= slow_bps)  # the phone slows down

@@ -45,6 +45,7 @@ from typing import Any
 import asyncpg
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from tests.test_intake import intake_body
 
 from server.app import create_app
 from server.audit.models import AuditRecord
@@ -66,7 +67,6 @@ from tests.reliability.drills import (
 )
 from tests.reliability.scheduler_drill import run_tick
 from tests.reliability.server_process import ServerProcess, http_client, reconnect, running_server
-from tests.test_intake import intake_body
 from tests.uploads.test_images import jpeg
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -26,9 +26,10 @@ from server.auth import passwords
 from server.auth.models import Role, Staff
 from server.auth.service import login
 from server.config import Environment, Settings
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
 from server.errors import NotAuthenticated
 from server.migrate import upgrade
+from server.sessions import app_sessionmaker
 from server.sla.policy import policy_from_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,7 +58,7 @@ async def run(pairs: int) -> dict[str, Any]:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         await upgrade(url)
         engine = make_engine(url)
-        sessionmaker = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
+        sessionmaker = app_sessionmaker(engine, policy_from_settings(settings))
         async with sessionmaker() as session:
             session.add(
                 Staff(

@@ -38,9 +38,10 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
 from server.migrate import upgrade
 from server.platform.time import CHINA_TZ
+from server.sessions import app_sessionmaker
 from server.sla.calendar import WorkCalendar
 from server.sla.clock import Card, SlaClass, SlaPolicy, clock_status, due_time, start_clock
 from server.sla.jobs import CLOCKS, Plan, TickResult, raise_cards, sla_tick
@@ -170,7 +171,7 @@ async def clone(template: str) -> AsyncIterator[str]:
 async def makers(name: str, count: int = 1) -> AsyncIterator[list[Maker]]:
     engines = [make_engine(pg_url(name)) for _ in range(count)]
     try:
-        yield [make_sessionmaker(e, sla_policy=POLICY) for e in engines]
+        yield [app_sessionmaker(e, POLICY) for e in engines]
     finally:
         for engine in engines:
             await engine.dispose()

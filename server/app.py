@@ -22,7 +22,7 @@ from server.catalogue import load as load_catalogue
 from server.catalogue import matter_lookup
 from server.config import Settings
 from server.context import AppContext
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
 from server.devsecrets import with_dev_secrets
 from server.errors import install_error_handlers
 from server.evidence import integrity
@@ -43,6 +43,7 @@ from server.ops import router as ops_router
 from server.rectification.router import router as rectification_router
 from server.scheduler import start_scheduler
 from server.seaweed import SeaweedProcess
+from server.sessions import app_sessionmaker
 from server.sla.policy import policy_from_settings
 from server.sla.router import router as sla_router
 from server.staff.router import router as staff_router
@@ -96,7 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             matter_lookup=matter_lookup(catalogue),
             settings=settings,
             engine=engine,
-            sessionmaker=make_sessionmaker(engine, sla_policy=policy_from_settings(settings)),
+            sessionmaker=app_sessionmaker(engine, policy_from_settings(settings)),
             store=store,
             metrics=app.state.metrics,
             seaweed=seaweed,

@@ -23,8 +23,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from server.errors import NotStored
-from server.sla.clock import SlaPolicy
-from server.sla.policy import session_info
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -97,12 +95,10 @@ def make_engine(url: str, *, sqlite_full_sync: bool = False) -> AsyncEngine:
 
 
 def make_sessionmaker(
-    engine: AsyncEngine, *, sla_policy: SlaPolicy
+    engine: AsyncEngine, *, info: dict[str, object]
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions that carry the configured SLA policy (see ``server.sla.policy``)."""
-    return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, info=session_info(sla_policy)
-    )
+    """Sessions carrying ``info`` (the app's: ``server.sessions.app_sessionmaker``)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 async def session_scope(

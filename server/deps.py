@@ -10,7 +10,6 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import CaseView, load_visible_case
 from server.auth.client_address import client_address
 from server.auth.clients import admit as admit_client
 from server.auth.clients import resolve_client
@@ -19,6 +18,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.auth.tokens import CLIENT_PREFIX, STAFF_PREFIX
+from server.cases.access import CaseView, load_visible_case
 from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope

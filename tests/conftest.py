@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
+from server.sessions import app_sessionmaker
 from server.sla.clock import SlaPolicy
 
 pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.seaweed", "tests.fixtures.app"]
@@ -22,4 +23,4 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine, sla_policy=SlaPolicy())  # the default settings' policy
+    return app_sessionmaker(engine, SlaPolicy())  # the default settings' policy

@@ -17,8 +17,25 @@ from server.cases.states import TRANSITIONS, CaseAction, CaseState
 from server.cases.workflow import transition
 from server.db import utcnow
 from tests.fixtures.app import Api
-from tests.test_intake import intake_body
-from tests.uploads.test_images import jpeg
+from tests.images import jpeg
+
+Headers = dict[str, str]  # an HTTP caller: staff bearer, applicant link or API client key
+
+
+def intake_body(api: Api, number: str = "SQ-2026-0001", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "application_no": number,
+        "applicant": {
+            "kind": "company",
+            "name": "惠民便利店有限公司",
+            "id_no": "91350100MA2XXXXX0K",
+            "phone": "13800138000",
+        },
+        "site": {"address": "福州市鼓楼区东街88号", "lat": 26.0878, "lng": 119.3036},
+        "matters": [api.ctx.catalogue.matters[0].code],
+    }
+    body.update(changes)
+    return body
 
 
 @dataclass
@@ -224,6 +241,23 @@ async def api_client_key(journey: Journey, scopes: list[str]) -> dict[str, str]:
     )
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['key']}"}
+
+
+async def make_client(api: Api, admin: dict[str, str], scopes: list[str]) -> dict[str, Any]:
+    """The admin makes an API client (the approval system) with ``scopes``; its answer."""
+    response = await api.client.post(
+        "/api/v1/api-clients",
+        json={"name": f"审批系统-{secrets.token_hex(3)}", "scopes": scopes},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def bearer(key: str) -> dict[str, str]:
+    """Headers that present ``key`` (an API client's key or a link token)."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 async def callers(journey: Journey) -> dict[str, dict[str, str]]:

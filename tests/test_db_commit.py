@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from server.auth.models import Role
 from server.cases.models import Case
 from tests.fixtures.app import Api
-from tests.test_intake import intake_body
+from tests.flows import intake_body
 
 
 class CommitFault:

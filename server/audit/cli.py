@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from server.audit.service import verify_chain
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
 from server.opinions.anchors import anchor_problems
+from server.sessions import app_sessionmaker
 from server.sla.policy import policy_from_settings
 
 
 async def verify(settings: Settings) -> int:
     engine = make_engine(settings.effective_database_url)
     try:
-        sessions = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
+        sessions = app_sessionmaker(engine, policy_from_settings(settings))
         async with sessions() as session:
             report = await verify_chain(session)
             anchors = await anchor_problems(session)

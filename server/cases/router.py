@@ -6,18 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
-from server.access import REVIEWER_STATES, WINDOW_STATES, CaseView, current_inspectors
 from server.appointments.service import cancel_case
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.cases import service
-from server.cases.models import Case, CaseInspector
+from server.cases.access import CaseView, current_inspectors, visible_to
+from server.cases.models import Case
 from server.cases.schemas import CaseIntake, CaseOut, LinkOut
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
-from server.sla.policy import session_policy
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 # The approval system opens cases with its own API key (scope cases:intake), not a staff login.
@@ -44,34 +43,20 @@ async def intake(
         body,
         ctx.matter_lookup,
         INITIAL_STATE,
-        session_policy(session),
     )
     if not created:
         response.status_code = 200
     return case_out(CaseView(case, await current_inspectors(session, case.id)))
 
 
-def _visible_cases(principal: Principal) -> Select[Case]:
-    query = select(Case).order_by(Case.created_at.desc())
-    if principal.kind == "applicant":
-        return query.where(Case.id == principal.case_id)
-    match principal.role:
-        case Role.inspector:
-            mine = select(CaseInspector.case_id).where(
-                CaseInspector.staff_id == principal.id, CaseInspector.released_at.is_(None)
-            )
-            return query.where(Case.id.in_(mine))
-        case Role.reviewer:
-            return query.where(Case.state.in_(REVIEWER_STATES))
-        case Role.window:
-            return query.where(Case.state.in_(WINDOW_STATES))
-    return query
-
-
 @router.get("")
 async def list_cases(principal: PrincipalDep, session: SessionDep) -> list[CaseOut]:
     """Cases the caller may see, newest first."""
-    cases = (await session.scalars(_visible_cases(principal).limit(500))).all()
+    cases = (
+        await session.scalars(
+            select(Case).where(visible_to(principal)).order_by(Case.created_at.desc()).limit(500)
+        )
+    ).all()
     return [case_out(CaseView(c, await current_inspectors(session, c.id))) for c in cases]
 
 

@@ -15,13 +15,12 @@ from server.audit.service import Actor, append, canonical_json
 from server.auth.ended import AccessEnded, AccessEndedHook, announce_after_commit
 from server.auth.principal import Principal
 from server.auth.tokens import APPLICANT_PREFIX, new_token
+from server.cases.hooks import case_opened
 from server.cases.models import Case, CaseLink
 from server.cases.schemas import CaseIntake
 from server.db import new_id, utcnow
 from server.errors import BadInput, Conflict, not_found
 from server.platform.time import shanghai_time
-from server.sla import service as sla
-from server.sla.clock import SlaPolicy
 
 MODE_RANK = {"online_video": 0, "rectification": 0, "offline_onsite": 1}
 CLASS_RANK = {"simple": 0, "reinspection": 1, "general": 2, "complex": 3}
@@ -88,7 +87,6 @@ async def intake(
     body: CaseIntake,
     lookup: MatterLookup,
     initial_state: str,
-    policy: SlaPolicy,
 ) -> tuple[Case, bool]:
     """Open a case; replaying the same application returns it (``created`` is False)."""
     fingerprint = intake_fingerprint(body)
@@ -131,7 +129,7 @@ async def intake(
         case_id=case.id,
         detail={"application_no": case.application_no, "mode": mode, "sla_class": sla_class},
     )
-    await sla.start_for_case(session, case, now=case.created_at, policy=policy)
+    await case_opened(session, case, case.created_at)
     return case, True
 
 

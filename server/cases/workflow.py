@@ -1,7 +1,8 @@
 """Applying a state transition to a stored case: the one door every state change goes through.
 
-It checks the transition table, bumps the case version (optimistic locking), tells the SLA
-clock, and appends the audit record — so no caller can forget one of them.
+It checks the transition table, bumps the case version (optimistic locking), tells the hooks
+wired at start-up (the SLA clock: ``server.cases.hooks``), and appends the audit record — so no
+caller can forget one of them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.service import Actor, append
+from server.cases.hooks import case_moved
 from server.cases.models import Case
 from server.cases.states import CaseAction, CaseState, next_state
 from server.db import utcnow
 from server.errors import Conflict
-from server.sla import service as sla
 
 
 async def transition(
@@ -42,7 +43,7 @@ async def transition(
             "案件刚被他人修改，请刷新后重试。",
             "The case was changed by someone else just now; reload and retry.",
         ) from exc
-    await sla.on_transition(session, case, old, new, now)
+    await case_moved(session, case, old, new, now)
     await append(
         session,
         actor,

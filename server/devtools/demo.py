@@ -14,7 +14,8 @@ from server.audit.service import Actor, append
 from server.auth.models import Role, Staff
 from server.auth.passwords import hash_password
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
+from server.sessions import app_sessionmaker
 from server.sla.policy import policy_from_settings
 
 DEMO_STAFF = [
@@ -33,7 +34,7 @@ async def create_demo(settings: Settings, *, only_if_empty: bool) -> str:
     logins_file = settings.data_dir / "demo-logins.txt"
     engine = make_engine(settings.effective_database_url)
     try:
-        sessions = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
+        sessions = app_sessionmaker(engine, policy_from_settings(settings))
         async with sessions() as session:
             if only_if_empty and await session.scalar(select(func.count(Staff.id))):
                 if logins_file.exists():

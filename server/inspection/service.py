@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checklists import engine
 from checklists.conclusion import Conclusion, ConclusionValue, conclude
 from checklists.schema import Catalogue, SelectionError
-from server.access import CaseView
 from server.audit.service import Actor, append
+from server.cases.access import CaseView
 from server.cases.models import Case
 from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition

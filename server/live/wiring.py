@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import CaseView, current_inspectors
 from server.appointments.service import record_applicant_joined
 from server.audit.service import Actor, append
 from server.auth.ended import AccessEnded, AccessEndedHook
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
+from server.cases.access import CaseView, current_inspectors
 from server.cases.models import Case
 from server.config import Settings
 from server.context import AppContext

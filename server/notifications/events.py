@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import current_inspectors
 from server.auth.models import Role
+from server.cases.access import current_inspectors
 from server.cases.models import Case
 from server.config import Settings
 from server.notifications.service import configured_channels, notify

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checklists import engine
 from checklists.conclusion import Conclusion, ConclusionValue, Reason, ReasonKind
 from checklists.schema import Catalogue
-from server.access import CaseView
 from server.auth.models import Staff
+from server.cases.access import CaseView
 from server.db import utcnow
 from server.errors import Conflict
 from server.evidence.models import Evidence

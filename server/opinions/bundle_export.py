@@ -13,9 +13,9 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import CaseView
 from server.audit.models import AuditRecord
 from server.audit.service import Actor
+from server.cases.access import CaseView
 from server.errors import Conflict
 from server.evidence.models import Evidence
 from server.opinions.bundle import BundleObject, build_bundle, ext_of

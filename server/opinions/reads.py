@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import CaseView
 from server.audit.service import Actor
+from server.cases.access import CaseView
 from server.cases.models import Case
 from server.db import utcnow
 from server.errors import Conflict, NotFound, not_found

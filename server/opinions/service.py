@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.conclusion import ConclusionValue
-from server.access import CaseView
 from server.audit.service import Actor
 from server.auth.models import Role, Staff
 from server.auth.principal import Principal
+from server.cases.access import CaseView
 from server.cases.models import Case
 from server.cases.states import CaseAction, CaseState, next_state
 from server.cases.workflow import transition

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
 from checklists.schema import Catalogue
-from server.access import CaseView
 from server.audit.service import Actor, append
 from server.auth.principal import Principal
+from server.cases.access import CaseView
 from server.cases.models import Case
 from server.cases.states import CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition

@@ -1,8 +1,8 @@
 """The SLA policy the app runs with: built once from Settings at start-up, carried by sessions.
 
-Every database session the app opens comes from ``make_sessionmaker``, which requires the
-policy and stores it in the session's ``info``; whatever moves a clock reads it back with
-``session_policy``. There is no default to fall back to: a session made without a policy
+Every database session the app opens comes from ``server.sessions.app_sessionmaker``, which
+requires the policy and stores it in the session's ``info``; whatever moves a clock reads it
+back with ``session_policy``. There is no default to fall back to: a session made without a policy
 cannot move a clock, it fails loudly instead of using other thresholds than configured.
 """
 
@@ -28,13 +28,13 @@ def policy_from_settings(settings: Settings) -> SlaPolicy:
 
 
 def session_info(policy: SlaPolicy) -> dict[str, object]:
-    """What ``make_sessionmaker`` puts in each session's ``info``."""
+    """What ``app_sessionmaker`` puts in each session's ``info``."""
     return {_KEY: policy}
 
 
 def session_policy(session: AsyncSession) -> SlaPolicy:
-    """The policy the session was made with (see ``make_sessionmaker``)."""
+    """The policy the session was made with (see ``app_sessionmaker``)."""
     policy = session.info.get(_KEY)
     if not isinstance(policy, SlaPolicy):
-        raise RuntimeError("this session was not made by make_sessionmaker: it has no SLA policy")
+        raise RuntimeError("this session was not made by app_sessionmaker: it has no SLA policy")
     return policy

@@ -21,9 +21,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import CaseView
 from server.audit.service import append
 from server.auth.principal import Principal
+from server.cases.access import CaseView
 from server.db import utcnow
 from server.errors import Conflict
 from server.evidence.models import Evidence

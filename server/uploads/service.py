@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import CaseView
 from server.auth.models import Role
 from server.auth.principal import Principal
+from server.cases.access import CaseView
 from server.cases.models import Case
 from server.cases.states import STATE_LABELS, TERMINAL_STATES, CaseState
 from server.db import new_id, utcnow

@@ -17,9 +17,9 @@ from tests.e2e.test_applicant import link_url, no_horizontal_scroll
 from tests.e2e.test_offline import photo_taken, registered_ago
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, schedule, start_journey, walk_until_closure_issue
-from tests.inspection.test_checklist_api import applicant_headers, make_team
-from tests.opinions.test_workflow_api import drafted_case, post, to_review
-from tests.rectification.test_rectification_api import FIXABLE, mark_both, photo, request
+from tests.inspection.team import applicant_headers, make_team
+from tests.opinions.drafting import drafted_case, post, to_review
+from tests.rectification.steps import FIXABLE, mark_both, photo, request
 from tests.supervision import open_case
 
 pytestmark = pytest.mark.e2e

@@ -27,7 +27,7 @@ from server.inspection.models import VerdictRow
 from tests.e2e.conftest import WAIT_MS, Shots, phone_context
 from tests.fixtures.app import PASSWORD, Api
 from tests.flows import Journey, add_inspector, assign, open_case, schedule, start_journey
-from tests.uploads.test_images import jpeg
+from tests.images import jpeg
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=WAIT_MS)

@@ -17,7 +17,7 @@ from tests.e2e.test_console import Desk, case_page, lead_and_second
 from tests.e2e.test_offline import in_progress_case
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, upload_photo
-from tests.rectification.test_rectification_api import FIXABLE, photo, rounds
+from tests.rectification.steps import FIXABLE, photo, rounds
 
 pytestmark = pytest.mark.e2e
 

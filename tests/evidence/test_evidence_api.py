@@ -13,13 +13,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from server.audit.models import AuditRecord
-from server.audit.service import Actor
 from server.cases.models import Case
 from server.context import AppContext
 from server.evidence.models import Evidence
-from server.evidence.service import haversine_m, locate, playlists, record_evidence
+from server.evidence.service import haversine_m, locate, playlists
 from server.live.turn import turn_credentials
-from server.storage import case_photo_key, case_recording_key
+from server.storage import case_recording_key
+from tests.evidence.snapshots import add_snapshot
 from tests.fixtures.app import Api
 from tests.flows import Journey, assign, start_journey
 
@@ -31,26 +31,6 @@ async def journey(app: FastAPI, api: Api) -> Journey:
     journey = await start_journey(api)
     await assign(journey)
     return journey
-
-
-async def add_snapshot(ctx: AppContext, case_id: str) -> Evidence:
-    key = case_photo_key(case_id, "snap1", "jpg")
-    stored = await ctx.store.put(key, b"\xff\xd8 not really a jpeg", "image/jpeg")
-    async with ctx.sessionmaker() as session:
-        evidence = await record_evidence(
-            session,
-            case_id=case_id,
-            kind="snapshot",
-            actor=Actor("staff", "someone"),
-            captured_at=T0,
-            object_key=key,
-            sha256=stored.sha256 or "",
-            size=stored.size,
-            content_type="image/jpeg",
-            item_ids=["SH-01"],
-        )
-        await session.commit()
-    return evidence
 
 
 def segment(case_id: str, seq: int, start: float, end: float) -> Evidence:

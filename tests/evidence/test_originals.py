@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from server.audit.models import AuditRecord
 from server.evidence.models import Evidence
-from tests.evidence.test_evidence_api import add_snapshot
+from tests.evidence.snapshots import add_snapshot
 from tests.flows import Journey
+from tests.images import jpeg
 from tests.uploads.helpers import inspecting, journey, scheduled, upload
-from tests.uploads.test_images import jpeg
 
 __all__ = ["inspecting", "journey", "scheduled"]
 GPS_IFD = 0x8825

@@ -2,177 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
-from sqlalchemy import func, select
-
-from checklists.loader import DEFAULT_CATALOGUE_DIR
-from server.app import create_app
 from server.audit.models import AuditRecord
-from server.audit.service import Actor
-from server.auth.models import Role
-from server.cases.models import Case, CaseInspector
-from server.cases.states import CaseAction
-from server.cases.workflow import transition
 from server.config import Settings
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
-from tests.checklists.helpers import edit
 from tests.fixtures.app import Api
-from tests.flows import issue, rebook, upload_photo
-from tests.test_intake import intake_body
-
-Headers = dict[str, str]
-
-
-@dataclass
-class Team:
-    """A dispatcher and the case's two inspectors (lead first)."""
-
-    api: Api
-    headers: dict[str, Headers]  # dispatcher, lead, second
-    ids: dict[str, str]
-    photos: dict[str, str] = field(default_factory=dict)  # case id → a photo verdicts cite
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        return self.api.client
-
-    async def outsider(self) -> Headers:
-        """An inspector not assigned to the team's cases (made on demand: logins are slow)."""
-        _, headers = await self.api.staff_headers(Role.inspector)
-        return headers
-
-
-async def make_team(api: Api) -> Team:
-    headers, ids = {}, {}
-    for name, role in (
-        ("dispatcher", Role.dispatcher),
-        ("lead", Role.inspector),
-        ("second", Role.inspector),
-    ):
-        staff, headers[name] = await api.staff_headers(role)
-        ids[name] = staff.id
-    return Team(api, headers, ids)
-
-
-async def move(api: Api, case_id: str, *actions: CaseAction) -> None:
-    """Apply workflow transitions the way the other domains' services do."""
-    async with api.ctx.sessionmaker() as session:
-        case = await session.get(Case, case_id)
-        assert case is not None
-        for action in actions:
-            await transition(session, Actor.system("test"), case, action)
-        await session.commit()
-
-
-async def scheduled_case(
-    team: Team, matters: Sequence[str], scenarios: Sequence[str] = (), number: str = "SQ-1"
-) -> str:
-    """A case taken in, given the team's pair (as the draw would) and scheduled."""
-    body = intake_body(team.api, number=number, matters=list(matters), scenarios=list(scenarios))
-    response = await team.client.post(
-        "/api/v1/cases", json=body, headers=team.headers["dispatcher"]
-    )
-    assert response.status_code == 201, response.text
-    case_id: str = response.json()["id"]
-    async with team.api.ctx.sessionmaker() as session:
-        for position in ("lead", "second"):
-            session.add(
-                CaseInspector(case_id=case_id, staff_id=team.ids[position], position=position)
-            )
-        await session.commit()
-    await move(team.api, case_id, CaseAction.assign, CaseAction.schedule)
-    return case_id
-
-
-async def started_case(team: Team, matters: Sequence[str], **kwargs: Any) -> str:
-    case_id = await scheduled_case(team, matters, **kwargs)
-    response = await start(team.client, case_id, team.headers["lead"])
-    assert response.status_code == 200, response.text
-    return case_id
-
-
-async def start(client: httpx.AsyncClient, case_id: str, headers: Headers) -> httpx.Response:
-    return await client.post(f"/api/v1/cases/{case_id}/inspection/start", headers=headers)
-
-
-async def applicant_headers(team: Team, case_id: str) -> Headers:
-    response = await team.client.post(
-        f"/api/v1/cases/{case_id}/links", headers=team.headers["dispatcher"]
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-async def case_photo(team: Team, case_id: str) -> list[str]:
-    """A real photo of the case for verdicts to cite (uploaded once by the lead), or none
-    while the case takes no uploads (the verdict is then refused for its own reason)."""
-    if case_id not in team.photos:
-        done = await upload_photo(team.api, case_id, team.headers["lead"], [])
-        if done.status_code != 200:
-            return []
-        team.photos[case_id] = str(done.json()["evidence"]["id"])
-    return [team.photos[case_id]]
-
-
-async def mark(
-    team: Team, case_id: str, item_id: str, who: str, value: str, note: str = ""
-) -> httpx.Response:
-    body = {"value": value, "note": note, "evidence_refs": await case_photo(team, case_id)}
-    return await team.client.put(
-        f"/api/v1/cases/{case_id}/checklist/items/{item_id}/verdict",
-        json=body,
-        headers=team.headers[who],
-    )
-
-
-async def mark_both(team: Team, case_id: str, item_id: str, value: str) -> None:
-    for who in ("lead", "second"):
-        response = await mark(team, case_id, item_id, who, value)
-        assert response.status_code == 200, response.text
-
-
-async def checklist(client: httpx.AsyncClient, case_id: str, headers: Headers) -> Any:
-    response = await client.get(f"/api/v1/cases/{case_id}/checklist", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def item(listing: Any, item_id: str) -> Any:
-    return next(i for i in listing["items"] if i["id"] == item_id)
-
-
-async def count(api: Api, model: Any, *where: Any) -> int:
-    async with api.ctx.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def edited_catalogue(tmp_path: Path) -> Path:
-    """A copy of the catalogue with a new version and CY-07 renamed."""
-    target = tmp_path / "catalogue-edited"
-    shutil.copytree(DEFAULT_CATALOGUE_DIR, target)
-    edit(target, "shared.yaml", 'version: "2026.11-1"', 'version: "2027.01-1"')
-    edit(target, "catering.yaml", "    title: 餐用具洗消保洁\n", "    title: 餐具消毒\n")
-    return target
-
-
-@asynccontextmanager
-async def app_with_catalogue(
-    settings: Settings, directory: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A second app on the same database, started on another catalogue directory."""
-    app = create_app(settings.model_copy(update={"catalogue_dir": directory}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-
+from tests.flows import issue, rebook
+from tests.inspection.team import (
+    app_with_catalogue,
+    applicant_headers,
+    case_photo,
+    checklist,
+    count,
+    edited_catalogue,
+    item,
+    make_team,
+    mark,
+    mark_both,
+    scheduled_case,
+    start,
+    started_case,
+)
 
 # --- starting and freezing --------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fixtures.app import Api
-from tests.inspection.test_checklist_api import (
+from tests.inspection.team import (
     Team,
     checklist,
     make_team,

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from server.config import Settings
 from tests.fixtures.app import Api
-from tests.inspection.test_checklist_api import (
+from tests.inspection.team import (
     app_with_catalogue,
     applicant_headers,
     edited_catalogue,

@@ -12,14 +12,11 @@ import hmac
 import json
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +29,7 @@ from server.notifications.jobs import LEASE, DeliveryResult, deliver_due
 from server.notifications.models import Channel, DeliveryStatus, Notification
 from server.notifications.senders import verify
 from server.notifications.service import configured_channels, notify
+from tests.notifications.receiver import Receiver
 
 SECRET = "test-webhook-secret"
 PHONE = "13800138000"
@@ -39,58 +37,6 @@ Maker = async_sessionmaker[AsyncSession]
 
 
 # --- a real HTTP receiver ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """Answers ``fail_status`` to the first ``fail_first`` requests, then ``ok_status``."""
-
-    fail_first: int = 0
-    fail_status: int = 503
-    ok_status: int = 200
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-
-    def on(self, path: str) -> list[Received]:
-        return [r for r in self.requests if r.path == path]
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(Received(scope["path"], headers, body))
-        status = self.fail_status if len(self.requests) <= self.fail_first else self.ok_status
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": f"status {status}".encode()})
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    config = uvicorn.Config(
-        receiver, host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    # A socket that already listens: requests queue in its backlog until uvicorn accepts.
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            yield receiver
-        finally:
-            server.should_exit = True
-            await task
 
 
 # --- helpers -------------------------------------------------------------------------------

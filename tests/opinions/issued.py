@@ -11,18 +11,16 @@ import httpx
 
 from server.auth.models import Role
 from tests.fixtures.app import Api
-from tests.flows import conclude
-from tests.inspection.test_checklist_api import (
+from tests.flows import Headers, conclude
+from tests.images import jpeg
+from tests.inspection.team import (
     Team,
     checklist,
     make_team,
     mark_both,
     started_case,
 )
-from tests.opinions.test_workflow_api import ok, post, to_review
-from tests.uploads.test_images import jpeg
-
-Headers = dict[str, str]
+from tests.opinions.drafting import ok, post, to_review
 
 
 @dataclass

@@ -28,8 +28,8 @@ from server.opinions.cli import EXIT_INVALID, EXIT_VALID, verify_opinion_command
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_json
 from tests.fixtures.app import Api
+from tests.flows import bearer, make_client
 from tests.opinions.issued import Issued, issued_with_photos
-from tests.test_api_clients import bearer, make_client
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.fixtures.app import Api
 from tests.flows import Journey
 from tests.opinions.issued import issued_with_photos
 from tests.rectification import test_rectification_api as rect
-from tests.rectification.test_rectification_api import journey
+from tests.rectification.steps import journey
 
 __all__ = ["journey"]
 

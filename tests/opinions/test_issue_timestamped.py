@@ -22,8 +22,8 @@ from server.opinions.verify import verify_pdf
 from server.platform.time import shanghai_time
 from server.storage import case_opinion_key
 from tests.fixtures.app import Api
-from tests.inspection.test_checklist_api import make_team
-from tests.opinions.test_workflow_api import case_state, drafted_case, ok, post, to_review
+from tests.inspection.team import make_team
+from tests.opinions.drafting import case_state, drafted_case, ok, post, to_review
 
 
 @pytest.fixture

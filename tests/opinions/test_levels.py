@@ -42,7 +42,7 @@ from server.opinions.signing import (
     sign_pdf,
 )
 from server.opinions.verify import verify_pdf
-from tests.opinions.test_signing import _tsa
+from tests.opinions.tsa import dummy_tsa
 
 YEARS_LATER = timedelta(days=4 * 365)  # the signing certificate (825 days) has expired by then
 
@@ -217,7 +217,7 @@ def test_one_flipped_byte_fails_at_every_level(
 
 
 def test_timestamp_from_an_untrusted_tsa_is_reported(pdf: bytes, material: SigningMaterial) -> None:
-    stranger, _ = _tsa()  # a self-made TSA the dev root does not vouch for
+    stranger, _ = dummy_tsa()  # a self-made TSA the dev root does not vouch for
     signed = sign_pdf(pdf, material, reason="r", location="l", level="B-T", timestamper=stranger)
     report = verify_pdf(signed, material.trust_roots())
     assert report.timestamp_present
@@ -307,7 +307,7 @@ def test_a_tsa_refusal_is_a_clear_503(
 def test_levels_above_b_b_need_their_inputs(pdf: bytes, material: SigningMaterial) -> None:
     with pytest.raises(ValueError, match="time-stamping"):
         sign_pdf(pdf, material, reason="r", location="l", level="B-T")
-    stamper, _ = _tsa()
+    stamper, _ = dummy_tsa()
     with pytest.raises(ValueError, match="revocation"):
         sign_pdf(pdf, material, reason="r", location="l", level="B-LT", timestamper=stamper)
 

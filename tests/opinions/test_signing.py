@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import io
 import stat
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
@@ -25,6 +18,7 @@ from server.devtools.ca import DEV_DIR_NAME, ensure_dev_signing_material
 from server.opinions.content import OpinionContent, canonical_json, content_from_json, content_hash
 from server.opinions.signing import SigningMaterial, sign_json, sign_pdf
 from server.opinions.verify import verify_json, verify_pdf
+from tests.opinions.tsa import dummy_tsa
 
 
 def test_dev_material_is_created_once_and_reused(data_dir: Path, material: SigningMaterial) -> None:
@@ -142,32 +136,8 @@ def test_garbage_is_reported_not_raised(material: SigningMaterial) -> None:
     assert not verify_pdf(b"%PDF-1.4 nonsense", material.trust_roots()).ok
 
 
-def _tsa() -> tuple[DummyTimeStamper, asn1_x509.Certificate]:
-    now = datetime.now(UTC) - timedelta(minutes=5)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # dummy TSA: RSA only
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test TSA")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    asn1_cert = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-    der_key = key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return DummyTimeStamper(asn1_cert, asn1_keys.PrivateKeyInfo.load(der_key)), asn1_cert
-
-
 def test_timestamp_makes_pades_b_t(pdf: bytes, material: SigningMaterial) -> None:
-    timestamper, tsa_root = _tsa()
+    timestamper, tsa_root = dummy_tsa()
     signed = sign_pdf(pdf, material, reason="r", location="l", timestamper=timestamper)
     report = verify_pdf(signed, [*material.trust_roots(), tsa_root])
     assert report.ok, report.problems

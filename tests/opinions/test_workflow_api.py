@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -21,19 +20,15 @@ from server.opinions.service import signing_material
 from server.opinions.verify import verify_json, verify_pdf
 from server.storage import case_opinion_key
 from tests.fixtures.app import Api
-from tests.flows import conclude
-from tests.inspection.test_checklist_api import (
-    Team,
-    checklist,
+from tests.inspection.team import (
     make_team,
-    mark_both,
     started_case,
 )
-from tests.notifications.test_outbox import Receiver, receiver
+from tests.notifications.receiver import Receiver, receiver
+from tests.opinions.drafting import case_state, drafted_case, ok, post, to_review
 
 __all__ = ["receiver"]
 SECRET = "opinion-webhook-secret"
-Headers = dict[str, str]
 
 
 @pytest.fixture
@@ -44,37 +39,6 @@ def settings(settings: Settings, receiver: Receiver) -> Settings:
             "webhook_secret": SecretStr(SECRET),
         }
     )
-
-
-async def drafted_case(team: Team) -> str:
-    case_id = await started_case(team, ["CB"])
-    listing = await checklist(team.client, case_id, team.headers["lead"])
-    for entry in listing["items"]:
-        await mark_both(team, case_id, entry["id"], "pass")
-    await conclude(team.api, case_id, team.headers["lead"])
-    return case_id
-
-
-async def post(team: Team, case_id: str, step: str, who: Headers, **body: Any) -> httpx.Response:
-    url = f"/api/v1/cases/{case_id}/opinion/{step}"
-    return await team.client.post(url, json=body or None, headers=who)
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-async def to_review(team: Team, case_id: str) -> None:
-    lead, second = team.headers["lead"], team.headers["second"]
-    ok(await post(team, case_id, "draft", lead))
-    ok(await post(team, case_id, "submit", lead))
-    ok(await post(team, case_id, "cosign", second))
-
-
-async def case_state(team: Team, case_id: str) -> str:
-    response = await team.client.get(f"/api/v1/cases/{case_id}", headers=team.headers["dispatcher"])
-    return str(ok(response)["state"])
 
 
 async def test_draft_cosign_review_issue_with_wrong_roles_refused(

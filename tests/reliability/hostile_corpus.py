@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
-from tests.uploads.test_images import SVG, jpeg, jpeg_with_comment, png, png_bomb, zip_payload
+from tests.images import SVG, jpeg, jpeg_with_comment, png, png_bomb, zip_payload
 
 
 @dataclass(frozen=True, slots=True)

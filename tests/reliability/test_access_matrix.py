@@ -31,12 +31,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from server.auth.clients import CLIENT_ENDPOINTS
+from tests.cases.access_table import ENDPOINTS
+from tests.cases.access_table import World as BodyMaker
 from tests.evidence import join, token
 from tests.fixtures.app import Api
 from tests.flows import Journey, assign, callers, open_case, schedule, start_journey
 from tests.signaling.live_server import running
-from tests.test_access import ENDPOINTS
-from tests.test_access import World as BodyMaker
 
 WS = "WS"
 CASE_ROUTE = "{case_id}"

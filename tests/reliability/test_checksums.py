@@ -9,12 +9,8 @@ opinion is built from) refuses it with a 500 problem+json and leaves an
 
 from __future__ import annotations
 
-import hashlib
-import io
 from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from server.audit.models import AuditRecord
@@ -26,61 +22,17 @@ from server.storage import case_recording_key
 from tests.fixtures.app import Api
 from tests.fixtures.seaweed import SeaweedServer
 from tests.flows import Journey, conclude
-from tests.inspection.test_checklist_api import (
-    Team,
+from tests.inspection.team import (
     checklist,
     make_team,
     mark_both,
     started_case,
 )
-from tests.opinions.test_workflow_api import to_review
-from tests.rectification.test_rectification_api import FIXABLE, journey, photo, request
-from tests.uploads.helpers import body_for, send
-from tests.uploads.test_images import jpeg
+from tests.opinions.drafting import to_review
+from tests.rectification.steps import FIXABLE, journey, photo, request
+from tests.reliability.tampering import flip_one_byte, onsite_photo, refusals, refused, row
 
 __all__ = ["journey"]
-
-
-def flip_one_byte(seaweed: SeaweedServer, bucket: str, key: str) -> tuple[str, str]:
-    """Damage one byte in place, as an outsider would; returns (sha256 before, after)."""
-    client = seaweed.admin_client()
-    response = client.get_object(bucket, key)
-    try:
-        data = bytearray(response.read())
-    finally:
-        response.close()
-        response.release_conn()
-    before = hashlib.sha256(data).hexdigest()
-    data[len(data) // 2] ^= 0x01
-    client.put_object(bucket, key, io.BytesIO(bytes(data)), len(data), "image/jpeg")
-    return before, hashlib.sha256(data).hexdigest()
-
-
-async def refusals(journey: Journey) -> list[dict[str, Any]]:
-    async with journey.api.ctx.sessionmaker() as session:
-        rows = await session.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.action == "evidence.integrity_failed")
-            .order_by(AuditRecord.seq)
-        )
-        return [{"case_id": r.case_id, **r.detail} for r in rows]
-
-
-def refused(response: httpx.Response, evidence_id: str) -> None:
-    assert response.status_code == 500, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["code"] == "integrity_error"
-    assert problem["evidence_id"] == evidence_id
-    assert problem["detail"]  # zh-CN
-    assert "url" not in problem
-
-
-async def row(journey: Journey, evidence_id: str) -> Evidence:
-    async with journey.api.ctx.sessionmaker() as session:
-        found = await session.get(Evidence, evidence_id)
-    assert found is not None
-    return found
 
 
 async def test_a_flipped_byte_is_refused_and_audited_on_every_read_path(
@@ -155,19 +107,6 @@ async def recorded_segment(journey: Journey) -> Evidence:
         )
         await session.commit()
     return evidence
-
-
-async def onsite_photo(team: Team, case_id: str, item_id: str, data: bytes = b"") -> str:
-    """The lead inspector's on-site photo, through the phone's three steps."""
-    data = data or jpeg((640, 480))
-    url = f"/api/v1/cases/{case_id}/uploads"
-    lead = team.headers["lead"]
-    announced = await team.client.post(url, json=body_for(data, item_ids=[item_id]), headers=lead)
-    assert announced.status_code == 201, announced.text
-    assert (await send(announced.json()["form"], data, "image/jpeg")).status_code == 204
-    done = await team.client.post(f"{url}/{announced.json()['id']}/finalize", headers=lead)
-    assert done.status_code == 200, done.text
-    return str(done.json()["evidence"]["id"])
 
 
 async def test_an_opinion_is_not_issued_on_a_flipped_photo(

@@ -20,6 +20,7 @@ from server.evidence.models import Evidence
 from server.uploads.models import Upload
 from tests.fixtures.seaweed import SeaweedServer
 from tests.flows import Journey
+from tests.images import jpeg
 from tests.reliability.hostile_corpus import CORPUS, Hostile
 from tests.uploads.helpers import (
     announce,
@@ -31,7 +32,6 @@ from tests.uploads.helpers import (
     send,
     upload,
 )
-from tests.uploads.test_images import jpeg
 
 __all__ = ["inspecting", "journey", "scheduled"]
 

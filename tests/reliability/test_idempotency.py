@@ -23,12 +23,11 @@ from server.inspection.models import VerdictRow
 from server.opinions.models import Opinion
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
-from tests.flows import Journey, open_case, start_journey
-from tests.inspection.test_checklist_api import make_team, mark, started_case
-from tests.opinions.test_workflow_api import drafted_case, post, to_review
-from tests.test_intake import intake_body
+from tests.flows import Journey, intake_body, open_case, start_journey
+from tests.images import jpeg
+from tests.inspection.team import make_team, mark, started_case
+from tests.opinions.drafting import drafted_case, post, to_review
 from tests.uploads.helpers import announce, body_for, finalize, inspecting, scheduled, send
-from tests.uploads.test_images import jpeg
 
 __all__ = ["inspecting", "scheduled"]
 TIMES = 10

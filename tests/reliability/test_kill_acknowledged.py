@@ -20,7 +20,8 @@ import pytest
 from server.config import Settings
 from server.context import AppContext
 from tests.fixtures.app import Api
-from tests.flows import Journey, start_inspection, start_journey
+from tests.flows import Journey, intake_body, start_inspection, start_journey
+from tests.images import jpeg
 from tests.reliability import consistency
 from tests.reliability.drills import (
     KillSwitch,
@@ -32,8 +33,6 @@ from tests.reliability.drills import (
     upload_photo,
 )
 from tests.reliability.server_process import ServerProcess, http_client, reconnect, running_server
-from tests.test_intake import intake_body
-from tests.uploads.test_images import jpeg
 
 ROUNDS = 2
 PHONES = 20

@@ -25,7 +25,8 @@ from server.uploads.models import Upload
 from server.uploads.service import UPLOAD_WINDOW
 from server.uploads.sweep import sweep_spent_keys
 from tests.flows import Journey
-from tests.reliability.test_sealed_originals import (
+from tests.images import jpeg
+from tests.reliability.tampering import (
     download,
     original_link,
     same_length_other_bytes,
@@ -40,7 +41,6 @@ from tests.uploads.helpers import (
     journey,
     scheduled,
 )
-from tests.uploads.test_images import jpeg
 
 __all__ = ["inspecting", "journey", "scheduled"]
 

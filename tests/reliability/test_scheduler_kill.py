@@ -19,10 +19,9 @@ from server.config import Settings
 from server.notifications.models import Notification
 from server.sla.models import SlaClockRow
 from tests.fixtures.app import Api
-from tests.flows import start_journey
+from tests.flows import intake_body, start_journey
 from tests.reliability import consistency
 from tests.reliability.scheduler_drill import TickRun, run_tick
-from tests.test_intake import intake_body
 
 CLOCKS = 30
 BATCH = 4

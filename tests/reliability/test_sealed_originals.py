@@ -9,78 +9,22 @@ SHA-256 do change (an outsider writing to the bucket), the read is refused loudl
 from __future__ import annotations
 
 import hashlib
-import io
-from typing import Any
 
-import httpx
-from sqlalchemy import select
-
-from server.audit.models import AuditRecord
-from server.evidence.models import Evidence
 from tests.fixtures.seaweed import SeaweedServer
 from tests.flows import Journey
-from tests.uploads.helpers import announce, body_for, finalize, inspecting, journey, scheduled, send
-from tests.uploads.test_images import jpeg
+from tests.images import jpeg
+from tests.reliability.tampering import (
+    download,
+    evidence_row,
+    integrity_records,
+    original_link,
+    overwrite,
+    same_length_other_bytes,
+    uploaded,
+)
+from tests.uploads.helpers import inspecting, journey, scheduled, send
 
 __all__ = ["inspecting", "journey", "scheduled"]
-
-
-def same_length_other_bytes(data: bytes) -> bytes:
-    """A different, still valid-looking JPEG body of exactly the same length."""
-    other = bytearray(data)
-    middle = len(other) // 2
-    other[middle : middle + 64] = bytes(b ^ 0x5A for b in other[middle : middle + 64])
-    assert len(other) == len(data)
-    assert bytes(other) != data
-    return bytes(other)
-
-
-async def evidence_row(journey: Journey, evidence_id: str) -> Evidence:
-    async with journey.api.ctx.sessionmaker() as session:
-        row = await session.get(Evidence, evidence_id)
-    assert row is not None
-    return row
-
-
-async def integrity_records(journey: Journey) -> list[dict[str, Any]]:
-    async with journey.api.ctx.sessionmaker() as session:
-        rows = await session.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.action == "evidence.integrity_failed")
-            .order_by(AuditRecord.seq)
-        )
-        return [{"case_id": r.case_id, **r.detail} for r in rows]
-
-
-async def original_link(journey: Journey, evidence_id: str) -> httpx.Response:
-    return await journey.api.client.get(
-        f"/api/v1/cases/{journey.case_id}/evidence/{evidence_id}/original/url",
-        headers=journey.inspector_headers(0),
-    )
-
-
-async def download(url: str) -> bytes:
-    async with httpx.AsyncClient() as s3:
-        response = await s3.get(url)
-    assert response.status_code == 200, response.text
-    return response.content
-
-
-def overwrite(seaweed: SeaweedServer, bucket: str, key: str, data: bytes) -> None:
-    """Write straight into the bucket, as an outsider with storage credentials would."""
-    seaweed.admin_client().put_object(bucket, key, io.BytesIO(data), len(data), "image/jpeg")
-
-
-async def uploaded(journey: Journey, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The applicant's three steps; returns the form they keep and the evidence made."""
-    announced = await announce(journey, journey.applicant, body_for(data))
-    assert announced.status_code == 201, announced.text
-    form: dict[str, Any] = announced.json()["form"]
-    assert (await send(form, data, "image/jpeg")).status_code == 204
-    done = await finalize(journey, journey.applicant, announced.json()["id"])
-    assert done.status_code == 200, done.text
-    evidence: dict[str, Any] = done.json()["evidence"]
-    return form, evidence
 
 
 async def test_reposting_the_form_after_finalize_cannot_replace_the_original(

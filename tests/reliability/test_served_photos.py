@@ -20,12 +20,12 @@ from pypdf import PdfReader
 from server.auth.models import Role
 from tests.fixtures.app import Api
 from tests.flows import Journey, conclude
-from tests.inspection.test_checklist_api import checklist, make_team, mark_both, started_case
-from tests.opinions.test_workflow_api import to_review
-from tests.rectification.test_rectification_api import FIXABLE, journey, request
-from tests.reliability.test_checksums import onsite_photo
+from tests.images import jpeg
+from tests.inspection.team import checklist, make_team, mark_both, started_case
+from tests.opinions.drafting import to_review
+from tests.rectification.steps import FIXABLE, journey, request
+from tests.reliability.tampering import onsite_photo
 from tests.uploads.helpers import announce, body_for, finalize, send
-from tests.uploads.test_images import jpeg
 
 __all__ = ["journey"]
 GPS_IFD = 0x8825

@@ -18,8 +18,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
 from server.notifications import events
+from server.sessions import app_sessionmaker
 from server.sla.jobs import CardRaised, sla_tick
 from server.sla.policy import policy_from_settings
 
@@ -37,7 +38,7 @@ async def main() -> None:
 
     engine = make_engine(settings.effective_database_url)
     try:
-        sessions = make_sessionmaker(engine, sla_policy=policy_from_settings(settings))
+        sessions = app_sessionmaker(engine, policy_from_settings(settings))
         result = await sla_tick(sessions, now, batch, on_card=on_card)
     finally:
         await engine.dispose()

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from server.config import Settings
-from server.db import make_sessionmaker, utcnow
+from server.db import utcnow
+from server.sessions import app_sessionmaker
 from server.sla.calendar import Allowance, AllowanceUnit, WorkCalendar
 from server.sla.clock import SlaPolicy
 from server.sla.jobs import TickResult, sla_tick
@@ -55,7 +56,7 @@ async def test_a_resumed_clock_turns_yellow_at_the_configured_share(api: Api) ->
 
 async def test_sessions_carry_the_policy_they_were_made_with(engine: AsyncEngine) -> None:
     policy = SlaPolicy(yellow_share=YELLOW_SHARE)
-    async with make_sessionmaker(engine, sla_policy=policy)() as session:
+    async with app_sessionmaker(engine, policy)() as session:
         assert session_policy(session) is policy
 
 

@@ -15,7 +15,8 @@ from server.audit.models import AuditRecord
 from server.audit.service import Actor, verify_chain
 from server.cases.models import Case
 from server.cases.states import CaseState
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine
+from server.sessions import app_sessionmaker
 from server.sla.calendar import WorkCalendar
 from server.sla.clock import Card, SlaPolicy
 from server.sla.jobs import CLOCKS, CardRaised, OnCard, TickResult, plan, raise_cards, sla_tick
@@ -60,7 +61,7 @@ async def card_audits(sessionmaker: Maker) -> list[tuple[str, str | None]]:
 async def second_sessionmaker(database_url: str) -> AsyncIterator[Maker]:
     """Another engine on the same database: a second app process."""
     engine: AsyncEngine = make_engine(database_url)
-    yield make_sessionmaker(engine, sla_policy=POLICY)
+    yield app_sessionmaker(engine, POLICY)
     await engine.dispose()
 
 

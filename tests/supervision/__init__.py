@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from server.audit.models import AuditRecord
 from server.platform.time import CHINA_TZ
 from tests.fixtures.app import Api
-from tests.test_intake import intake_body
+from tests.flows import intake_body
 
 BOARD = "/api/v1/board"
 FOLLOW_UPS = "/api/v1/follow-ups"

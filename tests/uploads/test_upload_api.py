@@ -14,6 +14,7 @@ from server.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
 from tests.flows import Journey, cancel, open_case, request_rectification, start_journey
+from tests.images import HOSTILE, jpeg, png
 from tests.uploads.helpers import (
     announce,
     body_for,
@@ -27,7 +28,6 @@ from tests.uploads.helpers import (
     send,
     upload,
 )
-from tests.uploads.test_images import HOSTILE, jpeg, png
 
 __all__ = ["inspecting", "journey", "scheduled"]
 

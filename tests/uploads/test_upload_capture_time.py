@@ -11,6 +11,7 @@ from server.cases.models import Case
 from server.evidence.models import Evidence
 from server.uploads.models import Upload
 from tests.flows import Journey
+from tests.images import jpeg, png
 from tests.uploads.helpers import (
     announce,
     body_for,
@@ -23,7 +24,6 @@ from tests.uploads.helpers import (
     stored_evidence,
     upload_with,
 )
-from tests.uploads.test_images import jpeg, png
 
 __all__ = ["inspecting", "scheduled"]  # fixtures (inspecting needs scheduled)
 

@@ -10,6 +10,7 @@ import pytest
 from server.evidence.service import OFF_SITE_METRES, haversine_m
 from server.uploads.models import Upload
 from tests.flows import Journey
+from tests.images import jpeg, png
 from tests.uploads.helpers import (
     announce,
     body_for,
@@ -23,7 +24,6 @@ from tests.uploads.helpers import (
     stored_evidence,
     upload_with,
 )
-from tests.uploads.test_images import jpeg, png
 
 __all__ = ["inspecting", "journey", "scheduled"]  # fixtures (inspecting needs scheduled)
 

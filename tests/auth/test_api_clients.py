@@ -6,7 +6,6 @@ other endpoint refuses it, and a rotated or disabled key stops working at once.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -18,30 +17,14 @@ from server.auth.models import ApiClient, Role
 from server.auth.service import resolve_token
 from server.auth.tokens import hash_token
 from server.errors import NotAuthenticated
+from tests.cases.access_table import ENDPOINTS, UNCHECKED, build_world
 from tests.fixtures.app import Api
-from tests.inspection.test_checklist_api import make_team
-from tests.opinions.test_workflow_api import drafted_case, post, to_review
-from tests.test_access import ENDPOINTS, UNCHECKED, build_world
-from tests.test_intake import intake_body
+from tests.flows import bearer, intake_body, make_client
+from tests.inspection.team import make_team
+from tests.opinions.drafting import drafted_case, post, to_review
 
 CLIENTS = "/api/v1/api-clients"
-_serial = itertools.count()
 ALL_SCOPES = ["cases:intake", "cases:read_results", "decisions:write"]
-
-
-async def make_client(api: Api, admin: dict[str, str], scopes: list[str]) -> dict[str, Any]:
-    response = await api.client.post(
-        CLIENTS,
-        json={"name": f"审批系统-{next(_serial)}", "scopes": scopes},
-        headers=admin,
-    )
-    assert response.status_code == 201, response.text
-    made: dict[str, Any] = response.json()
-    return made
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def intake(api: Api, key: str, number: str = "AP-1") -> Any:

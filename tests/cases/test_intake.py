@@ -11,22 +11,7 @@ from server.audit.models import AuditRecord
 from server.auth.models import Role
 from server.cases.models import Case
 from tests.fixtures.app import Api
-
-
-def intake_body(api: Api, number: str = "SQ-2026-0001", **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "application_no": number,
-        "applicant": {
-            "kind": "company",
-            "name": "惠民便利店有限公司",
-            "id_no": "91350100MA2XXXXX0K",
-            "phone": "13800138000",
-        },
-        "site": {"address": "福州市鼓楼区东街88号", "lat": 26.0878, "lng": 119.3036},
-        "matters": [api.ctx.catalogue.matters[0].code],
-    }
-    body.update(changes)
-    return body
+from tests.flows import intake_body
 
 
 async def _count(api: Api, model: Any, *where: Any) -> int:

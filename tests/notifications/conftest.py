@@ -1,0 +1,5 @@
+"""Fixtures of the notification tests."""
+
+from tests.notifications.receiver import receiver
+
+__all__ = ["receiver"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from server.appointments.service import cancel_case
@@ -14,7 +13,14 @@ from server.auth.principal import Principal
 from server.cases import service
 from server.cases.access import CaseView, current_inspectors, visible_to
 from server.cases.models import Case
-from server.cases.schemas import CaseIntake, CaseOut, LinkOut
+from server.cases.schemas import (
+    CaseIntake,
+    CaseOut,
+    LinkOut,
+    MatterOut,
+    MatterScenarioOut,
+    ReasonIn,
+)
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
 
@@ -93,11 +99,6 @@ async def revoke_link(
     await service.revoke_link(session, principal, view.case, link_id, access_ended=ctx.access_ended)
 
 
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=2, max_length=500)
-
-
 @router.post("/{case_id}/cancel")
 async def cancel(
     body: ReasonIn, view: VisibleCaseDep, principal: CancelDep, session: SessionDep
@@ -105,21 +106,6 @@ async def cancel(
     """Cancel the case with a reason (dispatcher or admin)."""
     await cancel_case(session, principal.actor, view.case, body.reason)
     return case_out(view)
-
-
-class ScenarioOut(BaseModel):
-    code: str
-    name: str
-    name_en: str
-
-
-class MatterOut(BaseModel):
-    code: str
-    name: str
-    name_en: str
-    default_mode: str
-    default_sla_class: str
-    scenarios: list[ScenarioOut]
 
 
 matters_router = APIRouter(prefix="/api/v1/matters", tags=["cases"])
@@ -136,7 +122,7 @@ async def list_matters(_: PrincipalDep, ctx: ContextDep) -> list[MatterOut]:
             default_mode=m.default_mode.value,
             default_sla_class=m.default_sla.value,
             scenarios=[
-                ScenarioOut(code=key, name=s.name, name_en=s.name_en)
+                MatterScenarioOut(code=key, name=s.name, name_en=s.name_en)
                 for key, s in m.scenarios.items()
             ],
         )

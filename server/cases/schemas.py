@@ -78,3 +78,25 @@ class LinkOut(BaseModel):
     token: str
     url: str
     expires_at: datetime
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class MatterScenarioOut(BaseModel):
+    """A scenario a matter offers at intake (named by its catalogue code)."""
+
+    code: str
+    name: str
+    name_en: str
+
+
+class MatterOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    default_mode: str
+    default_sla_class: str
+    scenarios: list[MatterScenarioOut]

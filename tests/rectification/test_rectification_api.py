@@ -62,6 +62,8 @@ async def test_round_trip_pauses_the_clock_and_ends_drafted(journey: Journey) ->
     assert (await refresh(journey))["state"] == "rectification_submitted"  # one of two
     assert (await review(journey, 1, True)).status_code == 200
     assert (await refresh(journey))["state"] == "drafted"
+    drafting = await clock(journey)  # runs on until the opinion is issued
+    assert (drafting["phase"], drafting["active"]) == ("reinspection", True)
     final = await rounds(journey, journey.dispatcher)
     assert [r["status"] for r in final] == ["verified"]
     assert all(r["accepted"] for r in final[0]["items"][0]["reviews"])

@@ -7,8 +7,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.service import Actor
-from server.cases.states import CaseAction, CaseState
-from server.cases.workflow import transition
+from server.cases.states import CaseState
 from server.platform.time import CHINA_TZ
 from server.sla.clock import SlaPolicy
 from server.sla.overrides import remove_override, set_override
@@ -124,29 +123,6 @@ async def test_transitions_of_a_case_without_a_clock_are_harmless(sessionmaker: 
             await on_transition(session, case, old, new, sh(2026, 3, 9, 10))
         await on_transition(session, case, S.under_review, S.issued, sh(2026, 3, 9, 10))
         assert await clocks_of(session, case.id) == []
-
-
-async def test_the_workflow_door_drives_the_clock(sessionmaker: Maker) -> None:
-    steps = [
-        (CaseAction.assign, (9, 10, 5)),
-        (CaseAction.schedule, (9, 10, 10)),
-        (CaseAction.start_inspection, (9, 10, 30)),
-        (CaseAction.request_rectification, (9, 11, 0)),
-        (CaseAction.submit_rectification, (10, 9, 0)),
-    ]
-    async with sessionmaker() as session:
-        case = await new_case(session, sla_class="general")
-        await start_for_case(session, case, now=sh(2026, 3, 9, 10), policy=POLICY)
-        for action, (day, hour, minute) in steps:
-            await transition(session, ADMIN, case, action, now=sh(2026, 3, day, hour, minute))
-        initial, reinspection = await clocks_of(session, case.id)
-        assert (initial.active, reinspection.active) == (False, True)
-        for action in (CaseAction.verify_rectification, CaseAction.submit_draft):
-            await transition(session, ADMIN, case, action, now=sh(2026, 3, 10, 10))
-        for action in (CaseAction.co_sign, CaseAction.approve):
-            await transition(session, ADMIN, case, action, now=sh(2026, 3, 10, 10, 30))
-        assert case.state == "issued"
-        assert [c.active for c in await clocks_of(session, case.id)] == [False, False]
 
 
 async def test_clock_view_gives_the_due_time_in_utc_and_shanghai(sessionmaker: Maker) -> None:

@@ -37,9 +37,6 @@ from signaling.messages import (
     error,
 )
 
-# A call can only happen while the case waits for it or is running (已预约 / 踏勘中).
-JOINABLE_STATES = frozenset({"scheduled", "in_progress"})
-
 INSPECTORS_ONLY: frozenset[ParticipantKind] = frozenset({"inspector"})
 APPLICANT_ONLY: frozenset[ParticipantKind] = frozenset({"applicant"})
 # Who may send which message type; types not listed are open to every participant.
@@ -78,10 +75,14 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class RoomFacts:
-    """What the server knows about the case at join time."""
+    """What the server knows about the case at join time.
+
+    ``joinable``: the case's state lets a call be joined (the server decides, from its state
+    machine; the room only applies it after the membership check).
+    """
 
     case_id: str
-    state: str
+    joinable: bool
     inspector_ids: frozenset[str]
     applicant_ids: frozenset[str] = frozenset()  # link ids; empty: any link of this case
     observer_ids: frozenset[str] = frozenset()
@@ -182,7 +183,7 @@ def admission(identity: Identity, facts: RoomFacts) -> CloseCode | None:
             member = pid in facts.observer_ids
     if not member:
         return CloseCode.policy
-    if facts.state not in JOINABLE_STATES:
+    if not facts.joinable:
         return CloseCode.not_joinable
     return None
 

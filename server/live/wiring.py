@@ -22,6 +22,7 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.cases.models import Case
+from server.cases.states import is_joinable
 from server.config import Settings
 from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
@@ -110,7 +111,7 @@ class LiveAdapter:
             site = Site(case.site_lat, case.site_lng)
         # Applicant links are checked (revoked, expired) by resolve_token; any live link of
         # this case admits. No observers yet: supervisors watching calls is a later decision.
-        return RoomFacts(case.id, case.state, frozenset(inspectors), site=site)
+        return RoomFacts(case.id, is_joinable(case.state), frozenset(inspectors), site=site)
 
     def on_event(self, event: RoomEvent, at: datetime) -> asyncio.Future[None]:
         """Start persisting ``event`` at once, detached: a replaced or closed connection

@@ -36,9 +36,9 @@ IDENTITIES = {
     "tok-other": Identity("i9", "inspector", "Other"),
 }
 FACTS = {
-    "case1": RoomFacts("case1", "in_progress", frozenset({"i1", "i2"}), frozenset({"link1"})),
-    "case2": RoomFacts("case2", "scheduled", frozenset({"i9"}), frozenset({"link2"})),
-    "case3": RoomFacts("case3", "received", frozenset({"i1", "i2"})),
+    "case1": RoomFacts("case1", True, frozenset({"i1", "i2"}), frozenset({"link1"})),
+    "case2": RoomFacts("case2", True, frozenset({"i9"}), frozenset({"link2"})),
+    "case3": RoomFacts("case3", False, frozenset({"i1", "i2"})),
 }
 
 

@@ -47,7 +47,7 @@ from signaling.room import (
 
 FACTS = RoomFacts(
     case_id="case1",
-    state="scheduled",
+    joinable=True,
     inspector_ids=frozenset({"i1", "i2"}),
     applicant_ids=frozenset({"link1"}),
     observer_ids=frozenset({"o1"}),
@@ -80,9 +80,8 @@ def full_room() -> Room:
 
 
 @pytest.mark.parametrize("identity", [LEAD, SECOND, APPLICANT, OBSERVER])
-def test_case_participants_are_admitted_while_scheduled(identity: Identity) -> None:
+def test_case_participants_are_admitted_while_joinable(identity: Identity) -> None:
     assert admission(identity, FACTS) is None
-    assert admission(identity, replace(FACTS, state="in_progress")) is None
 
 
 @pytest.mark.parametrize(
@@ -99,13 +98,12 @@ def test_outsiders_are_refused_with_policy(identity: Identity) -> None:
     assert admission(identity, FACTS) is CloseCode.policy
 
 
-@pytest.mark.parametrize("state", ["received", "assigned", "drafted", "closed", "cancelled"])
-def test_case_not_scheduled_or_in_progress_refuses(state: str) -> None:
-    assert admission(LEAD, replace(FACTS, state=state)) is CloseCode.not_joinable
+def test_case_not_joinable_refuses() -> None:
+    assert admission(LEAD, replace(FACTS, joinable=False)) is CloseCode.not_joinable
 
 
 def test_outsider_learns_nothing_about_the_state() -> None:
-    facts = replace(FACTS, state="closed")
+    facts = replace(FACTS, joinable=False)
     assert admission(Identity("i3", "inspector"), facts) is CloseCode.policy
 
 

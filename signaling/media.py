@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from signaling.messages import ParticipantKind
+
 
 class MediaError(Exception):
     """The media side refuses a request (bad SDP, unknown participant…); the client is told."""
@@ -42,8 +44,11 @@ class SignalChannel(Protocol):
 class MediaSession(Protocol):
     """The server's media side of one case room."""
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
-        """Apply the participant's offer; return the server's answer SDP."""
+    async def handle_offer(self, participant_id: str, kind: ParticipantKind, sdp: str) -> str:
+        """Apply the participant's offer; return the server's answer SDP.
+
+        ``kind`` (applicant or inspector: the room lets no one else send media) picks the seat.
+        """
         ...
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -58,12 +63,17 @@ class MediaSession(Protocol):
         sdp_mline_index: int | None,
     ) -> None: ...
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: ParticipantKind, sdp: str) -> str:
         """Apply an ICE-restart offer (network changed); return the answer SDP."""
         ...
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> SnapshotOutcome:
-        """Take a full-resolution frame of the applicant's camera for ``item_id``."""
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> SnapshotOutcome:
+        """Take a full-resolution frame of the applicant's camera for ``item_id``.
+
+        ``requester_name`` is the inspector's display name, for the watermark.
+        """
         ...
 
     async def leave(self, participant_id: str) -> None:

@@ -34,16 +34,23 @@ from signaling.messages import (
     ServerMessage,
     ServerPong,
     SnapshotRequest,
+    SnapshotResultMessage,
     error,
 )
 
 INSPECTORS_ONLY: frozenset[ParticipantKind] = frozenset({"inspector"})
 APPLICANT_ONLY: frozenset[ParticipantKind] = frozenset({"applicant"})
+# Who sends media (negotiates a peer connection): the applicant and the case's inspectors.
+MEDIA_SENDERS: frozenset[ParticipantKind] = frozenset({"applicant", "inspector"})
 # Who may send which message type; types not listed are open to every participant.
 SENDERS: dict[str, frozenset[ParticipantKind]] = {
     "current_item": INSPECTORS_ONLY,
     "snapshot_request": INSPECTORS_ONLY,
     "location": APPLICANT_ONLY,
+    "offer": MEDIA_SENDERS,
+    "answer": MEDIA_SENDERS,
+    "candidate": MEDIA_SENDERS,
+    "ice_restart": MEDIA_SENDERS,
 }
 STAFF_KINDS: frozenset[ParticipantKind] = frozenset({"inspector", "observer"})
 
@@ -107,11 +114,17 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class ToMedia:
-    """Hand a negotiation or snapshot message to the media side for this participant."""
+    """Hand a negotiation or snapshot message to the media side for this participant.
+
+    Carries who sends it (kind, name), so the media side needs no look-up of its own: the
+    kind picks the media seat, the name goes on a snapshot's watermark.
+    """
 
     participant_id: str
     conn: ConnId
     message: MediaRequest
+    kind: ParticipantKind
+    display_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,4 +369,25 @@ class Room:
             case SnapshotRequest():
                 if not self.conns(APPLICANT_ONLY):
                     return [Send(conn, error(ErrorCode.applicant_absent, about=message.type))]
-        return [ToMedia(pid, conn, message)]
+        identity = member.identity
+        return [ToMedia(pid, conn, message, identity.kind, identity.display_name)]
+
+    def snapshot_taken(
+        self,
+        request: SnapshotRequest,
+        requested_by: str,
+        *,
+        ok: bool,
+        snapshot_id: str | None = None,
+        failure: str | None = None,
+    ) -> list[Effect]:
+        """The media side answered ``request``: every inspector sees the outcome."""
+        result = SnapshotResultMessage(
+            request_id=request.request_id,
+            requested_by=requested_by,
+            item_id=request.item_id,
+            ok=ok,
+            snapshot_id=snapshot_id,
+            error=failure,
+        )
+        return self.send_to(result, INSPECTORS_ONLY)

@@ -26,7 +26,7 @@ class FakeMediaSession:
     calls: list[tuple[str, str]] = field(default_factory=list)
     closed: bool = False
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+    async def handle_offer(self, participant_id: str, kind: str, sdp: str) -> str:
         self.calls.append(("offer", participant_id))
         if self.fail_offers or not sdp.startswith("v=0"):
             raise MediaError("not an SDP offer")
@@ -44,11 +44,13 @@ class FakeMediaSession:
     ) -> None:
         self.calls.append(("candidate", participant_id))
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: str, sdp: str) -> str:
         self.calls.append(("ice_restart", participant_id))
         return FAKE_ANSWER_SDP
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> FakeSnapshot:
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> FakeSnapshot:
         self.calls.append(("snapshot", requested_by))
         return FakeSnapshot(ok=True, snapshot_id=f"snap-{len(self.calls)}")
 

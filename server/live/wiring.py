@@ -172,7 +172,7 @@ class _MediaNotInstalled:
     def __init__(self, case_id: str, channel: SignalChannel) -> None:
         del case_id, channel
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+    async def handle_offer(self, participant_id: str, kind: str, sdp: str) -> str:
         raise MediaError("media side not installed")
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -187,10 +187,12 @@ class _MediaNotInstalled:
     ) -> None:
         raise MediaError("media side not installed")
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: str, sdp: str) -> str:
         raise MediaError("media side not installed")
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> _NoSnapshot:
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> _NoSnapshot:
         raise MediaError("media side not installed")
 
     async def leave(self, participant_id: str) -> None:

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from signaling.bus import CloseRequest, Outbox
 from signaling.limits import FloodGuard, Verdict
-from signaling.media import MediaError, MediaSession
+from signaling.media import MediaError, RoomMedia
 from signaling.messages import (
     MAX_FRAME_BYTES,
     Answer,
@@ -314,7 +314,7 @@ class _Connection:
             return
         await self._apply(effects)
 
-    async def _negotiate(self, media: MediaSession, effect: ToMedia) -> list[Effect]:
+    async def _negotiate(self, media: RoomMedia, effect: ToMedia) -> list[Effect]:
         """Carry ``effect`` out on the media side; returns what the room makes of the outcome."""
         pid, kind, bus = effect.participant_id, effect.kind, self.registry.bus
         match effect.message:

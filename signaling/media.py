@@ -1,7 +1,7 @@
 """What signaling needs from the media side (``media/``), as structural protocols.
 
 The topology is a star: each participant has one peer connection with the server, so offers
-and answers go between a participant and the server's ``MediaSession`` for the case. ``media``
+and answers go between a participant and the server's ``RoomMedia`` for the case. ``media``
 must not import ``signaling``; its classes satisfy these protocols by shape, and ``server`` wires
 a factory in. Arguments are plain values for that reason.
 """
@@ -41,7 +41,7 @@ class SignalChannel(Protocol):
     ) -> None: ...
 
 
-class MediaSession(Protocol):
+class RoomMedia(Protocol):
     """The server's media side of one case room."""
 
     async def handle_offer(self, participant_id: str, kind: ParticipantKind, sdp: str) -> str:
@@ -85,5 +85,5 @@ class MediaSession(Protocol):
         ...
 
 
-MediaFactory = Callable[[str, SignalChannel], MediaSession]
-"""``(case_id, channel) → MediaSession``; called when the first participant joins a room."""
+MediaFactory = Callable[[str, SignalChannel], RoomMedia]
+"""``(case_id, channel) → RoomMedia``; called when the first participant joins a room."""

@@ -17,7 +17,7 @@ class FakeSnapshot:
 
 
 @dataclass
-class FakeMediaSession:
+class FakeRoomMedia:
     """Records calls; ``fail_offers`` makes ``handle_offer`` refuse, as bad SDP would."""
 
     case_id: str
@@ -63,12 +63,12 @@ class FakeMediaSession:
 
 @dataclass
 class FakeMediaFactory:
-    """Builds ``FakeMediaSession``s and keeps them so a test can look at the calls."""
+    """Builds ``FakeRoomMedia``s and keeps them so a test can look at the calls."""
 
     fail_offers: bool = False
-    sessions: dict[str, FakeMediaSession] = field(default_factory=dict)
+    sessions: dict[str, FakeRoomMedia] = field(default_factory=dict)
 
-    def __call__(self, case_id: str, channel: SignalChannel) -> FakeMediaSession:
-        session = FakeMediaSession(case_id, channel, fail_offers=self.fail_offers)
+    def __call__(self, case_id: str, channel: SignalChannel) -> FakeRoomMedia:
+        session = FakeRoomMedia(case_id, channel, fail_offers=self.fail_offers)
         self.sessions[case_id] = session
         return session

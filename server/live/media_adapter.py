@@ -1,6 +1,6 @@
-"""The media side of a case room: ``media.peers.MediaSession`` wired to storage and evidence.
+"""The media side of a case room: ``media.peers.PeerSession`` wired to storage and evidence.
 
-One ``CaseMedia`` per live room implements ``signaling.media.MediaSession``. Recorded segments
+One ``CaseMedia`` per live room implements ``signaling.media.RoomMedia``. Recorded segments
 go to object storage and become ``segment`` evidence, a publisher's absence a ``gap``, and an
 inspector's snapshot request a watermarked JPEG plus ``snapshot`` evidence. Every database
 write opens its own short session: none is held for the life of a call.
@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.fonts import CjkFontNotFound, cjk_font_path
-from media.peers import MediaSession as PeerSession
+from media.peers import PeerSession
 from media.recorder import SEGMENT_SECONDS, GapInfo, SegmentInfo
 from media.snapshots import SnapshotError, Watermark
 from media.workers import (
@@ -211,7 +211,7 @@ def _segment_meta(segment: SegmentInfo, seq: int) -> dict[str, Any]:
 
 
 class CaseMedia:
-    """``signaling.media.MediaSession`` for one case room, on top of ``media.peers``."""
+    """``signaling.media.RoomMedia`` for one case room, on top of ``media.peers``."""
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from signaling.endpoint import (
 from signaling.messages import MAX_FRAME_BYTES, CloseCode
 from signaling.registry import Registry
 from signaling.room import Identity, ParticipantEntered, ParticipantExited, RoomEvent, RoomFacts
-from signaling.testing import FAKE_ANSWER_SDP, FakeMediaFactory
+from tests.signaling.fakes import FAKE_ANSWER_SDP, FakeMediaFactory
 from tests.signaling.live_server import close_code, joined, next_of, refused, running, send
 
 IDENTITIES = {

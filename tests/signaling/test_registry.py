@@ -6,7 +6,7 @@ import time
 
 from signaling.registry import Registry
 from signaling.room import Identity
-from signaling.testing import FakeMediaFactory, FakeRoomMedia
+from tests.signaling.fakes import FakeMediaFactory, FakeRoomMedia
 
 
 async def test_shutdown_closes_every_media_session_so_recordings_are_stored() -> None:

@@ -1,4 +1,4 @@
-"""A test double of the media side: answers with a fixed SDP. Never wired in production."""
+"""A test double of the media side: answers with a fixed SDP (tests/signaling, tests/live)."""
 
 from __future__ import annotations
 

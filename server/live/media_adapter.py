@@ -27,7 +27,6 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checklists.fonts import CjkFontNotFound, cjk_font_path
 from media.peers import PeerSession
 from media.recorder import SEGMENT_SECONDS, GapInfo, SegmentInfo
 from media.snapshots import SnapshotError, Watermark
@@ -48,6 +47,7 @@ from server.evidence.models import Evidence
 from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
 from server.live.offers import check_offer
+from server.platform.fonts import CjkFontNotFound, cjk_font_path
 from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
 from signaling.messages import CloseCode

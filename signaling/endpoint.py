@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from signaling.admission import AdmissionFactory, Verdict
 from signaling.bus import CloseRequest, Outbox
-from signaling.limits import FloodGuard, Verdict
 from signaling.media import MediaError, RoomMedia
 from signaling.messages import (
     MAX_FRAME_BYTES,
@@ -82,20 +82,13 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    rate: float = 20.0
-    burst: float = 40.0
-    strikes: float = 40.0
-
-
-@dataclass(frozen=True, slots=True)
 class SignalingDeps:
     authenticate: Authenticator
     room_facts: FactsLookup
     on_event: EventSink
     registry: Registry
+    admission: AdmissionFactory  # each connection's flood limit, asked about every frame
     timing: Timing = field(default_factory=Timing)
-    limits: Limits = field(default_factory=Limits)
 
 
 def make_router(deps: SignalingDeps) -> APIRouter:
@@ -126,7 +119,7 @@ class _Connection:
         self.registry = deps.registry
         self.conn = self.registry.new_conn()
         self.outbox: Outbox = self.registry.bus.open(self.conn)
-        self.guard = FloodGuard(deps.limits.rate, deps.limits.burst, deps.limits.strikes)
+        self.admission = deps.admission()
         self.room: Room | None = None
         self.reason: LeftReason = "closed"
 
@@ -212,7 +205,7 @@ class _Connection:
         return text
 
     async def _frame(self, text: str | None) -> None:
-        verdict = self.guard.admit(time.monotonic())
+        verdict = self.admission.admit(time.monotonic())
         if verdict is Verdict.close:
             self._close(CloseCode.policy, "rate limit")
             raise _Stop

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,7 +30,9 @@ from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
 from server.inspection.service import set_current_item
 from server.live.turn import ice_servers
-from signaling.endpoint import AuthenticationFailed, Limits, SignalingDeps, Timing, make_router
+from server.platform.ratelimits import FloodGuard
+from signaling.admission import AdmissionFactory
+from signaling.endpoint import AuthenticationFailed, SignalingDeps, Timing, make_router
 from signaling.media import MediaError, MediaFactory, SignalChannel
 from signaling.messages import ParticipantKind
 from signaling.registry import Registry
@@ -209,14 +212,28 @@ class _NoSnapshot:
     error: str | None = "media side not installed"
 
 
+def flood_guards(settings: Settings) -> AdmissionFactory:
+    """A ``FloodGuard`` per connection, with the limits of ``settings``."""
+    return partial(
+        FloodGuard,
+        rate=settings.ws_messages_per_second,
+        burst=settings.ws_message_burst,
+        strikes=settings.ws_flood_strikes,
+    )
+
+
 def install(
     app: FastAPI,
     media_factory: MediaFactory | None = None,
     *,
     timing: Timing | None = None,
-    limits: Limits | None = None,
+    admission: AdmissionFactory | None = None,
 ) -> Registry:
-    """Add ``/ws/cases/{case_id}`` to ``app``; the room registry goes on ``app.state.live``."""
+    """Add ``/ws/cases/{case_id}`` to ``app``; the room registry goes on ``app.state.live``.
+
+    Each connection gets a ``FloodGuard`` with the configured limits unless ``admission``
+    says otherwise.
+    """
     settings: Settings = app.state.settings
     adapter = LiveAdapter(app)
     registry = Registry(media_factory or _MediaNotInstalled)
@@ -225,13 +242,8 @@ def install(
         room_facts=adapter.room_facts,
         on_event=adapter.on_event,
         registry=registry,
+        admission=admission or flood_guards(settings),
         timing=timing or Timing(),
-        limits=limits
-        or Limits(
-            rate=settings.ws_messages_per_second,
-            burst=settings.ws_message_burst,
-            strikes=settings.ws_flood_strikes,
-        ),
     )
     app.state.live = registry
     before = len(app.router.routes)

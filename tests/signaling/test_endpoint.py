@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from server.platform.ratelimits import FloodGuard
+from signaling.admission import AdmissionFactory
 from signaling.endpoint import (
     AuthenticationFailed,
-    Limits,
     SignalingDeps,
     Timing,
     make_router,
@@ -68,7 +70,7 @@ Start = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 def start() -> Start:
     @contextlib.asynccontextmanager
     async def start(
-        timing: Timing | None = None, limits: Limits | None = None
+        timing: Timing | None = None, admission: AdmissionFactory = FloodGuard
     ) -> AsyncIterator[Harness]:
         events: list[RoomEvent] = []
         media = FakeMediaFactory()
@@ -84,8 +86,8 @@ def start() -> Start:
             room_facts=room_facts,
             on_event=on_event,
             registry=Registry(media),
+            admission=admission,
             timing=timing or Timing(join_timeout=2, ping_interval=1, idle_timeout=30),
-            limits=limits or Limits(),
         )
         app = FastAPI()
         app.include_router(make_router(deps))
@@ -215,7 +217,7 @@ async def test_offer_is_answered_by_the_media_side(live: Harness) -> None:
 
 
 async def test_flood_is_throttled_then_closed_while_another_room_works(start: Start) -> None:
-    async with start(limits=Limits(rate=20, burst=40, strikes=40)) as live:
+    async with start(admission=partial(FloodGuard, rate=20, burst=40, strikes=40)) as live:
         async with joined(live.url(), "tok-lead") as (flooder, _):
             sender = asyncio.create_task(_flood(flooder, 2000))
             assert (await next_of(flooder, "error"))["code"] == "rate_limited"

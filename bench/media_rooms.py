@@ -9,7 +9,7 @@ One room = one phone (640x480 @ 30 fps VP8 + Opus) -> two inspectors + recording
 client-facing OS processes, as in shared/reference/media-passthrough.md section 1:
 
 * server (``--role server``): answers offers received as JSON lines over loopback TCP.
-  ``ours`` = ``media.peers.MediaSession`` per room (recording on, segments hard-linked aside
+  ``ours`` = ``media.peers.PeerSession`` per room (recording on, segments hard-linked aside
   by the sink) in ``--workers`` media worker processes (``media.workers``; default one per
   core; 0 = in the server process), each room pinned to the worker with the fewest rooms,
   segments handed back to the server process as the web app does; ``stock`` = aiortc

@@ -1,18 +1,16 @@
 """Zero-basis preparation guide (零基础准备指南) for the applicant, built from the checklist.
 
 The guide is plain data (:func:`build_guide`); it renders to a self-contained HTML page for a
-phone (:func:`render_guide_html`) and to a PDF with an embedded CJK font
-(:func:`render_guide_pdf`). The applicant reads it before the video call: what to prepare,
-what the inspectors will ask to see and in which order, the key points and frequent problems.
+phone (:func:`render_guide_html`). The PDF, which needs an embedded CJK font, is rendered by
+the server (``server/inspection/guide_pdf.py``) from the same data and the same text helpers
+below. The applicant reads it before the video call: what to prepare, what the inspectors will
+ask to see and in which order, the key points and frequent problems.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from html import escape
-from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
 from checklists.engine import (
     BlockingFinding,
@@ -21,7 +19,6 @@ from checklists.engine import (
     MatterInfo,
     ScenarioInfo,
 )
-from checklists.fonts import pdf_text, register_cjk_font
 from checklists.schema import VideoCheck, WalkStage
 
 Bilingual = tuple[str, str]  # (zh, en)
@@ -189,7 +186,7 @@ def _documents(items: tuple[ChecklistItem, ...]) -> tuple[GuideDocument, ...]:
     return tuple(GuideDocument(name, tuple(ids)) for name, ids in needed.items())
 
 
-# --- text shared by both renderings -----------------------------------------------------------
+# --- text shared by the HTML below and the server's PDF (server/inspection/guide_pdf.py) -----
 
 LABELS: dict[str, Bilingual] = {
     "title": ("云踏勘零基础准备指南", "Cloud inspection: preparation guide"),
@@ -211,58 +208,58 @@ LABELS: dict[str, Bilingual] = {
 }
 
 
-def _pick(pair: Bilingual, lang: str) -> str:
+def pick(pair: Bilingual, lang: str) -> str:
     return pair[0] if lang == "zh" else pair[1]
 
 
-def _label(key: str, lang: str) -> str:
-    return _pick(LABELS[key], lang)
+def label(key: str, lang: str) -> str:
+    return pick(LABELS[key], lang)
 
 
-def _title(step: GuideStep, lang: str) -> str:
-    return _pick((step.title, step.title_en), lang)
+def step_title(step: GuideStep, lang: str) -> str:
+    return pick((step.title, step.title_en), lang)
 
 
-def _matter_line(guide: Guide, lang: str) -> str:
-    names = "、".join(_pick((m.name, m.name_en), lang) for m in guide.matters)
-    return f"{_label('matters', lang)}：{names}"
+def matter_line(guide: Guide, lang: str) -> str:
+    names = "、".join(pick((m.name, m.name_en), lang) for m in guide.matters)
+    return f"{label('matters', lang)}：{names}"
 
 
-def _scenario_line(guide: Guide, lang: str) -> str | None:
+def scenario_line(guide: Guide, lang: str) -> str | None:
     if not guide.scenarios:
         return None
-    names = "、".join(_pick((s.name, s.name_en), lang) for s in guide.scenarios)
-    return f"{_label('scenarios', lang)}：{names}"
+    names = "、".join(pick((s.name, s.name_en), lang) for s in guide.scenarios)
+    return f"{label('scenarios', lang)}：{names}"
 
 
-def _warning_text(finding: BlockingFinding, lang: str) -> str:
-    text = _pick((finding.message_zh, finding.message_en), lang)
+def warning_text(finding: BlockingFinding, lang: str) -> str:
+    text = pick((finding.message_zh, finding.message_en), lang)
     return f"{text} {finding.advice}" if finding.advice and lang == "zh" else text
 
 
-def _document_line(document: GuideDocument) -> str:
+def document_line(document: GuideDocument) -> str:
     return f"□ {document.name}（{'、'.join(document.item_ids)}）"
 
 
-def _step_heading(step: GuideStep, lang: str) -> str:
-    return f"{'★ ' if step.key else ''}{step.number}. {step.item_id} {_title(step, lang)}"
+def step_heading(step: GuideStep, lang: str) -> str:
+    return f"{'★ ' if step.key else ''}{step.number}. {step.item_id} {step_title(step, lang)}"
 
 
-def _step_lines(step: GuideStep, lang: str) -> list[str]:
+def step_lines(step: GuideStep, lang: str) -> list[str]:
     """The plain lines of a step, shared by the HTML and the PDF."""
-    lines = [f"{_label('show', lang)}：{step.show}", *step.notes]
+    lines = [f"{label('show', lang)}：{step.show}", *step.notes]
     if step.standard:
-        lines.append(f"{_label('standard', lang)}：{step.standard}")
+        lines.append(f"{label('standard', lang)}：{step.standard}")
     if step.documents:
-        lines.append(f"{_label('need', lang)}：{'、'.join(step.documents)}")
+        lines.append(f"{label('need', lang)}：{'、'.join(step.documents)}")
     if step.video is VideoCheck.no:
-        lines.append(_label("not_video", lang))
+        lines.append(label("not_video", lang))
     if not step.rectifiable:
-        lines.append(_label("not_rectifiable", lang))
+        lines.append(label("not_rectifiable", lang))
     return lines
 
 
-def _check_lang(lang: str) -> None:
+def check_lang(lang: str) -> None:
     if lang not in ("zh", "en"):
         raise ValueError(f"unsupported language {lang!r}; use 'zh' or 'en'")
 
@@ -297,24 +294,22 @@ def _tag(name: str, text: str, css_class: str | None = None) -> str:
 
 def render_guide_html(guide: Guide, lang: str = "zh") -> str:
     """A self-contained page (no external assets), readable on a 360 px wide phone."""
-    _check_lang(lang)
-    title = _label("title", lang)
-    header = [_tag("h1", title), _tag("p", _matter_line(guide, lang))]
-    if scenarios := _scenario_line(guide, lang):
+    check_lang(lang)
+    title = label("title", lang)
+    header = [_tag("h1", title), _tag("p", matter_line(guide, lang))]
+    if scenarios := scenario_line(guide, lang):
         header.append(_tag("p", scenarios))
     if lang == "en":
-        header.append(_tag("p", _label("zh_only", lang), "muted"))
+        header.append(_tag("p", label("zh_only", lang), "muted"))
     parts = [
         *header,
         _html_warnings(guide, lang),
-        _html_list(_label("tips", lang), [_pick(tip, lang) for tip in guide.tips]),
-        _html_list(
-            _label("documents", lang), [_document_line(d) for d in guide.documents], "plain"
-        ),
+        _html_list(label("tips", lang), [pick(tip, lang) for tip in guide.tips]),
+        _html_list(label("documents", lang), [document_line(d) for d in guide.documents], "plain"),
         _html_key_points(guide, lang),
-        _tag("h2", _label("route", lang)),
+        _tag("h2", label("route", lang)),
         *(_html_section(number, section, lang) for number, section in enumerate(guide.sections, 1)),
-        _tag("p", f"{_label('version', lang)}：{guide.catalogue_version}", "muted"),
+        _tag("p", f"{label('version', lang)}：{guide.catalogue_version}", "muted"),
     ]
     return (
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
@@ -333,125 +328,31 @@ def _html_list(heading: str, entries: list[str], css_class: str | None = None) -
 def _html_warnings(guide: Guide, lang: str) -> str:
     if not guide.warnings:
         return ""
-    entries = "".join(_tag("li", _warning_text(w, lang)) for w in guide.warnings)
-    heading = _tag("h2", f"！{_label('warnings', lang)}")
+    entries = "".join(_tag("li", warning_text(w, lang)) for w in guide.warnings)
+    heading = _tag("h2", f"！{label('warnings', lang)}")
     return f'<section class="warning">{heading}<ul>{entries}</ul></section>'
 
 
 def _html_key_points(guide: Guide, lang: str) -> str:
-    keys = [f"★ {s.item_id} {_title(s, lang)}" for s in guide.key_points]
+    keys = [f"★ {s.item_id} {step_title(s, lang)}" for s in guide.key_points]
     problems = [f"{s.item_id} {s.frequent_problem}" for s in guide.frequent_problems]
-    return _html_list(_label("key_points", lang), keys) + _html_list(
-        _label("problem", lang), problems, "problem"
+    return _html_list(label("key_points", lang), keys) + _html_list(
+        label("problem", lang), problems, "problem"
     )
 
 
 def _html_section(number: int, section: GuideSection, lang: str) -> str:
     steps = "".join(_html_step(step, lang) for step in section.steps)
     return (
-        f"<section>{_tag('h3', f'{number}. {_pick(section.title, lang)}')}"
-        f"{_tag('p', _pick(section.intro, lang), 'muted')}"
+        f"<section>{_tag('h3', f'{number}. {pick(section.title, lang)}')}"
+        f"{_tag('p', pick(section.intro, lang), 'muted')}"
         f'<ol class="route">{steps}</ol></section>'
     )
 
 
 def _html_step(step: GuideStep, lang: str) -> str:
-    lines = [_tag("h3", _step_heading(step, lang))]
-    lines += [_tag("p", line) for line in _step_lines(step, lang)]
+    lines = [_tag("h3", step_heading(step, lang))]
+    lines += [_tag("p", line) for line in step_lines(step, lang)]
     if step.frequent_problem:
-        lines.append(_tag("p", f"{_label('problem', lang)}：{step.frequent_problem}", "problem"))
+        lines.append(_tag("p", f"{label('problem', lang)}：{step.frequent_problem}", "problem"))
     return f'<li class="step{" key" if step.key else ""}">{"".join(lines)}</li>'
-
-
-# --- PDF --------------------------------------------------------------------------------------
-
-
-def render_guide_pdf(guide: Guide, lang: str = "zh") -> bytes:
-    """The guide as an A4 PDF with the CJK font embedded (see :mod:`checklists.fonts`).
-
-    Blocking (CPU) work: call it through ``asyncio.to_thread`` from async code.
-    """
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import SimpleDocTemplate
-
-    _check_lang(lang)
-    font = register_cjk_font()
-    buffer = io.BytesIO()
-    title = _label("title", lang)
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=title,
-        author="云踏勘 / cloud inspection",
-        invariant=True,  # same guide → same bytes
-        initialFontName=font,  # else an unused, unembedded Helvetica is declared
-    )
-    document.build(_pdf_story(guide, lang, _pdf_styles(font)))
-    return buffer.getvalue()
-
-
-def _pdf_styles(font: str) -> dict[str, Any]:
-    from reportlab.lib import colors
-    from reportlab.lib.styles import ParagraphStyle
-
-    base = ParagraphStyle("body", fontName=font, fontSize=10, leading=15, wordWrap="CJK")
-    return {
-        "body": base,
-        "h1": ParagraphStyle("h1", parent=base, fontSize=18, leading=26, spaceAfter=6),
-        "h2": ParagraphStyle(
-            "h2",
-            parent=base,
-            fontSize=13,
-            leading=20,
-            spaceBefore=10,
-            spaceAfter=4,
-            textColor=colors.HexColor("#0969da"),
-        ),
-        "h3": ParagraphStyle("h3", parent=base, fontSize=11, leading=17, spaceBefore=6),
-        "key": ParagraphStyle(
-            "key",
-            parent=base,
-            fontSize=11,
-            leading=17,
-            spaceBefore=6,
-            textColor=colors.HexColor("#9a6700"),
-        ),
-        "problem": ParagraphStyle("problem", parent=base, textColor=colors.HexColor("#cf222e")),
-        "step": ParagraphStyle("step", parent=base, leftIndent=10),
-    }
-
-
-def _pdf_story(guide: Guide, lang: str, styles: dict[str, Any]) -> list[Any]:
-    from reportlab.platypus import Paragraph
-
-    def para(text: str, style: str = "body") -> Any:
-        return Paragraph(xml_escape(pdf_text(text)), styles[style])
-
-    story = [para(_label("title", lang), "h1"), para(_matter_line(guide, lang))]
-    if scenarios := _scenario_line(guide, lang):
-        story.append(para(scenarios))
-    if guide.warnings:
-        story.append(para(f"！{_label('warnings', lang)}", "h2"))
-        story += [para(_warning_text(w, lang), "problem") for w in guide.warnings]
-    story.append(para(_label("tips", lang), "h2"))
-    story += [para(f"· {_pick(tip, lang)}") for tip in guide.tips]
-    story.append(para(_label("documents", lang), "h2"))
-    story += [para(_document_line(d)) for d in guide.documents]
-    story.append(para(_label("key_points", lang), "h2"))
-    story += [para(f"★ {s.item_id} {_title(s, lang)}") for s in guide.key_points]
-    story += [para(f"{s.item_id} {s.frequent_problem}", "problem") for s in guide.frequent_problems]
-    story.append(para(_label("route", lang), "h2"))
-    for number, section in enumerate(guide.sections, start=1):
-        story.append(para(f"{number}. {_pick(section.title, lang)}", "h2"))
-        for step in section.steps:
-            story.append(para(_step_heading(step, lang), "key" if step.key else "h3"))
-            story += [para(line, "step") for line in _step_lines(step, lang)]
-            if step.frequent_problem:
-                story.append(para(f"{_label('problem', lang)}：{step.frequent_problem}", "problem"))
-    story.append(para(f"{_label('version', lang)}：{guide.catalogue_version}"))
-    return story

@@ -59,7 +59,7 @@ class _Participant:
     offer_applied: bool = False
 
 
-class MediaSession:
+class PeerSession:
     """All media of one inspection room: peers, relays, recorders, snapshots."""
 
     def __init__(

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from server.auth.lookup_limit import FailureAllowance
     from server.cases.service import MatterLookup
     from server.opinions.signature_check import CachedCheck
+    from server.platform.ratelimits import TokenBucket
     from server.seaweed import SeaweedProcess
     from server.storage import ObjectStore
-    from signaling.limits import TokenBucket
 
 
 @dataclass

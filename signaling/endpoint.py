@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from signaling.admission import AdmissionFactory, Verdict
 from signaling.bus import CloseRequest, Outbox
-from signaling.limits import FloodGuard, Verdict
-from signaling.media import MediaError, MediaSession
+from signaling.media import MediaError, RoomMedia
 from signaling.messages import (
     MAX_FRAME_BYTES,
     Answer,
@@ -35,13 +35,11 @@ from signaling.messages import (
     ServerAnswer,
     ServerPing,
     SnapshotRequest,
-    SnapshotResultMessage,
     error,
     parse_client,
 )
 from signaling.registry import Registry
 from signaling.room import (
-    INSPECTORS_ONLY,
     Close,
     Effect,
     Emit,
@@ -84,20 +82,13 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    rate: float = 20.0
-    burst: float = 40.0
-    strikes: float = 40.0
-
-
-@dataclass(frozen=True, slots=True)
 class SignalingDeps:
     authenticate: Authenticator
     room_facts: FactsLookup
     on_event: EventSink
     registry: Registry
+    admission: AdmissionFactory  # each connection's flood limit, asked about every frame
     timing: Timing = field(default_factory=Timing)
-    limits: Limits = field(default_factory=Limits)
 
 
 def make_router(deps: SignalingDeps) -> APIRouter:
@@ -128,7 +119,7 @@ class _Connection:
         self.registry = deps.registry
         self.conn = self.registry.new_conn()
         self.outbox: Outbox = self.registry.bus.open(self.conn)
-        self.guard = FloodGuard(deps.limits.rate, deps.limits.burst, deps.limits.strikes)
+        self.admission = deps.admission()
         self.room: Room | None = None
         self.reason: LeftReason = "closed"
 
@@ -214,7 +205,7 @@ class _Connection:
         return text
 
     async def _frame(self, text: str | None) -> None:
-        verdict = self.guard.admit(time.monotonic())
+        verdict = self.admission.admit(time.monotonic())
         if verdict is Verdict.close:
             self._close(CloseCode.policy, "rate limit")
             raise _Stop
@@ -302,39 +293,42 @@ class _Connection:
     async def _to_media(self, effect: ToMedia) -> None:
         media = self.registry.media(self.case_id)
         try:
-            await asyncio.wait_for(
+            effects = await asyncio.wait_for(
                 self._negotiate(media, effect), timeout=self.deps.timing.call_timeout
             )
         except (MediaError, TimeoutError) as exc:
             failed = error(ErrorCode.media_error, detail=str(exc)[:200], about=effect.message.type)
             self.registry.bus.deliver(effect.conn, failed)
+            return
         except Exception:
             log.exception("media side failed", extra={"case_id": self.case_id})
             failed = error(ErrorCode.media_error, about=effect.message.type)
             self.registry.bus.deliver(effect.conn, failed)
+            return
+        await self._apply(effects)
 
-    async def _negotiate(self, media: MediaSession, effect: ToMedia) -> None:
-        pid, bus = effect.participant_id, self.registry.bus
+    async def _negotiate(self, media: RoomMedia, effect: ToMedia) -> list[Effect]:
+        """Carry ``effect`` out on the media side; returns what the room makes of the outcome."""
+        pid, kind, bus = effect.participant_id, effect.kind, self.registry.bus
         match effect.message:
             case Offer(sdp=sdp):
-                bus.deliver(effect.conn, ServerAnswer(sdp=await media.handle_offer(pid, sdp)))
+                answer = await media.handle_offer(pid, kind, sdp)
+                bus.deliver(effect.conn, ServerAnswer(sdp=answer))
             case IceRestart(sdp=sdp):
-                bus.deliver(effect.conn, ServerAnswer(sdp=await media.ice_restart(pid, sdp)))
+                answer = await media.ice_restart(pid, kind, sdp)
+                bus.deliver(effect.conn, ServerAnswer(sdp=answer))
             case Answer(sdp=sdp):
                 await media.handle_answer(pid, sdp)
             case Candidate(candidate=c, sdp_mid=mid, sdp_mline_index=index):
                 await media.add_ice_candidate(pid, c, mid, index)
-            case SnapshotRequest(request_id=request_id, item_id=item_id):
-                outcome = await media.snapshot(pid, item_id)
-                result = SnapshotResultMessage(
-                    request_id=request_id,
-                    requested_by=pid,
-                    item_id=item_id,
-                    ok=outcome.ok,
-                    snapshot_id=outcome.snapshot_id,
-                    error=outcome.error,
-                )
+            case SnapshotRequest(item_id=item_id) as request:
+                outcome = await media.snapshot(pid, effect.display_name, item_id)
                 if self.room is not None:
-                    for send in self.room.send_to(result, INSPECTORS_ONLY):
-                        assert isinstance(send, Send)
-                        bus.deliver(send.conn, send.message)
+                    return self.room.snapshot_taken(
+                        request,
+                        pid,
+                        ok=outcome.ok,
+                        snapshot_id=outcome.snapshot_id,
+                        failure=outcome.error,
+                    )
+        return []

@@ -1,7 +1,7 @@
 """What signaling needs from the media side (``media/``), as structural protocols.
 
 The topology is a star: each participant has one peer connection with the server, so offers
-and answers go between a participant and the server's ``MediaSession`` for the case. ``media``
+and answers go between a participant and the server's ``RoomMedia`` for the case. ``media``
 must not import ``signaling``; its classes satisfy these protocols by shape, and ``server`` wires
 a factory in. Arguments are plain values for that reason.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
+
+from signaling.messages import ParticipantKind
 
 
 class MediaError(Exception):
@@ -39,11 +41,14 @@ class SignalChannel(Protocol):
     ) -> None: ...
 
 
-class MediaSession(Protocol):
+class RoomMedia(Protocol):
     """The server's media side of one case room."""
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
-        """Apply the participant's offer; return the server's answer SDP."""
+    async def handle_offer(self, participant_id: str, kind: ParticipantKind, sdp: str) -> str:
+        """Apply the participant's offer; return the server's answer SDP.
+
+        ``kind`` (applicant or inspector: the room lets no one else send media) picks the seat.
+        """
         ...
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -58,12 +63,17 @@ class MediaSession(Protocol):
         sdp_mline_index: int | None,
     ) -> None: ...
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: ParticipantKind, sdp: str) -> str:
         """Apply an ICE-restart offer (network changed); return the answer SDP."""
         ...
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> SnapshotOutcome:
-        """Take a full-resolution frame of the applicant's camera for ``item_id``."""
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> SnapshotOutcome:
+        """Take a full-resolution frame of the applicant's camera for ``item_id``.
+
+        ``requester_name`` is the inspector's display name, for the watermark.
+        """
         ...
 
     async def leave(self, participant_id: str) -> None:
@@ -75,5 +85,5 @@ class MediaSession(Protocol):
         ...
 
 
-MediaFactory = Callable[[str, SignalChannel], MediaSession]
-"""``(case_id, channel) → MediaSession``; called when the first participant joins a room."""
+MediaFactory = Callable[[str, SignalChannel], RoomMedia]
+"""``(case_id, channel) → RoomMedia``; called when the first participant joins a room."""

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from signaling.bus import Bus, LocalBus
-from signaling.media import MediaFactory, MediaSession
+from signaling.media import MediaFactory, RoomMedia
 from signaling.messages import CloseCode, ServerCandidate, ServerOffer
 from signaling.room import Identity, Room
 
@@ -60,7 +60,7 @@ class Registry:
         self.bus: Bus = bus or LocalBus()
         self._media_factory = media_factory
         self._rooms: dict[str, Room] = {}
-        self._media: dict[str, MediaSession] = {}
+        self._media: dict[str, RoomMedia] = {}
         self._ids = itertools.count(1)
         self._ended: list[_Ended] = []
 
@@ -76,17 +76,17 @@ class Registry:
     def existing_room(self, case_id: str) -> Room | None:
         return self._rooms.get(case_id)
 
-    def media(self, case_id: str) -> MediaSession:
+    def media(self, case_id: str) -> RoomMedia:
         session = self._media.get(case_id)
         if session is None:
             channel = _RoomChannel(self.room(case_id), self.bus)
             session = self._media[case_id] = self._media_factory(case_id, channel)
         return session
 
-    def existing_media(self, case_id: str) -> MediaSession | None:
+    def existing_media(self, case_id: str) -> RoomMedia | None:
         return self._media.get(case_id)
 
-    def release_if_empty(self, case_id: str) -> MediaSession | None:
+    def release_if_empty(self, case_id: str) -> RoomMedia | None:
         """Forget an empty room; returns its media session for the caller to close."""
         room = self._rooms.get(case_id)
         if room is None or not room.empty:

@@ -34,19 +34,23 @@ from signaling.messages import (
     ServerMessage,
     ServerPong,
     SnapshotRequest,
+    SnapshotResultMessage,
     error,
 )
 
-# A call can only happen while the case waits for it or is running (已预约 / 踏勘中).
-JOINABLE_STATES = frozenset({"scheduled", "in_progress"})
-
 INSPECTORS_ONLY: frozenset[ParticipantKind] = frozenset({"inspector"})
 APPLICANT_ONLY: frozenset[ParticipantKind] = frozenset({"applicant"})
+# Who sends media (negotiates a peer connection): the applicant and the case's inspectors.
+MEDIA_SENDERS: frozenset[ParticipantKind] = frozenset({"applicant", "inspector"})
 # Who may send which message type; types not listed are open to every participant.
 SENDERS: dict[str, frozenset[ParticipantKind]] = {
     "current_item": INSPECTORS_ONLY,
     "snapshot_request": INSPECTORS_ONLY,
     "location": APPLICANT_ONLY,
+    "offer": MEDIA_SENDERS,
+    "answer": MEDIA_SENDERS,
+    "candidate": MEDIA_SENDERS,
+    "ice_restart": MEDIA_SENDERS,
 }
 STAFF_KINDS: frozenset[ParticipantKind] = frozenset({"inspector", "observer"})
 
@@ -78,10 +82,14 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class RoomFacts:
-    """What the server knows about the case at join time."""
+    """What the server knows about the case at join time.
+
+    ``joinable``: the case's state lets a call be joined (the server decides, from its state
+    machine; the room only applies it after the membership check).
+    """
 
     case_id: str
-    state: str
+    joinable: bool
     inspector_ids: frozenset[str]
     applicant_ids: frozenset[str] = frozenset()  # link ids; empty: any link of this case
     observer_ids: frozenset[str] = frozenset()
@@ -106,11 +114,17 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class ToMedia:
-    """Hand a negotiation or snapshot message to the media side for this participant."""
+    """Hand a negotiation or snapshot message to the media side for this participant.
+
+    Carries who sends it (kind, name), so the media side needs no look-up of its own: the
+    kind picks the media seat, the name goes on a snapshot's watermark.
+    """
 
     participant_id: str
     conn: ConnId
     message: MediaRequest
+    kind: ParticipantKind
+    display_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +196,7 @@ def admission(identity: Identity, facts: RoomFacts) -> CloseCode | None:
             member = pid in facts.observer_ids
     if not member:
         return CloseCode.policy
-    if facts.state not in JOINABLE_STATES:
+    if not facts.joinable:
         return CloseCode.not_joinable
     return None
 
@@ -355,4 +369,25 @@ class Room:
             case SnapshotRequest():
                 if not self.conns(APPLICANT_ONLY):
                     return [Send(conn, error(ErrorCode.applicant_absent, about=message.type))]
-        return [ToMedia(pid, conn, message)]
+        identity = member.identity
+        return [ToMedia(pid, conn, message, identity.kind, identity.display_name)]
+
+    def snapshot_taken(
+        self,
+        request: SnapshotRequest,
+        requested_by: str,
+        *,
+        ok: bool,
+        snapshot_id: str | None = None,
+        failure: str | None = None,
+    ) -> list[Effect]:
+        """The media side answered ``request``: every inspector sees the outcome."""
+        result = SnapshotResultMessage(
+            request_id=request.request_id,
+            requested_by=requested_by,
+            item_id=request.item_id,
+            ok=ok,
+            snapshot_id=snapshot_id,
+            error=failure,
+        )
+        return self.send_to(result, INSPECTORS_ONLY)

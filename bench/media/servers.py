@@ -42,7 +42,7 @@ class KeepSink:
 
 
 class OursServer:
-    """A `media.peers.MediaSession` per room, in `workers` worker processes (0: in this one).
+    """A `media.peers.PeerSession` per room, in `workers` worker processes (0: in this one).
 
     With workers, rooms are pinned by the pool (fewest open rooms first) and this process
     keeps what the web process keeps: signaling and the sink.
@@ -66,7 +66,7 @@ class OursServer:
             await self.pool.start()
 
     def _session(self, room: int) -> Any:
-        from media.peers import MediaSession
+        from media.peers import PeerSession
 
         if room not in self.sessions:
             base = self.work / f"room{room}"
@@ -74,7 +74,7 @@ class OursServer:
             (base / "keep").mkdir()
             sink = self.sinks[room] = KeepSink(base / "keep")
             if self.pool is None:
-                session = MediaSession(sink=sink, directory=base / "tmp", record=True)
+                session = PeerSession(sink=sink, directory=base / "tmp", record=True)
             else:
                 session = self.pool.open_room(
                     f"room{room}", sink=sink, directory=base / "tmp", record=True

@@ -1,7 +1,7 @@
 """Media worker processes: rooms pinned to one of N processes, the web process keeps the rest.
 
 `MediaWorkerPool` (parent side) starts the workers and opens rooms; each room is a
-`RemoteSession` with the interface of `media.peers.MediaSession`. `protocol` is what crosses
+`RemoteSession` with the interface of `media.peers.PeerSession`. `protocol` is what crosses
 the socket; `process` is what runs inside a worker.
 """
 

@@ -53,7 +53,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 class RemoteSession:
-    """Stands in for a `media.peers.MediaSession` running in a worker process.
+    """Stands in for a `media.peers.PeerSession` running in a worker process.
 
     Same async interface (`handle_offer`, `leave`, `snapshot`, `close`) and the same
     exception types for the same failures, plus `stats()`. Once its worker is gone, `lost`
@@ -88,7 +88,7 @@ class RemoteSession:
         return self._worker.pid
 
     async def handle_offer(self, participant_id: str, role: str, sdp: str) -> str:
-        """Answer a participant's offer (see `MediaSession.handle_offer`)."""
+        """Answer a participant's offer (see `PeerSession.handle_offer`)."""
         answer = await self._call("offer", participant_id=participant_id, role=role, sdp=sdp)
         return str(answer)
 
@@ -99,7 +99,7 @@ class RemoteSession:
         sdp_mid: str | None,
         sdp_mline_index: int | None,
     ) -> None:
-        """Pass on a trickled candidate (see `MediaSession.add_ice_candidate`)."""
+        """Pass on a trickled candidate (see `PeerSession.add_ice_candidate`)."""
         await self._call(
             "candidate",
             participant_id=participant_id,

@@ -1,6 +1,6 @@
 """Inside a media worker process: its own event loop and aiortc, serving the rooms pinned to it.
 
-Each room is a `media.peers.MediaSession` whose sink forwards finished segments and gaps to
+Each room is a `media.peers.PeerSession` whose sink forwards finished segments and gaps to
 the parent (which uploads and records them) and waits for the parent's answer, so a segment
 file is only removed after it was stored. The parent owns the shutdown order (rooms first,
 their last segments stored, then the workers) and says "stop"; the worker ignores SIGINT (a
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import uvloop
 
-from media.peers import MediaSession
+from media.peers import PeerSession
 from media.recorder import GapInfo, SegmentInfo
 from media.workers.protocol import (
     Hello,
@@ -84,7 +84,7 @@ class WorkerServer:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._writer: asyncio.StreamWriter | None = None
-        self.rooms: dict[str, MediaSession] = {}
+        self.rooms: dict[str, PeerSession] = {}
         self._sink_calls: dict[int, asyncio.Future[None]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -148,7 +148,7 @@ class WorkerServer:
         if request.room in self.rooms:
             raise WorkerError(f"room {request.room} is already open")
         args = request.args
-        self.rooms[request.room] = MediaSession(
+        self.rooms[request.room] = PeerSession(
             sink=_ParentSink(self, request.room),
             directory=Path(args["directory"]),
             segment_seconds=float(args["segment_seconds"]),

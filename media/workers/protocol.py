@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from media.aiortc_hooks import HookError
-from media.peers import MediaSession
+from media.peers import PeerSession
 from media.recorder import GapInfo, SegmentInfo
 from media.snapshots import SnapshotError
 
@@ -116,8 +116,8 @@ class SessionStats:
     recorders: dict[str, RecorderStats]
 
 
-def session_stats(session: MediaSession) -> SessionStats:
-    """The counters of an in-process `MediaSession` (the worker sends these to the parent)."""
+def session_stats(session: PeerSession) -> SessionStats:
+    """The counters of an in-process `PeerSession` (the worker sends these to the parent)."""
     relays = {
         slot: RelayStats(
             packets_in=relay.packets_in,

@@ -55,6 +55,7 @@ from server.errors import InvalidState
 __all__ = [
     "ACTION_LABELS",
     "APPLICANT_WAIT_STATES",
+    "CALL_STATES",
     "STATE_LABELS",
     "TERMINAL_STATES",
     "TRANSITIONS",
@@ -62,6 +63,7 @@ __all__ = [
     "CaseState",
     "Label",
     "allowed_actions",
+    "is_joinable",
     "is_terminal",
     "next_state",
     "waits_on_applicant",
@@ -120,6 +122,9 @@ TERMINAL_STATES: frozenset[CaseState] = frozenset({S.closed, S.cancelled})
 
 # While the case sits in one of these, the SLA clock is paused (等待申请人，暂停计时).
 APPLICANT_WAIT_STATES: frozenset[CaseState] = frozenset({S.rescheduling, S.rectification_requested})
+
+# A live call (视频踏勘) may be joined while the case waits for it or runs (已预约 / 踏勘中).
+CALL_STATES: frozenset[CaseState] = frozenset({S.scheduled, S.in_progress})
 
 # A pair is assigned and no call is running: a dispatcher may swap one inspector.
 _REPLACEABLE: tuple[CaseState, ...] = (
@@ -243,6 +248,11 @@ def next_state(current: CaseState, action: CaseAction) -> CaseState:
 
 def is_terminal(state: CaseState) -> bool:
     return state in TERMINAL_STATES
+
+
+def is_joinable(state: str) -> bool:
+    """True if the case's live call may be joined in ``state`` (an unknown state: never)."""
+    return state in CALL_STATES
 
 
 def waits_on_applicant(state: CaseState) -> bool:

@@ -7,9 +7,10 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
-from checklists.guide import build_guide, render_guide_html, render_guide_pdf
+from checklists.guide import build_guide, render_guide_html
 from checklists.schema import Catalogue
 from server.cases.models import Case
+from server.inspection.guide_pdf import render_guide_pdf
 from server.inspection.service import case_checklist
 
 

@@ -1,6 +1,6 @@
-"""The media side of a case room: ``media.peers.MediaSession`` wired to storage and evidence.
+"""The media side of a case room: ``media.peers.PeerSession`` wired to storage and evidence.
 
-One ``CaseMedia`` per live room implements ``signaling.media.MediaSession``. Recorded segments
+One ``CaseMedia`` per live room implements ``signaling.media.RoomMedia``. Recorded segments
 go to object storage and become ``segment`` evidence, a publisher's absence a ``gap``, and an
 inspector's snapshot request a watermarked JPEG plus ``snapshot`` evidence. Every database
 write opens its own short session: none is held for the life of a call.
@@ -27,8 +27,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checklists.fonts import CjkFontNotFound, cjk_font_path
-from media.peers import MediaSession as PeerSession
+from media.peers import PeerSession
 from media.recorder import SEGMENT_SECONDS, GapInfo, SegmentInfo
 from media.snapshots import SnapshotError, Watermark
 from media.workers import (
@@ -48,17 +47,17 @@ from server.evidence.models import Evidence
 from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
 from server.live.offers import check_offer
+from server.platform.fonts import CjkFontNotFound, cjk_font_path
 from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
 from signaling.messages import CloseCode
 from signaling.registry import Registry
-from signaling.room import Identity, Room
+from signaling.room import Room
 
 log = logging.getLogger(__name__)
 
 SEGMENT_TYPES = {"video": "video/webm", "audio": "audio/webm"}
 RECORDER = Actor.system("recorder")
-MEDIA_ROLES = frozenset({"applicant", "inspector"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +91,6 @@ class _Room:
     def _room(self) -> Room | None:
         registry: Registry = self._app.state.live
         return registry.existing_room(self.case_id)
-
-    def identity(self, participant_id: str) -> Identity | None:
-        room = self._room()
-        member = room.members.get(participant_id) if room is not None else None
-        return member.identity if member is not None else None
 
     def close_connections(self, reason: str) -> int:
         """Close every participant's socket with 1011: their clients rejoin by themselves."""
@@ -217,7 +211,7 @@ def _segment_meta(segment: SegmentInfo, seq: int) -> dict[str, Any]:
 
 
 class CaseMedia:
-    """``signaling.media.MediaSession`` for one case room, on top of ``media.peers``."""
+    """``signaling.media.RoomMedia`` for one case room, on top of ``media.peers``."""
 
     def __init__(
         self,
@@ -279,17 +273,11 @@ class CaseMedia:
             closed,
         )
 
-    def _media_role(self, participant_id: str) -> str:
-        identity = self._room.identity(participant_id)
-        if identity is None or identity.kind not in MEDIA_ROLES:
-            raise MediaError("only the applicant and the case's inspectors send media")
-        return identity.kind
-
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
-        role = self._media_role(participant_id)
+    async def handle_offer(self, participant_id: str, kind: str, sdp: str) -> str:
+        """``kind`` is the applicant's or an inspector's: the room lets no one else offer."""
         check_offer(sdp)
         try:
-            return await self._session().handle_offer(participant_id, role, sdp)
+            return await self._session().handle_offer(participant_id, kind, sdp)
         except ValueError as exc:  # bad SDP, both inspector seats taken
             raise MediaError(str(exc)) from exc
         except WorkerError as exc:  # the worker died or the pool is not running
@@ -306,7 +294,6 @@ class CaseMedia:
         sdp_mline_index: int | None,
     ) -> None:
         """A trickled candidate goes to the participant's server-side peer connection."""
-        self._media_role(participant_id)
         try:
             await self._session().add_ice_candidate(
                 participant_id, candidate, sdp_mid, sdp_mline_index
@@ -314,13 +301,15 @@ class CaseMedia:
         except (ValueError, WorkerError) as exc:  # a malformed candidate; the worker is gone
             raise MediaError(str(exc)) from exc
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: str, sdp: str) -> str:
         # A new connection replaces the old one; the recording shows the break as a gap.
-        return await self.handle_offer(participant_id, sdp)
+        return await self.handle_offer(participant_id, kind, sdp)
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> SnapshotResult:
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> SnapshotResult:
         try:
-            evidence_id = await self._snapshot(requested_by, item_id)
+            evidence_id = await self._snapshot(requested_by, requester_name, item_id)
         except (SnapshotError, WorkerError) as exc:
             return SnapshotResult(False, error=str(exc))
         except AppError as exc:
@@ -328,7 +317,7 @@ class CaseMedia:
             return SnapshotResult(False, error=exc.message_en)
         return SnapshotResult(True, snapshot_id=evidence_id)
 
-    async def _snapshot(self, requested_by: str, item_id: str | None) -> str:
+    async def _snapshot(self, requested_by: str, requester_name: str, item_id: str | None) -> str:
         if self.peers is None:  # nobody has negotiated media yet
             raise SnapshotError("the applicant is not sending video")
         ctx = self._room.ctx
@@ -339,10 +328,9 @@ class CaseMedia:
             checklist = await session.get(CaseChecklist, self.case_id)
             position = await self._room.position(session, case)
         items = [item_id] if item_id else [checklist.current_item] if checklist else []
-        identity = self._room.identity(requested_by)
         watermark = Watermark(
             case_number=case.number,
-            inspector=identity.display_name if identity else requested_by,
+            inspector=requester_name or requested_by,
             taken_at=utcnow(),
             gps=(position.lat, position.lng) if position else None,
             font_path=await asyncio.to_thread(_font_path),

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,13 +23,16 @@ from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.cases.access import CaseView, current_inspectors
 from server.cases.models import Case
+from server.cases.states import is_joinable
 from server.config import Settings
 from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
 from server.inspection.service import set_current_item
 from server.live.turn import ice_servers
-from signaling.endpoint import AuthenticationFailed, Limits, SignalingDeps, Timing, make_router
+from server.platform.ratelimits import FloodGuard
+from signaling.admission import AdmissionFactory
+from signaling.endpoint import AuthenticationFailed, SignalingDeps, Timing, make_router
 from signaling.media import MediaError, MediaFactory, SignalChannel
 from signaling.messages import ParticipantKind
 from signaling.registry import Registry
@@ -110,7 +114,7 @@ class LiveAdapter:
             site = Site(case.site_lat, case.site_lng)
         # Applicant links are checked (revoked, expired) by resolve_token; any live link of
         # this case admits. No observers yet: supervisors watching calls is a later decision.
-        return RoomFacts(case.id, case.state, frozenset(inspectors), site=site)
+        return RoomFacts(case.id, is_joinable(case.state), frozenset(inspectors), site=site)
 
     def on_event(self, event: RoomEvent, at: datetime) -> asyncio.Future[None]:
         """Start persisting ``event`` at once, detached: a replaced or closed connection
@@ -171,7 +175,7 @@ class _MediaNotInstalled:
     def __init__(self, case_id: str, channel: SignalChannel) -> None:
         del case_id, channel
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+    async def handle_offer(self, participant_id: str, kind: str, sdp: str) -> str:
         raise MediaError("media side not installed")
 
     async def handle_answer(self, participant_id: str, sdp: str) -> None:
@@ -186,10 +190,12 @@ class _MediaNotInstalled:
     ) -> None:
         raise MediaError("media side not installed")
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: str, sdp: str) -> str:
         raise MediaError("media side not installed")
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> _NoSnapshot:
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> _NoSnapshot:
         raise MediaError("media side not installed")
 
     async def leave(self, participant_id: str) -> None:
@@ -206,14 +212,28 @@ class _NoSnapshot:
     error: str | None = "media side not installed"
 
 
+def flood_guards(settings: Settings) -> AdmissionFactory:
+    """A ``FloodGuard`` per connection, with the limits of ``settings``."""
+    return partial(
+        FloodGuard,
+        rate=settings.ws_messages_per_second,
+        burst=settings.ws_message_burst,
+        strikes=settings.ws_flood_strikes,
+    )
+
+
 def install(
     app: FastAPI,
     media_factory: MediaFactory | None = None,
     *,
     timing: Timing | None = None,
-    limits: Limits | None = None,
+    admission: AdmissionFactory | None = None,
 ) -> Registry:
-    """Add ``/ws/cases/{case_id}`` to ``app``; the room registry goes on ``app.state.live``."""
+    """Add ``/ws/cases/{case_id}`` to ``app``; the room registry goes on ``app.state.live``.
+
+    Each connection gets a ``FloodGuard`` with the configured limits unless ``admission``
+    says otherwise.
+    """
     settings: Settings = app.state.settings
     adapter = LiveAdapter(app)
     registry = Registry(media_factory or _MediaNotInstalled)
@@ -222,13 +242,8 @@ def install(
         room_facts=adapter.room_facts,
         on_event=adapter.on_event,
         registry=registry,
+        admission=admission or flood_guards(settings),
         timing=timing or Timing(),
-        limits=limits
-        or Limits(
-            rate=settings.ws_messages_per_second,
-            burst=settings.ws_message_burst,
-            strikes=settings.ws_flood_strikes,
-        ),
     )
     app.state.live = registry
     before = len(app.router.routes)

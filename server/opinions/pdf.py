@@ -34,9 +34,9 @@ from reportlab.platypus import (
 )
 
 from checklists.engine import VerdictValue
-from checklists.fonts import pdf_text, register_cjk_font
 from server.opinions.content import OpinionContent, Photo, content_hash
 from server.opinions.qr import QR_KEYWORD_PREFIX, ROOT_KEYWORD_PREFIX, qr_payload
+from server.platform.fonts import pdf_text, register_cjk_font
 from server.platform.time import shanghai_time
 
 HASH_KEYWORD_PREFIX = "content-sha256:"

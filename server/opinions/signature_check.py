@@ -18,7 +18,7 @@ from server.errors import AppError, TooManyRequests
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from server.opinions.verify import VerificationReport, verify_pdf
-from signaling.limits import TokenBucket
+from server.platform.ratelimits import TokenBucket
 
 # Per client address: a person scanning QR codes at a counter stays far below this; a script
 # that makes the server re-verify PDFs in a loop does not.

@@ -13,6 +13,7 @@ from server.cases.states import (
     CaseAction,
     CaseState,
     allowed_actions,
+    is_joinable,
     is_terminal,
     next_state,
     waits_on_applicant,
@@ -185,6 +186,13 @@ def _reachable_from(start: CaseState) -> set[CaseState]:
 def test_clock_pauses_only_while_waiting_on_the_applicant() -> None:
     paused = {s for s in CaseState if waits_on_applicant(s)}
     assert paused == {S.rescheduling, S.rectification_requested}
+
+
+def test_a_call_is_joined_only_while_scheduled_or_in_progress() -> None:
+    joinable = {s for s in CaseState if is_joinable(s)}
+    assert joinable == {S.scheduled, S.in_progress}
+    assert is_joinable("in_progress")  # the column's plain string works as well
+    assert not is_joinable("no-such-state")
 
 
 def test_every_state_and_action_has_both_labels() -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pypdf import PdfReader
 
 from checklists.engine import build_checklist
-from checklists.guide import Guide, build_guide, render_guide_html, render_guide_pdf
+from checklists.guide import Guide, build_guide, render_guide_html
 from checklists.loader import load_catalogue
 from checklists.schema import Catalogue, WalkStage
 from tests.checklists.helpers import edit
@@ -23,21 +20,6 @@ def full_guide(catalogue: Catalogue, matter: str) -> Guide:
     """The guide for one matter with every one of its scenarios switched on."""
     scenarios = list(catalogue.matter(matter).scenarios)
     return build_guide(build_checklist(catalogue, [matter], scenarios))
-
-
-def pdf_text(pdf: bytes) -> str:
-    reader = PdfReader(io.BytesIO(pdf))
-    return re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
-
-
-def pdf_fonts(pdf: bytes) -> list[Any]:
-    fonts: dict[str, Any] = {}
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        resources: Any = page["/Resources"]
-        for ref in resources["/Font"].values():
-            font = ref.get_object()
-            fonts[font["/BaseFont"]] = font
-    return list(fonts.values())
 
 
 def test_guide_follows_the_walk_order(catalogue: Catalogue) -> None:
@@ -119,33 +101,3 @@ def test_html_guide_in_english_uses_english_titles(catalogue: Catalogue) -> None
 def test_unsupported_language_is_refused(catalogue: Catalogue) -> None:
     with pytest.raises(ValueError, match="unsupported language"):
         render_guide_html(full_guide(catalogue, "FS"), lang="fr")
-
-
-@pytest.mark.parametrize("matter", MATTERS)
-def test_pdf_guide_in_chinese_contains_the_key_items(catalogue: Catalogue, matter: str) -> None:
-    guide = full_guide(catalogue, matter)
-    pdf = render_guide_pdf(guide)
-    assert pdf.startswith(b"%PDF")
-    text = pdf_text(pdf)
-    assert "零基础准备指南" in text
-    for step in guide.key_points:
-        assert re.sub(r"\s+", "", f"{step.item_id}{step.title}") in text
-
-
-def test_pdf_guide_embeds_the_cjk_font(catalogue: Catalogue) -> None:
-    fonts = pdf_fonts(render_guide_pdf(full_guide(catalogue, "CY")))
-    assert fonts
-    for font in fonts:
-        assert "WenQuanYi" in font["/BaseFont"]
-        assert "/FontFile2" in font["/FontDescriptor"]  # TrueType outlines embedded
-
-
-def test_pdf_draws_degrees_celsius_the_font_can_show(catalogue: Catalogue) -> None:
-    text = pdf_text(render_guide_pdf(full_guide(catalogue, "FS")))
-    assert "0–8°C" in text
-    assert "℃" not in text
-
-
-def test_pdf_is_reproducible(catalogue: Catalogue) -> None:
-    guide = full_guide(catalogue, "XC")
-    assert render_guide_pdf(guide) == render_guide_pdf(guide)

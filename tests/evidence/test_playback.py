@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from media.peers import MediaSession
+from media.peers import PeerSession
 from server.context import AppContext
 from server.evidence.playback import (
     SOURCE_CLOCK_HEADER,
@@ -140,7 +140,7 @@ async def test_a_track_still_being_recorded_serves_what_is_stored(
 async def test_a_real_call_with_a_rejoin_plays_through_with_its_gap(
     app: FastAPI, ctx: AppContext, client: httpx.AsyncClient, journey: Journey, tmp_path: Path
 ) -> None:
-    session = MediaSession(
+    session = PeerSession(
         sink=EvidenceSink(_Room(app, journey.case_id)), directory=tmp_path, segment_seconds=1.0
     )
     try:

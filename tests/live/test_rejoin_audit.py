@@ -16,9 +16,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from server.audit.models import AuditRecord
 from server.context import AppContext
 from server.live.wiring import install
-from signaling.testing import FakeMediaFactory
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
+from tests.signaling.fakes import FakeMediaFactory
 from tests.signaling.live_server import WAIT, next_of, running, send
 
 REJOINS = 30

@@ -21,9 +21,9 @@ from server.config import Settings
 from server.context import AppContext
 from server.live.wiring import install
 from signaling.messages import CloseCode
-from signaling.testing import FAKE_ANSWER_SDP, FakeMediaFactory
 from tests.fixtures.app import Api
 from tests.flows import Journey, open_case, schedule, start_journey
+from tests.signaling.fakes import FAKE_ANSWER_SDP, FakeMediaFactory
 from tests.signaling.live_server import close_code, joined, next_of, refused, running, send
 
 

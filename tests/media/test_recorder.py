@@ -15,7 +15,7 @@ import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.peers import MediaSession
+from media.peers import PeerSession
 from tests.helpers import wait_until
 from tests.media import (  # noqa: F401
     HEIGHT,
@@ -49,7 +49,7 @@ async def test_segments_cover_every_received_frame_and_a_rejoin_leaves_a_gap(
     kept = tmp_path / "kept"
     kept.mkdir()
     sink = MemorySink(kept)
-    session = MediaSession(sink=sink, directory=tmp_path, segment_seconds=1.0)
+    session = PeerSession(sink=sink, directory=tmp_path, segment_seconds=1.0)
     relay = None
     try:
         for _ in range(2):  # the phone joins, drops, and rejoins
@@ -213,7 +213,7 @@ async def test_audio_and_video_segments_are_placed_on_the_phones_clock(tmp_path:
     kept = tmp_path / "kept"
     kept.mkdir()
     sink = MemorySink(kept)
-    session = MediaSession(sink=sink, directory=tmp_path, segment_seconds=1.0)
+    session = PeerSession(sink=sink, directory=tmp_path, segment_seconds=1.0)
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     pc.addTransceiver(video, direction="sendonly")
     pc.addTransceiver(audio, direction="sendonly")

@@ -1,4 +1,4 @@
-"""Zero-transcode fan-out through a server-side `MediaSession`, with real aiortc peers."""
+"""Zero-transcode fan-out through a server-side `PeerSession`, with real aiortc peers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from aiortc.codecs import opus, vpx
 
 from media.aiortc_hooks import filter_remb, observe_remb
-from media.peers import MediaSession
+from media.peers import PeerSession
 from tests.helpers import wait_until
 from tests.media import HEIGHT, WIDTH, Client, MemorySink, connect
 
@@ -50,9 +50,9 @@ def codec_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[int]]:
 
 
 @pytest.fixture
-async def session(tmp_path: Path) -> AsyncIterator[MediaSession]:
+async def session(tmp_path: Path) -> AsyncIterator[PeerSession]:
     (tmp_path / "kept").mkdir()
-    session = MediaSession(sink=MemorySink(tmp_path / "kept"), directory=tmp_path)
+    session = PeerSession(sink=MemorySink(tmp_path / "kept"), directory=tmp_path)
     yield session
     await session.close()
 
@@ -62,7 +62,7 @@ def video_of(client: Client) -> Any:
 
 
 async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_transcoding(
-    session: MediaSession, codec_calls: dict[str, set[int]]
+    session: PeerSession, codec_calls: dict[str, set[int]]
 ) -> None:
     phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
     first = await connect(
@@ -107,7 +107,7 @@ async def test_inspectors_get_phone_video_and_audio_flows_both_ways_without_tran
             await client.close()
 
 
-async def test_failed_or_closed_peer_is_removed_from_the_session(session: MediaSession) -> None:
+async def test_failed_or_closed_peer_is_removed_from_the_session(session: PeerSession) -> None:
     phone = await connect(lambda sdp: session.handle_offer("p", "applicant", sdp), role="applicant")
     await wait_until(lambda: session.relays["applicant.video"].packets_in > 5)
     await phone.close()
@@ -124,7 +124,7 @@ def video_sender(client: Client) -> Any:
 
 
 async def test_the_slowest_inspectors_estimate_reaches_the_phone_as_remb(
-    session: MediaSession,
+    session: PeerSession,
 ) -> None:
     slow_bps = 256_000  # exactly representable in REMB's mantissa; above the encoder's floor
     fast_bps = 1_024_000  # the same: 1000 × 2^10

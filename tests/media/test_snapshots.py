@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from media.peers import MediaSession
+from media.peers import PeerSession
 from media.snapshots import Watermark, decode_last_picture
 from tests.helpers import wait_until
 from tests.media import HEIGHT, WIDTH, MemorySink, connect, loopback_ice  # noqa: F401
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("loopback_ice")
 
 
 async def test_snapshot_is_full_resolution_and_watermarked(tmp_path: Path) -> None:
-    session = MediaSession(sink=MemorySink(tmp_path), directory=tmp_path, record=False)
+    session = PeerSession(sink=MemorySink(tmp_path), directory=tmp_path, record=False)
     phone = await connect(lambda s: session.handle_offer("p", "applicant", s), role="applicant")
     try:
         relay = session.relays["applicant.video"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from media.peers import MediaSession, remote_candidate
+from media.peers import PeerSession, remote_candidate
 from media.workers import MediaWorkerPool
 from tests.helpers import wait_until
 from tests.media import MemorySink, connect, loopback_ice  # noqa: F401
@@ -71,7 +71,7 @@ class Trickler:
 
 
 async def test_trickled_candidates_reach_the_servers_peer_connection(tmp_path: Path) -> None:
-    session = MediaSession(sink=MemorySink(tmp_path), directory=tmp_path, record=False)
+    session = PeerSession(sink=MemorySink(tmp_path), directory=tmp_path, record=False)
     trickler = Trickler(session)
     try:
         phone = await connect(trickler, role="applicant")

@@ -20,7 +20,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 from pydantic import ValidationError
 
-from media.peers import MediaSession
+from media.peers import PeerSession
 from media.snapshots import SnapshotError, Watermark
 from media.workers import MediaWorkerPool, RemoteSession, WorkerError, WorkerLost
 from server.config import Settings
@@ -170,7 +170,7 @@ async def test_worker_errors_come_back_with_their_type_and_message(
     pool: MediaWorkerPool, tmp_path: Path
 ) -> None:
     room, _ = room_in(pool, tmp_path)
-    local = MediaSession(sink=MemorySink(tmp_path), directory=tmp_path / "work")
+    local = PeerSession(sink=MemorySink(tmp_path), directory=tmp_path / "work")
     offer = await h264_offer()
     watermark = Watermark("QX-1", "张三", datetime.now(UTC))
     try:

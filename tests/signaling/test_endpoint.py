@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from server.platform.ratelimits import FloodGuard
+from signaling.admission import AdmissionFactory
 from signaling.endpoint import (
     AuthenticationFailed,
-    Limits,
     SignalingDeps,
     Timing,
     make_router,
@@ -25,7 +27,7 @@ from signaling.endpoint import (
 from signaling.messages import MAX_FRAME_BYTES, CloseCode
 from signaling.registry import Registry
 from signaling.room import Identity, ParticipantEntered, ParticipantExited, RoomEvent, RoomFacts
-from signaling.testing import FAKE_ANSWER_SDP, FakeMediaFactory
+from tests.signaling.fakes import FAKE_ANSWER_SDP, FakeMediaFactory
 from tests.signaling.live_server import close_code, joined, next_of, refused, running, send
 
 IDENTITIES = {
@@ -36,9 +38,9 @@ IDENTITIES = {
     "tok-other": Identity("i9", "inspector", "Other"),
 }
 FACTS = {
-    "case1": RoomFacts("case1", "in_progress", frozenset({"i1", "i2"}), frozenset({"link1"})),
-    "case2": RoomFacts("case2", "scheduled", frozenset({"i9"}), frozenset({"link2"})),
-    "case3": RoomFacts("case3", "received", frozenset({"i1", "i2"})),
+    "case1": RoomFacts("case1", True, frozenset({"i1", "i2"}), frozenset({"link1"})),
+    "case2": RoomFacts("case2", True, frozenset({"i9"}), frozenset({"link2"})),
+    "case3": RoomFacts("case3", False, frozenset({"i1", "i2"})),
 }
 
 
@@ -68,7 +70,7 @@ Start = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 def start() -> Start:
     @contextlib.asynccontextmanager
     async def start(
-        timing: Timing | None = None, limits: Limits | None = None
+        timing: Timing | None = None, admission: AdmissionFactory = FloodGuard
     ) -> AsyncIterator[Harness]:
         events: list[RoomEvent] = []
         media = FakeMediaFactory()
@@ -84,8 +86,8 @@ def start() -> Start:
             room_facts=room_facts,
             on_event=on_event,
             registry=Registry(media),
+            admission=admission,
             timing=timing or Timing(join_timeout=2, ping_interval=1, idle_timeout=30),
-            limits=limits or Limits(),
         )
         app = FastAPI()
         app.include_router(make_router(deps))
@@ -215,7 +217,7 @@ async def test_offer_is_answered_by_the_media_side(live: Harness) -> None:
 
 
 async def test_flood_is_throttled_then_closed_while_another_room_works(start: Start) -> None:
-    async with start(limits=Limits(rate=20, burst=40, strikes=40)) as live:
+    async with start(admission=partial(FloodGuard, rate=20, burst=40, strikes=40)) as live:
         async with joined(live.url(), "tok-lead") as (flooder, _):
             sender = asyncio.create_task(_flood(flooder, 2000))
             assert (await next_of(flooder, "error"))["code"] == "rate_limited"

@@ -6,7 +6,7 @@ import time
 
 from signaling.registry import Registry
 from signaling.room import Identity
-from signaling.testing import FakeMediaFactory, FakeMediaSession
+from tests.signaling.fakes import FakeMediaFactory, FakeRoomMedia
 
 
 async def test_shutdown_closes_every_media_session_so_recordings_are_stored() -> None:
@@ -14,7 +14,7 @@ async def test_shutdown_closes_every_media_session_so_recordings_are_stored() ->
     registry = Registry(factory)
     sessions = [registry.media("case-1"), registry.media("case-2")]
     assert await registry.close_all() == 2
-    assert all(isinstance(s, FakeMediaSession) and s.closed for s in sessions)
+    assert all(isinstance(s, FakeRoomMedia) and s.closed for s in sessions)
     assert registry.existing_media("case-1") is None
     assert await registry.close_all() == 0
 

@@ -14,6 +14,7 @@ from signaling.messages import (
     CurrentItemChanged,
     Error,
     ErrorCode,
+    IceRestart,
     Join,
     Joined,
     Leave,
@@ -27,6 +28,7 @@ from signaling.messages import (
     Ping,
     ServerPong,
     SnapshotRequest,
+    SnapshotResultMessage,
 )
 from signaling.room import (
     Close,
@@ -47,7 +49,7 @@ from signaling.room import (
 
 FACTS = RoomFacts(
     case_id="case1",
-    state="scheduled",
+    joinable=True,
     inspector_ids=frozenset({"i1", "i2"}),
     applicant_ids=frozenset({"link1"}),
     observer_ids=frozenset({"o1"}),
@@ -80,9 +82,8 @@ def full_room() -> Room:
 
 
 @pytest.mark.parametrize("identity", [LEAD, SECOND, APPLICANT, OBSERVER])
-def test_case_participants_are_admitted_while_scheduled(identity: Identity) -> None:
+def test_case_participants_are_admitted_while_joinable(identity: Identity) -> None:
     assert admission(identity, FACTS) is None
-    assert admission(identity, replace(FACTS, state="in_progress")) is None
 
 
 @pytest.mark.parametrize(
@@ -99,13 +100,12 @@ def test_outsiders_are_refused_with_policy(identity: Identity) -> None:
     assert admission(identity, FACTS) is CloseCode.policy
 
 
-@pytest.mark.parametrize("state", ["received", "assigned", "drafted", "closed", "cancelled"])
-def test_case_not_scheduled_or_in_progress_refuses(state: str) -> None:
-    assert admission(LEAD, replace(FACTS, state=state)) is CloseCode.not_joinable
+def test_case_not_joinable_refuses() -> None:
+    assert admission(LEAD, replace(FACTS, joinable=False)) is CloseCode.not_joinable
 
 
 def test_outsider_learns_nothing_about_the_state() -> None:
-    facts = replace(FACTS, state="closed")
+    facts = replace(FACTS, joinable=False)
     assert admission(Identity("i3", "inspector"), facts) is CloseCode.policy
 
 
@@ -196,6 +196,18 @@ def test_applicant_may_not_request_snapshots() -> None:
     assert error_code(effects, "c-app") is ErrorCode.forbidden
 
 
+@pytest.mark.parametrize(
+    "message",
+    [Offer(sdp="v=0"), Answer(sdp="v=0"), Candidate(candidate="c"), IceRestart(sdp="v=0")],
+)
+def test_observer_sends_no_media(message: Offer | Answer | Candidate | IceRestart) -> None:
+    room = full_room()
+    room.join("c-obs", OBSERVER, FACTS)
+    effects = room.receive("c-obs", message)
+    assert error_code(effects, "c-obs") is ErrorCode.forbidden
+    assert not any(isinstance(e, ToMedia) for e in effects)
+
+
 def test_inspector_may_not_report_location() -> None:
     effects = full_room().receive("c-lead", Location(latitude=1, longitude=1))
     assert error_code(effects, "c-lead") is ErrorCode.forbidden
@@ -254,7 +266,7 @@ def test_candidate_before_offer_is_out_of_order() -> None:
     assert error_code(effects, "c-app") is ErrorCode.out_of_order
     room.receive("c-app", Offer(sdp="v=0"))
     effects = room.receive("c-app", Candidate(candidate="c"))
-    assert effects == [ToMedia("link1", "c-app", Candidate(candidate="c"))]
+    assert effects == [ToMedia("link1", "c-app", Candidate(candidate="c"), "applicant", "Shop")]
 
 
 def test_answer_only_after_a_server_offer() -> None:
@@ -263,7 +275,8 @@ def test_answer_only_after_a_server_offer() -> None:
         ErrorCode.out_of_order
     )
     room.server_offered("i1")
-    assert room.receive("c-lead", Answer(sdp="v=0")) == [ToMedia("i1", "c-lead", Answer(sdp="v=0"))]
+    answer = Answer(sdp="v=0")
+    assert room.receive("c-lead", answer) == [ToMedia("i1", "c-lead", answer, "inspector", "Lead")]
     assert error_code(room.receive("c-lead", Answer(sdp="v=0")), "c-lead") is (
         ErrorCode.out_of_order
     )
@@ -275,4 +288,16 @@ def test_snapshot_needs_the_applicant_present() -> None:
     request = SnapshotRequest(request_id="r1", item_id="A1")
     assert error_code(room.receive("c-lead", request), "c-lead") is ErrorCode.applicant_absent
     room.join("c-app", APPLICANT, FACTS)
-    assert room.receive("c-lead", request) == [ToMedia("i1", "c-lead", request)]
+    assert room.receive("c-lead", request) == [
+        ToMedia("i1", "c-lead", request, "inspector", "Lead")
+    ]
+
+
+def test_snapshot_outcome_goes_to_every_inspector_only() -> None:
+    room = full_room()
+    request = SnapshotRequest(request_id="r1", item_id="A1")
+    effects = room.snapshot_taken(request, "i1", ok=True, snapshot_id="e1")
+    result = SnapshotResultMessage(
+        request_id="r1", requested_by="i1", item_id="A1", ok=True, snapshot_id="e1"
+    )
+    assert effects == [Send("c-lead", result), Send("c-second", result)]

@@ -1,4 +1,4 @@
-"""A test double of the media side: answers with a fixed SDP. Never wired in production."""
+"""A test double of the media side: answers with a fixed SDP (tests/signaling, tests/live)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class FakeSnapshot:
 
 
 @dataclass
-class FakeMediaSession:
+class FakeRoomMedia:
     """Records calls; ``fail_offers`` makes ``handle_offer`` refuse, as bad SDP would."""
 
     case_id: str
@@ -26,7 +26,7 @@ class FakeMediaSession:
     calls: list[tuple[str, str]] = field(default_factory=list)
     closed: bool = False
 
-    async def handle_offer(self, participant_id: str, sdp: str) -> str:
+    async def handle_offer(self, participant_id: str, kind: str, sdp: str) -> str:
         self.calls.append(("offer", participant_id))
         if self.fail_offers or not sdp.startswith("v=0"):
             raise MediaError("not an SDP offer")
@@ -44,11 +44,13 @@ class FakeMediaSession:
     ) -> None:
         self.calls.append(("candidate", participant_id))
 
-    async def ice_restart(self, participant_id: str, sdp: str) -> str:
+    async def ice_restart(self, participant_id: str, kind: str, sdp: str) -> str:
         self.calls.append(("ice_restart", participant_id))
         return FAKE_ANSWER_SDP
 
-    async def snapshot(self, requested_by: str, item_id: str | None) -> FakeSnapshot:
+    async def snapshot(
+        self, requested_by: str, requester_name: str, item_id: str | None
+    ) -> FakeSnapshot:
         self.calls.append(("snapshot", requested_by))
         return FakeSnapshot(ok=True, snapshot_id=f"snap-{len(self.calls)}")
 
@@ -61,12 +63,12 @@ class FakeMediaSession:
 
 @dataclass
 class FakeMediaFactory:
-    """Builds ``FakeMediaSession``s and keeps them so a test can look at the calls."""
+    """Builds ``FakeRoomMedia``s and keeps them so a test can look at the calls."""
 
     fail_offers: bool = False
-    sessions: dict[str, FakeMediaSession] = field(default_factory=dict)
+    sessions: dict[str, FakeRoomMedia] = field(default_factory=dict)
 
-    def __call__(self, case_id: str, channel: SignalChannel) -> FakeMediaSession:
-        session = FakeMediaSession(case_id, channel, fail_offers=self.fail_offers)
+    def __call__(self, case_id: str, channel: SignalChannel) -> FakeRoomMedia:
+        session = FakeRoomMedia(case_id, channel, fail_offers=self.fail_offers)
         self.sessions[case_id] = session
         return session

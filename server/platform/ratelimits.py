@@ -1,20 +1,18 @@
-"""Per-connection rate limits (pure; the caller passes the clock)."""
+"""Rate limits (pure; the caller passes the clock): a token bucket, and the flood guard that
+the live WebSocket edge asks about every frame (``signaling.admission.Admission``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
-
-class Verdict(Enum):
-    ok = "ok"
-    throttle = "throttle"  # drop it and tell the client (once per run of drops)
-    drop = "drop"  # drop it silently
-    close = "close"  # sustained abuse: close 1008
+from signaling.admission import Verdict
 
 
 @dataclass
 class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; full at the first ``take``."""
+
     rate: float  # tokens per second
     burst: float
     tokens: float | None = None
@@ -33,7 +31,8 @@ class TokenBucket:
 
 @dataclass
 class FloodGuard:
-    """``rate``/s with ``burst``; dropped messages fill a second bucket that ends the socket.
+    """One WebSocket connection's allowance: ``rate``/s with ``burst``; dropped messages fill a
+    second bucket that ends the socket.
 
     The strike bucket refills at a quarter of the rate, so a client slightly over the limit is
     only throttled, while a flood is closed within a fraction of a second.

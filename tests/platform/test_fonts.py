@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checklists import fonts
+from server.platform import fonts
 
 
 def test_font_is_a_truetype_collection() -> None:

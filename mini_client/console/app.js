@@ -1,5 +1,5 @@
 // Staff console: login, then a view per role (dispatcher, inspector, reviewer, window staff).
-import { api, getToken, setToken } from "./api.js";
+import { api, getToken, setToken, useTokenStore } from "../shared/api.js";
 import { applyI18n, getLang, onLangChange, setLang, t } from "./i18n.js";
 import { banner, busy, errorText, field, h } from "./ui.js";
 import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
@@ -24,6 +24,10 @@ const HOME = {
   reviewer: renderReviewerHome,
   window: renderWindowHome,
 };
+
+// The staff token lives in sessionStorage: one tab, one login. (No module reads it before this
+// runs: they all ask for it only once a request is made.)
+useTokenStore("ci.console.token", sessionStorage);
 
 const view = document.getElementById("view");
 const bannerBox = document.getElementById("banner");

@@ -1,5 +1,5 @@
 // The live call beside the checklist: the phone's picture and voice, our microphone, snapshots.
-import { getToken } from "./api.js";
+import { getToken } from "../shared/api.js";
 import { Signaling } from "../shared/signaling.js";
 import { openMic, Peer, setMuted, staffTransceivers } from "../shared/webrtc.js";
 import { getLang, t } from "./i18n.js";

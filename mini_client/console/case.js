@@ -1,5 +1,5 @@
 // One case: its facts and SLA clock, then the sections the caller's role works with.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { dispatcherCaseSections } from "./dispatcher.js";
 import { formatDateTime, t } from "./i18n.js";
 import { inspectorCaseSections } from "./inspector.js";

@@ -1,5 +1,5 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { loadMatters, matterLabel } from "./matters.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";

@@ -1,5 +1,5 @@
 // Inspector views: my cases and appointments, offering slots, starting, and the checklist.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { callPanel } from "./call.js";
 import { caseTable } from "./dispatcher.js";
 import { formatDateTime, getLang, t } from "./i18n.js";

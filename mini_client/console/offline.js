@@ -13,7 +13,7 @@
 // the matters list) are kept in IndexedDB and given back by api.js when the network is gone,
 // with a clear notice over the page.
 import { takenAt } from "../shared/photo.js";
-import { ApiError, api, getToken, setReadKeeper } from "./api.js";
+import { ApiError, api, getToken, setReadKeeper } from "../shared/api.js";
 import { onLangChange, t } from "./i18n.js";
 import { errorText, h } from "./ui.js";
 

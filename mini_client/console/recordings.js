@@ -1,5 +1,5 @@
 // The call's recording for staff: per track, its segments and gaps, and the whole track as one file.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { formatDateTime, t } from "./i18n.js";
 import { busy, h, section } from "./ui.js";
 

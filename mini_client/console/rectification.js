@@ -1,5 +1,5 @@
 // Ending the inspection and rectification (补齐补正): conclude, the request, the rounds, the review.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { formatDateTime, getLang, t } from "./i18n.js";
 import { banner, busy, errorText, h, section, stateLabel } from "./ui.js";
 

@@ -1,5 +1,5 @@
 // Reviewer views: cases awaiting review first, then the opinion with approve / send back.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { caseTable } from "./dispatcher.js";
 import { t } from "./i18n.js";
 import { opinionSection } from "./opinion.js";

@@ -2,7 +2,7 @@
 // Its texts live here (the shared dictionary is not extended by this page).
 import { api, ApiError } from "../shared/api.js";
 import { formatTime, getLang } from "../shared/i18n.js";
-import { takenAt } from "../shared/photo.js";
+import { randomHex, refusal, sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
 
 const TEXTS = {
   rect_title: ["补齐补正", "Rectification"],
@@ -92,28 +92,15 @@ const fs = {
 
 // --- rectification --------------------------------------------------------------------------
 
-function hex(buffer) {
-  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function sha256Of(file) {
-  return hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-}
-
 /** One key per round + item + file content, kept so a retry after a reload is the same upload. */
 function idempotencyKey(itemId, sha256) {
   const name = `${KEY_PREFIX}.${fs.caseId}.${fs.round.id}.${itemId}.${sha256}`;
   let key = localStorage.getItem(name);
   if (!key) {
-    const random = hex(crypto.getRandomValues(new Uint8Array(12)).buffer);
-    key = `ra.${random}`;
+    key = `ra.${randomHex(12)}`;
     localStorage.setItem(name, key);
   }
   return key;
-}
-
-function refusalText(rejection) {
-  return getLang() === "en" ? rejection.message_en || rejection.message_zh : rejection.message_zh;
 }
 
 function setItem(itemId, patch) {
@@ -122,73 +109,28 @@ function setItem(itemId, patch) {
   renderSubmit();
 }
 
-/** POST the presigned form with progress; falls back to an opaque POST if CORS blocks XHR. */
-function postForm(form, file, itemId) {
-  const body = new FormData();
-  for (const [name, value] of Object.entries(form.fields)) body.append(name, value);
-  body.append("file", file);
-  return new Promise((resolve) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.url);
-    xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) {
-        setItem(itemId, { state: "uploading", pct: Math.round((event.loaded / event.total) * 100) });
-      }
-    });
-    xhr.addEventListener("load", () => resolve(xhr.status));
-    xhr.addEventListener("error", async () => {
-      // The store may not answer CORS: send it blind; finalize tells whether it arrived.
-      try {
-        await fetch(form.url, { method: "POST", body, mode: "no-cors" });
-        resolve(0);
-      } catch {
-        resolve(-1);
-      }
-    });
-    xhr.send(body);
-  });
-}
-
-/** Announce the photo; a phone whose clock the server finds impossible still gets its photo in. */
-async function announce(body) {
-  const url = `/api/v1/cases/${fs.caseId}/uploads`;
-  try {
-    return await api(url, { method: "POST", body });
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.reason !== "bad_captured_at") throw error;
-    const { captured_at: _refused, ...rest } = body;
-    return api(url, { method: "POST", body: rest });
-  }
-}
-
 async function uploadPhoto(itemId, file) {
   if (!file) return;
   const round = fs.round;
   try {
     setItem(itemId, { state: "hashing", pct: 0, message: "" });
-    const sha256 = await sha256Of(file);
-    const contentType = file.type || "image/jpeg";
-    const announced = await announce({
+    const sha256 = await sha256Hex(file);
+    const announcement = {
       idempotency_key: idempotencyKey(itemId, sha256),
       purpose: "rectification",
       item_ids: [itemId],
-      content_type: contentType,
+      content_type: file.type || "image/jpeg",
       size: file.size,
       sha256,
       captured_at: takenAt(file),
+    };
+    const done = await uploadFile(fs.caseId, announcement, file, {
+      onStage: (stage, pct) => setItem(itemId, { state: stage, pct }),
+      wanted: () => fs.round === round,
     });
-    if (fs.round !== round) return;
-    if (announced.status === "finalized") return setItem(itemId, { state: "done", pct: 100 });
-    if (announced.status === "rejected") {
-      return setItem(itemId, { state: "failed", message: refusalText(announced.rejection) });
-    }
-    setItem(itemId, { state: "uploading", pct: 0 });
-    const status = await postForm(announced.form, file, itemId);
-    if (status === -1) return setItem(itemId, { state: "failed", message: ft("rect_network") });
-    setItem(itemId, { state: "checking", pct: 100 });
-    await api(`/api/v1/cases/${fs.caseId}/uploads/${announced.id}/finalize`, { method: "POST" });
-    setItem(itemId, { state: "done", pct: 100 });
+    if (done) setItem(itemId, { state: "done", pct: 100 });
   } catch (error) {
+    // A refusal (now or before) or any other answer: the server's words; else the network.
     const message = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
     setItem(itemId, { state: "failed", message });
   }
@@ -282,7 +224,7 @@ async function loadRound() {
     const last = mine[mine.length - 1];
     if (done) fs.items[item.item_id] = { state: "done", pct: 100 };
     else if (last && last.status === "rejected" && last.rejection) {
-      fs.items[item.item_id] = { state: "failed", message: refusalText(last.rejection) };
+      fs.items[item.item_id] = { state: "failed", message: refusal(last.rejection).text(getLang()) };
     } else fs.items[item.item_id] = { state: "todo", pct: 0 };
   }
 }

@@ -12,8 +12,8 @@
 // case opened: its facts, appointment, clock, checklist, rectification rounds, opinion; and
 // the matters list) are kept in IndexedDB and given back by api.js when the network is gone,
 // with a clear notice over the page.
-import { takenAt } from "../shared/photo.js";
 import { ApiError, api, getToken, setReadKeeper } from "../shared/api.js";
+import { sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
 import { onLangChange, t } from "./i18n.js";
 import { errorText, h } from "./ui.js";
 
@@ -96,8 +96,7 @@ export function queueVerdict(owner, caseId, itemId, body) {
 /** Queue an on-site photo (a Blob) with its SHA-256, the GPS fix, if any, and the time taken. */
 export async function queuePhoto(owner, caseId, itemIds, blob, gps) {
   const capturedAt = takenAt(blob); // read first: hashing a large photo takes a moment
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha256 = await sha256Hex(blob);
   const contentType = (blob.type || "image/jpeg").toLowerCase();
   const id = crypto.randomUUID();
   return submit({ key: `photo:${id}`, id, kind: "photo", owner, caseId, itemIds, blob, contentType, size: blob.size, sha256, gps, capturedAt });
@@ -156,37 +155,13 @@ async function sendVerdict(record) {
   await api(path, { method: "PUT", body: record.body });
 }
 
-// What the phone reports about a photo that the server may find impossible (a wrong clock, a
-// placeholder fix): the field each refusal names, dropped before announcing the photo again.
-const DROPPED_ON = { bad_position: "position", bad_captured_at: "captured_at" };
-
-/** Announce the photo with its fix and capture time; one the server refuses must not cost the photo. */
-async function announcePhoto(base, record) {
-  const body = { idempotency_key: record.id, purpose: "onsite", item_ids: record.itemIds, content_type: record.contentType, size: record.size, sha256: record.sha256 };
+/** Send a queued photo (shared/upload.js): a refusal, now or by an earlier replay, is final. */
+function sendPhoto(record) {
+  const announcement = { idempotency_key: record.id, purpose: "onsite", item_ids: record.itemIds, content_type: record.contentType, size: record.size, sha256: record.sha256 };
   const fix = reported(record.gps);
-  if (fix) body.position = fix;
-  if (record.capturedAt) body.captured_at = record.capturedAt;
-  for (;;) {
-    try {
-      return await api(base, { method: "POST", body });
-    } catch (error) {
-      const field = error instanceof ApiError ? DROPPED_ON[error.reason] : undefined;
-      if (!field || !(field in body)) throw error;
-      delete body[field]; // each retry drops one field: at most three announcements
-    }
-  }
-}
-
-async function sendPhoto(record) {
-  const base = `/api/v1/cases/${record.caseId}/uploads`;
-  const upload = await announcePhoto(base, record);
-  if (upload.status !== "pending") return upload; // finalized (or refused) by an earlier replay
-  const form = new FormData();
-  for (const [name, value] of Object.entries(upload.form.fields)) form.append(name, value);
-  form.append("file", record.blob);
-  // Storage is another origin: the answer is opaque, so finalize is what confirms the file arrived.
-  await fetch(upload.form.url, { method: "POST", body: form, mode: "no-cors" });
-  return api(`${base}/${upload.id}/finalize`, { method: "POST" });
+  if (fix) announcement.position = fix;
+  if (record.capturedAt) announcement.captured_at = record.capturedAt;
+  return uploadFile(record.caseId, announcement, record.blob);
 }
 
 async function replayOnce() {

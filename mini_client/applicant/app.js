@@ -1,4 +1,5 @@
 // The applicant's phone page: case status, appointment, guide, pre-call check, live call.
+import "./texts.js"; // first: the page's texts are in the dictionary before anything shows
 import { api, ApiError, getToken, loadToken } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { Signaling } from "../shared/signaling.js";

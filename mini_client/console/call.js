@@ -2,10 +2,9 @@
 import { getToken } from "../shared/api.js";
 import { Signaling } from "../shared/signaling.js";
 import { openMic, Peer, setMuted, staffTransceivers } from "../shared/webrtc.js";
-import { getLang, t } from "./i18n.js";
+import { pick, t } from "../shared/i18n.js";
 import { h, section } from "./ui.js";
 
-const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
 
 export function callPanel(kase, ctx, checklist) {
   const video = h("video", { id: "call-video", autoplay: true, playsinline: true, muted: true, "aria-label": t("phone_picture") });
@@ -78,7 +77,7 @@ export function callPanel(kase, ctx, checklist) {
         snap.disabled = false;
         break;
       case "error":
-        snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, bi(message.message_zh, message.message_en)));
+        snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, pick(message.message_zh, message.message_en)));
         snap.disabled = false;
         break;
       default:

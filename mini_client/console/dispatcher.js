@@ -1,10 +1,9 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
 import { api } from "../shared/api.js";
 import { loadMatters, matterLabel } from "./matters.js";
-import { formatDateTime, getLang, t } from "./i18n.js";
+import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";
 
-const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
 
 /** staff id → inspector (display name, organisation, load). */
 export async function inspectorIndex() {
@@ -117,7 +116,7 @@ export async function renderDispatcherHome(root) {
 
 function drawResult(draw, pool) {
   const person = (id) => nameOf(pool, id);
-  const reason = bi(draw.reason_zh, draw.reason_en);
+  const reason = pick(draw.reason_zh, draw.reason_en);
   return h(
     "div",
     { class: "draw-result", id: "draw-result" },
@@ -275,7 +274,7 @@ function statesTable(states) {
         "tbody",
         {},
         rows.map((s) =>
-          h("tr", {}, h("th", { scope: "row" }, bi(s.label_zh, s.label_en)), h("td", {}, s.total), h("td", {}, s.none), h("td", { class: s.yellow ? "card-yellow" : null }, s.yellow), h("td", { class: s.red ? "card-red" : null }, s.red)),
+          h("tr", {}, h("th", { scope: "row" }, pick(s.label_zh, s.label_en)), h("td", {}, s.total), h("td", {}, s.none), h("td", { class: s.yellow ? "card-yellow" : null }, s.yellow), h("td", { class: s.red ? "card-red" : null }, s.red)),
         ),
       ),
     ),
@@ -290,7 +289,7 @@ export async function renderBoard(root) {
         "ul",
         { id: "overdue", class: "flagged" },
         board.overdue.map((o) =>
-          h("li", { class: "card-red" }, h("a", { href: `#/case/${o.case_id}` }, o.number), ` · ${bi(o.state_zh, o.state_en)} · `, t("overdue_by", { minutes: o.overdue_minutes }), o.paused ? ` · ${t("paused")}` : ""),
+          h("li", { class: "card-red" }, h("a", { href: `#/case/${o.case_id}` }, o.number), ` · ${pick(o.state_zh, o.state_en)} · `, t("overdue_by", { minutes: o.overdue_minutes }), o.paused ? ` · ${t("paused")}` : ""),
         ),
       )
     : h("p", { class: "muted", id: "overdue" }, t("no_overdue"));
@@ -299,7 +298,7 @@ export async function renderBoard(root) {
         "ul",
         { id: "unassigned", class: "flagged" },
         board.unassigned.map((u) =>
-          h("li", { class: u.draw_failed ? "card-yellow" : null }, h("a", { href: `#/case/${u.case_id}` }, u.number), ` · ${formatDateTime(u.created_at)} · `, bi(u.reason_zh, u.reason_en)),
+          h("li", { class: u.draw_failed ? "card-yellow" : null }, h("a", { href: `#/case/${u.case_id}` }, u.number), ` · ${formatDateTime(u.created_at)} · `, pick(u.reason_zh, u.reason_en)),
         ),
       )
     : h("p", { class: "muted", id: "unassigned" }, t("no_unassigned"));

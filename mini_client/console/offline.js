@@ -14,7 +14,7 @@
 // with a clear notice over the page.
 import { ApiError, api, getToken, setReadKeeper } from "../shared/api.js";
 import { sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
-import { onLangChange, t } from "./i18n.js";
+import { onLangChange, t } from "../shared/i18n.js";
 import { errorText, h } from "./ui.js";
 
 const OUTBOX = { db: "ci-console-outbox", store: "actions" };

@@ -1,5 +1,6 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
 import { api } from "../shared/api.js";
+import { caseTable } from "./case-table.js";
 import { loadMatters, matterLabel } from "./matters.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";
@@ -12,36 +13,6 @@ export async function inspectorIndex() {
 }
 
 const nameOf = (pool, id) => (pool.get(id) ? pool.get(id).display_name : id);
-
-export function caseTable(cases, { emptyKey = "no_cases" } = {}) {
-  if (!cases.length) return h("p", { class: "muted" }, t(emptyKey));
-  const head = ["case_number", "application_no", "applicant", "matters", "state", "created_at"];
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "cases" },
-      h("thead", {}, h("tr", {}, head.map((k) => h("th", { scope: "col" }, t(k))))),
-      h(
-        "tbody",
-        {},
-        cases.map((c) =>
-          h(
-            "tr",
-            { dataset: { caseId: c.id, state: c.state }, class: c.state === "received" ? "incoming" : null },
-            h("td", {}, h("a", { href: `#/case/${c.id}` }, c.number)),
-            h("td", {}, c.application_no),
-            h("td", {}, c.applicant_name),
-            h("td", {}, matterLabel(c.matters)),
-            h("td", {}, h("span", { class: `state state-${c.state}` }, stateLabel(c.state))),
-            h("td", {}, formatDateTime(c.created_at)),
-          ),
-        ),
-      ),
-    ),
-  );
-}
 
 function intakeForm(matterCodes) {
   const input = (name, attrs = {}) => h("input", { type: "text", name, ...attrs });

@@ -1,7 +1,7 @@
 // Inspector views: my cases and appointments, offering slots, starting, and the checklist.
 import { api } from "../shared/api.js";
 import { callPanel } from "./call.js";
-import { caseTable } from "./dispatcher.js";
+import { caseTable } from "./case-table.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
 import { opinionSection } from "./opinion.js";

@@ -10,8 +10,8 @@
 // Without signal the console must still open and show the case: the service worker (sw.js,
 // registered here) keeps the app shell, and the answers the on-site inspector reads (the last
 // case opened: its facts, appointment, clock, checklist, rectification rounds, opinion; and
-// the matters list) are kept in IndexedDB and given back by api.js when the network is gone,
-// with a clear notice over the page.
+// the matters list) are kept in IndexedDB and given back by shared/api.js when the network is
+// gone, with a clear notice over the page.
 import { ApiError, api, getToken, setReadKeeper } from "../shared/api.js";
 import { sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
 import { onLangChange, t } from "../shared/i18n.js";
@@ -142,8 +142,9 @@ function reported(fix) {
 
 // --- replay ----------------------------------------------------------------------------------------
 
-/** Refused for good: a 4xx a retry cannot change (invalid, forbidden, file refused…); status 0
- * is a network failure (api.js), 5xx/401/429 and 409 "busy" are worth retrying. */
+/** Refused for good: a 4xx a retry cannot change (invalid, forbidden, file refused…). Status 0
+ * is a network failure (shared/api.js), a file that never left the device has none
+ * (shared/upload.js); those, 5xx/401/429 and 409 "busy" are worth retrying. */
 function isFinal(error) {
   const status = error && error.status;
   if (!status || status >= 500 || status === 401 || TRANSIENT.has(status)) return false;
@@ -262,7 +263,7 @@ function reader() {
 
 const readKey = (owner, path) => `${owner} ${path}`;
 
-/** After each GET answer (api.js): keep the chosen ones, the answer or a 404 (e.g. no opinion). */
+/** After each GET answer (shared/api.js): keep the chosen ones, the answer or a 404 (e.g. no opinion). */
 function keep(path, answer) {
   const what = keptPath(path);
   // The page's main answer came from the server again: what it shows is no longer the copy.
@@ -311,7 +312,7 @@ async function keptRecords(owner) {
   return all.filter((record) => record.owner === owner);
 }
 
-/** Without a network (api.js): the kept answer for a GET path, or undefined. */
+/** Without a network (shared/api.js): the kept answer for a GET path, or undefined. */
 async function recall(path) {
   const owner = reader();
   const what = keptPath(path);

@@ -1,8 +1,9 @@
 // The applicant's phone page: case status, appointment, guide, pre-call check, live call.
+import "./texts.js"; // first: the page's texts are in the dictionary before anything shows
 import { api, ApiError, getToken, loadToken } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { Signaling } from "../shared/signaling.js";
-import { openCamera, PhonePeer, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
+import { openCamera, Peer, phoneTransceivers, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
 import { hideFollowup, loadFollowup, renderFollowup, wireFollowup } from "./followup.js";
 
 const $ = (id) => document.getElementById(id);
@@ -267,11 +268,15 @@ async function loadItems() {
 
 function startPeer(call, iceServers) {
   if (call.peer) call.peer.close();
-  call.peer = new PhonePeer(state.stream, (m) => call.signaling.send(m), iceServers || []);
-  call.peer.addEventListener("remote-audio", ({ detail }) => {
+  call.peer = new Peer((m) => call.signaling.send(m), {
+    iceServers: iceServers || [],
+    transceivers: phoneTransceivers(state.stream),
+    restartIceOnFailure: true, // a phone walks from Wi-Fi to 4G
+  });
+  call.peer.addEventListener("track", ({ detail }) => {
     const audio = document.createElement("audio");
     audio.autoplay = true;
-    audio.srcObject = detail;
+    audio.srcObject = detail.stream; // the phone receives audio only
     $("remote-audio").append(audio);
   });
   call.peer.offer().catch(() => showBanner("warn", "media_error"));

@@ -1,64 +1,11 @@
 // After the call: rectification (补齐补正) uploads, the issued opinion, and the rating (好差评).
-// Its texts live here (the shared dictionary is not extended by this page).
+// Its texts are the page's (applicant/texts.js).
 import { api, ApiError } from "../shared/api.js";
-import { formatTime, getLang } from "../shared/i18n.js";
-import { takenAt } from "../shared/photo.js";
-
-const TEXTS = {
-  rect_title: ["补齐补正", "Rectification"],
-  rect_intro: [
-    "请按每项要求整改，并从与原照片相同的角度拍一张新照片上传，全部上传后点“提交整改”。",
-    "Fix each item as asked, take a new photo from the same angle as the original, upload it, then tap “Submit”.",
-  ],
-  rect_deadline: ["截止时间：{when}", "Deadline: {when}"],
-  rect_original: ["原照片（请从同一角度拍摄）", "Original photo (take yours from the same angle)"],
-  rect_no_original: ["（无原照片）", "(no original photo)"],
-  rect_take_photo: ["拍照上传", "Take and upload a photo"],
-  rect_state_todo: ["尚未上传", "Not uploaded yet"],
-  rect_state_hashing: ["正在准备照片…", "Preparing the photo…"],
-  rect_state_uploading: ["正在上传… {pct}%", "Uploading… {pct}%"],
-  rect_state_checking: ["正在核对照片…", "Checking the photo…"],
-  rect_state_done: ["已上传 ✔", "Uploaded ✔"],
-  rect_state_failed: ["上传失败：{message}", "Upload failed: {message}"],
-  rect_submit: ["提交整改", "Submit"],
-  rect_missing: ["还有未上传照片的项目：{items}", "Some items still need a photo: {items}"],
-  rect_submitted: ["整改材料已提交，请等待踏勘人员核验。", "Your proof was sent; the inspectors will check it."],
-  rect_network: ["网络中断，请检查网络后重新选择照片。", "The network dropped; check it and choose the photo again."],
-  opinion_title: ["踏勘意见", "Inspection opinion"],
-  opinion_conclusion: ["结论：{text}", "Conclusion: {text}"],
-  opinion_issued_at: ["出具时间：{when}", "Issued: {when}"],
-  opinion_download: ["下载踏勘意见书 PDF", "Download the opinion (PDF)"],
-  rating_title: ["服务评价（好差评）", "Rate our service"],
-  rating_intro: ["本案已办结，请为本次服务打分（只能评价一次）。", "This case is closed; please rate the service (once only)."],
-  rating_score: ["评分", "Score"],
-  rating_comment: ["意见或建议（选填）", "Comments (optional)"],
-  rating_send: ["提交评价", "Send rating"],
-  rating_choose: ["请先选择分数。", "Choose a score first."],
-  rating_thanks: ["感谢您的评价", "Thank you for your rating"],
-  score_1: ["1 很不满意", "1 Very dissatisfied"],
-  score_2: ["2 不满意", "2 Dissatisfied"],
-  score_3: ["3 一般", "3 Neutral"],
-  score_4: ["4 满意", "4 Satisfied"],
-  score_5: ["5 非常满意", "5 Very satisfied"],
-};
-
-const CONCLUSIONS = {
-  passed: ["符合要求，同意通过踏勘", "meets the requirements; passed"],
-  pass_after_rectification: ["经整改后符合要求", "meets the requirements after rectification"],
-  failed: ["不符合要求，踏勘不通过", "does not meet the requirements"],
-  needs_onsite: ["需现场踏勘", "an on-site inspection is needed"],
-  incomplete: ["踏勘未完成", "the inspection is incomplete"],
-};
+import { applyI18n, formatTime, getLang, t } from "../shared/i18n.js";
+import { randomHex, refusal, sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
 
 const OPINION_STATES = new Set(["issued", "closed"]);
 const KEY_PREFIX = "ci.rect.key";
-
-export function ft(key, params = {}) {
-  const entry = TEXTS[key];
-  if (!entry) return key;
-  const text = entry[getLang() === "en" ? 1 : 0];
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : ""));
-}
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -71,13 +18,6 @@ const el = (tag, props = {}, ...children) => {
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
 };
-
-/** Fill [data-ft] texts below `root` from this module's dictionary. */
-function applyTexts(root = document) {
-  const nodes = [...root.querySelectorAll("[data-ft]")];
-  if (root.dataset && root.dataset.ft) nodes.push(root);
-  for (const node of nodes) node.textContent = ft(node.dataset.ft);
-}
 
 const fs = {
   caseId: null,
@@ -92,28 +32,15 @@ const fs = {
 
 // --- rectification --------------------------------------------------------------------------
 
-function hex(buffer) {
-  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function sha256Of(file) {
-  return hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-}
-
 /** One key per round + item + file content, kept so a retry after a reload is the same upload. */
 function idempotencyKey(itemId, sha256) {
   const name = `${KEY_PREFIX}.${fs.caseId}.${fs.round.id}.${itemId}.${sha256}`;
   let key = localStorage.getItem(name);
   if (!key) {
-    const random = hex(crypto.getRandomValues(new Uint8Array(12)).buffer);
-    key = `ra.${random}`;
+    key = `ra.${randomHex(12)}`;
     localStorage.setItem(name, key);
   }
   return key;
-}
-
-function refusalText(rejection) {
-  return getLang() === "en" ? rejection.message_en || rejection.message_zh : rejection.message_zh;
 }
 
 function setItem(itemId, patch) {
@@ -122,82 +49,37 @@ function setItem(itemId, patch) {
   renderSubmit();
 }
 
-/** POST the presigned form with progress; falls back to an opaque POST if CORS blocks XHR. */
-function postForm(form, file, itemId) {
-  const body = new FormData();
-  for (const [name, value] of Object.entries(form.fields)) body.append(name, value);
-  body.append("file", file);
-  return new Promise((resolve) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.url);
-    xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) {
-        setItem(itemId, { state: "uploading", pct: Math.round((event.loaded / event.total) * 100) });
-      }
-    });
-    xhr.addEventListener("load", () => resolve(xhr.status));
-    xhr.addEventListener("error", async () => {
-      // The store may not answer CORS: send it blind; finalize tells whether it arrived.
-      try {
-        await fetch(form.url, { method: "POST", body, mode: "no-cors" });
-        resolve(0);
-      } catch {
-        resolve(-1);
-      }
-    });
-    xhr.send(body);
-  });
-}
-
-/** Announce the photo; a phone whose clock the server finds impossible still gets its photo in. */
-async function announce(body) {
-  const url = `/api/v1/cases/${fs.caseId}/uploads`;
-  try {
-    return await api(url, { method: "POST", body });
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.reason !== "bad_captured_at") throw error;
-    const { captured_at: _refused, ...rest } = body;
-    return api(url, { method: "POST", body: rest });
-  }
-}
-
 async function uploadPhoto(itemId, file) {
   if (!file) return;
   const round = fs.round;
   try {
     setItem(itemId, { state: "hashing", pct: 0, message: "" });
-    const sha256 = await sha256Of(file);
-    const contentType = file.type || "image/jpeg";
-    const announced = await announce({
+    const sha256 = await sha256Hex(file);
+    const announcement = {
       idempotency_key: idempotencyKey(itemId, sha256),
       purpose: "rectification",
       item_ids: [itemId],
-      content_type: contentType,
+      content_type: file.type || "image/jpeg",
       size: file.size,
       sha256,
       captured_at: takenAt(file),
+    };
+    const done = await uploadFile(fs.caseId, announcement, file, {
+      onStage: (stage, pct) => setItem(itemId, { state: stage, pct }),
+      wanted: () => fs.round === round,
     });
-    if (fs.round !== round) return;
-    if (announced.status === "finalized") return setItem(itemId, { state: "done", pct: 100 });
-    if (announced.status === "rejected") {
-      return setItem(itemId, { state: "failed", message: refusalText(announced.rejection) });
-    }
-    setItem(itemId, { state: "uploading", pct: 0 });
-    const status = await postForm(announced.form, file, itemId);
-    if (status === -1) return setItem(itemId, { state: "failed", message: ft("rect_network") });
-    setItem(itemId, { state: "checking", pct: 100 });
-    await api(`/api/v1/cases/${fs.caseId}/uploads/${announced.id}/finalize`, { method: "POST" });
-    setItem(itemId, { state: "done", pct: 100 });
+    if (done) setItem(itemId, { state: "done", pct: 100 });
   } catch (error) {
-    const message = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
+    // A refusal (now or before) or any other answer: the server's words; else the network.
+    const message = error instanceof ApiError ? error.text(getLang()) : t("rect_network");
     setItem(itemId, { state: "failed", message });
   }
 }
 
 function itemStateText(item) {
-  if (item.state === "uploading") return ft("rect_state_uploading", { pct: item.pct || 0 });
-  if (item.state === "failed") return ft("rect_state_failed", { message: item.message || "" });
-  return ft(`rect_state_${item.state}`);
+  if (item.state === "uploading") return t("rect_state_uploading", { pct: item.pct || 0 });
+  if (item.state === "failed") return t("rect_state_failed", { message: item.message || "" });
+  return t(`rect_state_${item.state}`);
 }
 
 function renderItemState(itemId) {
@@ -228,15 +110,15 @@ function renderRound() {
   const round = fs.round;
   card.hidden = !round;
   if (!round) return;
-  applyTexts(card);
-  $("rect-deadline").textContent = ft("rect_deadline", { when: formatTime(round.deadline) });
+  applyI18n(card);
+  $("rect-deadline").textContent = t("rect_deadline", { when: formatTime(round.deadline) });
   $("rect-items").replaceChildren(
     ...round.items.map((item, index) => {
       const inputId = `rect-file-${index}`;
       const urls = Object.values(item.failure_photo_urls || {});
       const photos = urls.length
-        ? urls.map((url) => el("img", { src: url, alt: ft("rect_original"), className: "rect-original", loading: "lazy" }))
-        : [el("p", { className: "muted", textContent: ft("rect_no_original") })];
+        ? urls.map((url) => el("img", { src: url, alt: t("rect_original"), className: "rect-original", loading: "lazy" }))
+        : [el("p", { className: "muted", textContent: t("rect_no_original") })];
       const input = el("input", {
         type: "file", id: inputId, accept: "image/*", capture: "environment", className: "rect-file",
       });
@@ -248,9 +130,9 @@ function renderRound() {
         "li",
         { className: "rect-item", dataset: { itemId: item.item_id } },
         el("p", { className: "rect-instruction", textContent: item.instruction }),
-        el("small", { className: "muted", textContent: ft("rect_original") }),
+        el("small", { className: "muted", textContent: t("rect_original") }),
         ...photos,
-        el("label", { htmlFor: inputId, className: "button rect-take", textContent: ft("rect_take_photo") }),
+        el("label", { htmlFor: inputId, className: "button rect-take", textContent: t("rect_take_photo") }),
         input,
         el("progress", { max: 100, value: 0, hidden: true }),
         el("p", { className: "rect-status", role: "status" }),
@@ -282,7 +164,7 @@ async function loadRound() {
     const last = mine[mine.length - 1];
     if (done) fs.items[item.item_id] = { state: "done", pct: 100 };
     else if (last && last.status === "rejected" && last.rejection) {
-      fs.items[item.item_id] = { state: "failed", message: refusalText(last.rejection) };
+      fs.items[item.item_id] = { state: "failed", message: refusal(last.rejection).text(getLang()) };
     } else fs.items[item.item_id] = { state: "todo", pct: 0 };
   }
 }
@@ -297,7 +179,7 @@ async function submitRound() {
     $("rect-done").hidden = false;
     await fs.onChanged();
   } catch (error) {
-    $("rect-message").textContent = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
+    $("rect-message").textContent = error instanceof ApiError ? error.text(getLang()) : t("rect_network");
     renderSubmit();
   }
 }
@@ -307,18 +189,18 @@ async function submitRound() {
 function conclusionText(opinion) {
   const c = opinion.content && opinion.content.conclusion;
   if (c && (c.text_zh || c.text_en)) return getLang() === "en" ? c.text_en || c.text_zh : c.text_zh;
-  const known = CONCLUSIONS[opinion.conclusion];
-  return known ? known[getLang() === "en" ? 1 : 0] : opinion.conclusion;
+  const key = `conclusion_text_${opinion.conclusion}`;
+  return t(key) === key ? opinion.conclusion : t(key);
 }
 
 function renderOpinion() {
   const card = $("opinion-card");
   card.hidden = !fs.opinion;
   if (!fs.opinion) return;
-  applyTexts(card);
-  $("opinion-conclusion").textContent = ft("opinion_conclusion", { text: conclusionText(fs.opinion) });
+  applyI18n(card);
+  $("opinion-conclusion").textContent = t("opinion_conclusion", { text: conclusionText(fs.opinion) });
   $("opinion-issued").textContent = fs.opinion.issued_at
-    ? ft("opinion_issued_at", { when: formatTime(fs.opinion.issued_at) })
+    ? t("opinion_issued_at", { when: formatTime(fs.opinion.issued_at) })
     : "";
 }
 
@@ -344,13 +226,13 @@ function renderRating() {
   const r = fs.rating;
   card.hidden = !r || (!r.can_rate && !r.rated);
   if (card.hidden) return;
-  applyTexts(card);
+  applyI18n(card);
   $("rating-form").hidden = r.rated || !r.can_rate;
   $("rating-thanks").hidden = !r.rated;
   $("rating-scores").replaceChildren(
     ...[1, 2, 3, 4, 5].map((score) => {
       const input = el("input", { type: "radio", name: "score", value: String(score) });
-      return el("label", { className: "score" }, input, ft(`score_${score}`));
+      return el("label", { className: "score" }, input, t(`score_${score}`));
     }),
   );
 }
@@ -358,7 +240,7 @@ function renderRating() {
 async function sendRating(event) {
   event.preventDefault();
   const chosen = document.querySelector("#rating-scores input[name=score]:checked");
-  if (!chosen) return void ($("rating-message").textContent = ft("rating_choose"));
+  if (!chosen) return void ($("rating-message").textContent = t("rating_choose"));
   const button = $("rating-send");
   button.disabled = true;
   try {
@@ -368,7 +250,7 @@ async function sendRating(event) {
     });
     $("rating-message").textContent = "";
   } catch (error) {
-    $("rating-message").textContent = error instanceof ApiError ? error.text(getLang()) : ft("rect_network");
+    $("rating-message").textContent = error instanceof ApiError ? error.text(getLang()) : t("rect_network");
   } finally {
     button.disabled = false;
   }
@@ -380,7 +262,7 @@ async function sendRating(event) {
 // --- entry points ---------------------------------------------------------------------------
 
 export function renderFollowup() {
-  applyTexts($("rect-done"));
+  applyI18n($("rect-done"));
   renderRound();
   renderOpinion();
   renderRating();

@@ -1,6 +1,7 @@
 // Staff console: login, then a view per role (dispatcher, inspector, reviewer, window staff).
-import { api, getToken, setToken } from "./api.js";
-import { applyI18n, getLang, onLangChange, setLang, t } from "./i18n.js";
+import "./texts.js"; // first: the console's texts are in the dictionary before any view loads
+import { api, getToken, setToken, useTokenStore } from "../shared/api.js";
+import { applyI18n, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { banner, busy, errorText, field, h } from "./ui.js";
 import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
 import { renderInspectorHome } from "./inspector.js";
@@ -24,6 +25,10 @@ const HOME = {
   reviewer: renderReviewerHome,
   window: renderWindowHome,
 };
+
+// The staff token lives in sessionStorage: one tab, one login. (No module reads it before this
+// runs: they all ask for it only once a request is made.)
+useTokenStore("ci.console.token", sessionStorage);
 
 const view = document.getElementById("view");
 const bannerBox = document.getElementById("banner");
@@ -145,9 +150,6 @@ window.addEventListener("ci:logged-out", () => {
   render().then(() => banner(bannerBox, "warn", t("session_expired")));
 });
 window.addEventListener("hashchange", render);
-onLangChange(() => {
-  applyI18n();
-  render();
-});
+onLangChange(render); // setLang has filled the page's fixed texts
 applyI18n();
 start();

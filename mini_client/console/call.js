@@ -1,67 +1,10 @@
 // The live call beside the checklist: the phone's picture and voice, our microphone, snapshots.
-import { getToken } from "./api.js";
+import { getToken } from "../shared/api.js";
 import { Signaling } from "../shared/signaling.js";
-import { preferVp8 } from "../shared/webrtc.js";
-import { getLang, t } from "./i18n.js";
+import { openMic, Peer, setMuted, staffTransceivers } from "../shared/webrtc.js";
+import { pick, t } from "../shared/i18n.js";
 import { h, section } from "./ui.js";
 
-const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
-
-/** The inspector's peer: offers recv video + recv audio (phone), then send/recv audio (us + the other inspector). */
-class InspectorPeer extends EventTarget {
-  constructor(mic, send, iceServers = []) {
-    super();
-    this.send = send;
-    this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
-    const video = this.pc.addTransceiver("video", { direction: "recvonly" });
-    preferVp8(video, window.RTCRtpReceiver); // we only receive video
-    this.pc.addTransceiver("audio", { direction: "recvonly" });
-    const track = mic && mic.getAudioTracks()[0];
-    if (track) this.pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
-    else this.pc.addTransceiver("audio", { direction: "recvonly" });
-    this.pc.onicecandidate = ({ candidate }) =>
-      send({
-        type: "candidate",
-        candidate: candidate ? candidate.candidate : null,
-        sdp_mid: candidate ? candidate.sdpMid : null,
-        sdp_mline_index: candidate ? candidate.sdpMLineIndex : null,
-      });
-    this.pc.ontrack = (event) => this.dispatchEvent(new CustomEvent("track", { detail: event }));
-    this.pc.onconnectionstatechange = () =>
-      this.dispatchEvent(new CustomEvent("state", { detail: this.pc.connectionState }));
-  }
-
-  async offer() {
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    this.send({ type: "offer", sdp: this.pc.localDescription.sdp });
-  }
-
-  async handle(message) {
-    if (message.type === "answer") {
-      await this.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
-    } else if (message.type === "offer") {
-      await this.pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
-      await this.pc.setLocalDescription(await this.pc.createAnswer());
-      this.send({ type: "answer", sdp: this.pc.localDescription.sdp });
-    } else if (message.type === "candidate" && message.candidate) {
-      await this.pc.addIceCandidate({ candidate: message.candidate, sdpMid: message.sdp_mid, sdpMLineIndex: message.sdp_mline_index });
-    }
-  }
-
-  close() {
-    this.pc.close();
-  }
-}
-
-
-
-async function openMic() {
-  try {
-    return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
-  } catch {
-    return null; // listen-only: the call still shows the phone
-  }
-}
 
 export function callPanel(kase, ctx, checklist) {
   const video = h("video", { id: "call-video", autoplay: true, playsinline: true, muted: true, "aria-label": t("phone_picture") });
@@ -102,10 +45,9 @@ export function callPanel(kase, ctx, checklist) {
         renderPeople();
         if (message.current_item) checklist.setCurrent(message.current_item);
         if (peer) peer.close();
-        peer = new InspectorPeer(mic, (m) => signaling.send(m), message.ice_servers || []);
-        peer.addEventListener("track", ({ detail }) => {
-          const stream = detail.streams[0] || new MediaStream([detail.track]);
-          if (detail.track.kind === "video") video.srcObject = stream;
+        peer = new Peer((m) => signaling.send(m), { iceServers: message.ice_servers || [], transceivers: staffTransceivers(mic) });
+        peer.addEventListener("track", ({ detail: { track, stream } }) => {
+          if (track.kind === "video") video.srcObject = stream;
           else {
             const player = h("audio", { autoplay: true });
             player.srcObject = stream;
@@ -135,7 +77,7 @@ export function callPanel(kase, ctx, checklist) {
         snap.disabled = false;
         break;
       case "error":
-        snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, bi(message.message_zh, message.message_en)));
+        snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, pick(message.message_zh, message.message_en)));
         snap.disabled = false;
         break;
       default:
@@ -167,7 +109,7 @@ export function callPanel(kase, ctx, checklist) {
   });
   mute.addEventListener("click", () => {
     const muted = mute.getAttribute("aria-pressed") !== "true";
-    if (mic) for (const track of mic.getAudioTracks()) track.enabled = !muted;
+    if (mic) setMuted(mic, muted);
     mute.setAttribute("aria-pressed", String(muted));
     mute.textContent = t(muted ? "unmute" : "mute");
   });

@@ -1,7 +1,7 @@
 // One case: its facts and SLA clock, then the sections the caller's role works with.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { dispatcherCaseSections } from "./dispatcher.js";
-import { formatDateTime, t } from "./i18n.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { inspectorCaseSections } from "./inspector.js";
 import { matterLabel } from "./matters.js";
 import { reviewerCaseSections } from "./review.js";

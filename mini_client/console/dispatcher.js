@@ -1,10 +1,10 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
+import { caseTable } from "./case-table.js";
 import { loadMatters, matterLabel } from "./matters.js";
-import { formatDateTime, getLang, t } from "./i18n.js";
+import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";
 
-const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
 
 /** staff id → inspector (display name, organisation, load). */
 export async function inspectorIndex() {
@@ -13,36 +13,6 @@ export async function inspectorIndex() {
 }
 
 const nameOf = (pool, id) => (pool.get(id) ? pool.get(id).display_name : id);
-
-export function caseTable(cases, { emptyKey = "no_cases" } = {}) {
-  if (!cases.length) return h("p", { class: "muted" }, t(emptyKey));
-  const head = ["case_number", "application_no", "applicant", "matters", "state", "created_at"];
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "cases" },
-      h("thead", {}, h("tr", {}, head.map((k) => h("th", { scope: "col" }, t(k))))),
-      h(
-        "tbody",
-        {},
-        cases.map((c) =>
-          h(
-            "tr",
-            { dataset: { caseId: c.id, state: c.state }, class: c.state === "received" ? "incoming" : null },
-            h("td", {}, h("a", { href: `#/case/${c.id}` }, c.number)),
-            h("td", {}, c.application_no),
-            h("td", {}, c.applicant_name),
-            h("td", {}, matterLabel(c.matters)),
-            h("td", {}, h("span", { class: `state state-${c.state}` }, stateLabel(c.state))),
-            h("td", {}, formatDateTime(c.created_at)),
-          ),
-        ),
-      ),
-    ),
-  );
-}
 
 function intakeForm(matterCodes) {
   const input = (name, attrs = {}) => h("input", { type: "text", name, ...attrs });
@@ -117,7 +87,7 @@ export async function renderDispatcherHome(root) {
 
 function drawResult(draw, pool) {
   const person = (id) => nameOf(pool, id);
-  const reason = bi(draw.reason_zh, draw.reason_en);
+  const reason = pick(draw.reason_zh, draw.reason_en);
   return h(
     "div",
     { class: "draw-result", id: "draw-result" },
@@ -275,7 +245,7 @@ function statesTable(states) {
         "tbody",
         {},
         rows.map((s) =>
-          h("tr", {}, h("th", { scope: "row" }, bi(s.label_zh, s.label_en)), h("td", {}, s.total), h("td", {}, s.none), h("td", { class: s.yellow ? "card-yellow" : null }, s.yellow), h("td", { class: s.red ? "card-red" : null }, s.red)),
+          h("tr", {}, h("th", { scope: "row" }, pick(s.label_zh, s.label_en)), h("td", {}, s.total), h("td", {}, s.none), h("td", { class: s.yellow ? "card-yellow" : null }, s.yellow), h("td", { class: s.red ? "card-red" : null }, s.red)),
         ),
       ),
     ),
@@ -290,7 +260,7 @@ export async function renderBoard(root) {
         "ul",
         { id: "overdue", class: "flagged" },
         board.overdue.map((o) =>
-          h("li", { class: "card-red" }, h("a", { href: `#/case/${o.case_id}` }, o.number), ` · ${bi(o.state_zh, o.state_en)} · `, t("overdue_by", { minutes: o.overdue_minutes }), o.paused ? ` · ${t("paused")}` : ""),
+          h("li", { class: "card-red" }, h("a", { href: `#/case/${o.case_id}` }, o.number), ` · ${pick(o.state_zh, o.state_en)} · `, t("overdue_by", { minutes: o.overdue_minutes }), o.paused ? ` · ${t("paused")}` : ""),
         ),
       )
     : h("p", { class: "muted", id: "overdue" }, t("no_overdue"));
@@ -299,7 +269,7 @@ export async function renderBoard(root) {
         "ul",
         { id: "unassigned", class: "flagged" },
         board.unassigned.map((u) =>
-          h("li", { class: u.draw_failed ? "card-yellow" : null }, h("a", { href: `#/case/${u.case_id}` }, u.number), ` · ${formatDateTime(u.created_at)} · `, bi(u.reason_zh, u.reason_en)),
+          h("li", { class: u.draw_failed ? "card-yellow" : null }, h("a", { href: `#/case/${u.case_id}` }, u.number), ` · ${formatDateTime(u.created_at)} · `, pick(u.reason_zh, u.reason_en)),
         ),
       )
     : h("p", { class: "muted", id: "unassigned" }, t("no_unassigned"));

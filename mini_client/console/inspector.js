@@ -1,15 +1,14 @@
 // Inspector views: my cases and appointments, offering slots, starting, and the checklist.
-import { api } from "./api.js";
+import { api } from "../shared/api.js";
 import { callPanel } from "./call.js";
-import { caseTable } from "./dispatcher.js";
-import { formatDateTime, getLang, t } from "./i18n.js";
+import { caseTable } from "./case-table.js";
+import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
 import { opinionSection } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
 import { concludeSection, rectificationSection } from "./rectification.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
-const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
 const VALUES = ["pass", "fail", "not_applicable"];
 const SLOT_STATES = ["assigned", "rescheduling", "offline_pending"];
 const START_STATES = ["scheduled", "offline_pending", "in_progress"];
@@ -117,7 +116,7 @@ function startSection(kase, reload) {
     const started = await busy(button, out, () => api(`/api/v1/cases/${kase.id}/inspection/start`, { method: "POST" }));
     if (!started) return;
     if (started.blocking) {
-      out.replaceChildren(h("div", { class: "banner error", role: "alert" }, t("blocking_findings"), h("ul", {}, started.blocking_findings.map((f) => h("li", {}, bi(f.message_zh, f.message_en))))));
+      out.replaceChildren(h("div", { class: "banner error", role: "alert" }, t("blocking_findings"), h("ul", {}, started.blocking_findings.map((f) => h("li", {}, pick(f.message_zh, f.message_en))))));
       return;
     }
     reload();
@@ -257,7 +256,7 @@ class Checklist {
       counts ? h("p", {}, t("counts", { settled: counts.settled, total: counts.total, open: counts.open })) : null,
       disagreements ? h("p", { class: "banner warn", id: "disagreement-count" }, t("disagreements_open", { n: disagreements })) : null,
       conclusion ? h("p", { id: "conclusion" }, h("strong", {}, t("conclusion_preview")), " ", t(`conclusion_${conclusion.value}`)) : null,
-      conclusion && conclusion.reasons.length ? h("ul", { class: "muted small" }, conclusion.reasons.map((r) => h("li", {}, bi(r.message_zh, r.message_en)))) : null,
+      conclusion && conclusion.reasons.length ? h("ul", { class: "muted small" }, conclusion.reasons.map((r) => h("li", {}, pick(r.message_zh, r.message_en)))) : null,
     ];
     this.summary.replaceChildren(...parts.filter(Boolean)); // replaceChildren would print "null"
     this.list.replaceChildren(...this.data.items.map((item) => this.itemView(item)));
@@ -277,7 +276,7 @@ class Checklist {
         dataset: { item: item.id },
         "aria-labelledby": `title-${item.id}`,
       },
-      h("h3", { id: `title-${item.id}` }, h("span", { class: "item-id" }, item.id), " ", bi(item.title, item.title_en), item.key ? h("span", { class: "tag" }, t("key_item")) : null),
+      h("h3", { id: `title-${item.id}` }, h("span", { class: "item-id" }, item.id), " ", pick(item.title, item.title_en), item.key ? h("span", { class: "tag" }, t("key_item")) : null),
       h("p", { class: "check" }, item.check),
       item.standard ? h("p", { class: "muted small" }, t("standard"), "：", item.standard) : null,
       h("p", { class: "verdicts" }, verdictLine(mine, t("me")), " · ", verdictLine(other, otherWho)),

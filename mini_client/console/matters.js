@@ -1,6 +1,6 @@
 // Matter codes (CY, NY…) shown as their names; the catalogue list is loaded once per page.
-import { api } from "./api.js";
-import { getLang } from "./i18n.js";
+import { api } from "../shared/api.js";
+import { getLang } from "../shared/i18n.js";
 
 let byCode = new Map();
 let loading = null;

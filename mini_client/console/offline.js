@@ -10,11 +10,11 @@
 // Without signal the console must still open and show the case: the service worker (sw.js,
 // registered here) keeps the app shell, and the answers the on-site inspector reads (the last
 // case opened: its facts, appointment, clock, checklist, rectification rounds, opinion; and
-// the matters list) are kept in IndexedDB and given back by api.js when the network is gone,
-// with a clear notice over the page.
-import { takenAt } from "../shared/photo.js";
-import { ApiError, api, getToken, setReadKeeper } from "./api.js";
-import { onLangChange, t } from "./i18n.js";
+// the matters list) are kept in IndexedDB and given back by shared/api.js when the network is
+// gone, with a clear notice over the page.
+import { ApiError, api, getToken, setReadKeeper } from "../shared/api.js";
+import { sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
+import { onLangChange, t } from "../shared/i18n.js";
 import { errorText, h } from "./ui.js";
 
 const OUTBOX = { db: "ci-console-outbox", store: "actions" };
@@ -96,8 +96,7 @@ export function queueVerdict(owner, caseId, itemId, body) {
 /** Queue an on-site photo (a Blob) with its SHA-256, the GPS fix, if any, and the time taken. */
 export async function queuePhoto(owner, caseId, itemIds, blob, gps) {
   const capturedAt = takenAt(blob); // read first: hashing a large photo takes a moment
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha256 = await sha256Hex(blob);
   const contentType = (blob.type || "image/jpeg").toLowerCase();
   const id = crypto.randomUUID();
   return submit({ key: `photo:${id}`, id, kind: "photo", owner, caseId, itemIds, blob, contentType, size: blob.size, sha256, gps, capturedAt });
@@ -143,8 +142,9 @@ function reported(fix) {
 
 // --- replay ----------------------------------------------------------------------------------------
 
-/** Refused for good: a 4xx a retry cannot change (invalid, forbidden, file refused…); status 0
- * is a network failure (api.js), 5xx/401/429 and 409 "busy" are worth retrying. */
+/** Refused for good: a 4xx a retry cannot change (invalid, forbidden, file refused…). Status 0
+ * is a network failure (shared/api.js), a file that never left the device has none
+ * (shared/upload.js); those, 5xx/401/429 and 409 "busy" are worth retrying. */
 function isFinal(error) {
   const status = error && error.status;
   if (!status || status >= 500 || status === 401 || TRANSIENT.has(status)) return false;
@@ -156,37 +156,13 @@ async function sendVerdict(record) {
   await api(path, { method: "PUT", body: record.body });
 }
 
-// What the phone reports about a photo that the server may find impossible (a wrong clock, a
-// placeholder fix): the field each refusal names, dropped before announcing the photo again.
-const DROPPED_ON = { bad_position: "position", bad_captured_at: "captured_at" };
-
-/** Announce the photo with its fix and capture time; one the server refuses must not cost the photo. */
-async function announcePhoto(base, record) {
-  const body = { idempotency_key: record.id, purpose: "onsite", item_ids: record.itemIds, content_type: record.contentType, size: record.size, sha256: record.sha256 };
+/** Send a queued photo (shared/upload.js): a refusal, now or by an earlier replay, is final. */
+function sendPhoto(record) {
+  const announcement = { idempotency_key: record.id, purpose: "onsite", item_ids: record.itemIds, content_type: record.contentType, size: record.size, sha256: record.sha256 };
   const fix = reported(record.gps);
-  if (fix) body.position = fix;
-  if (record.capturedAt) body.captured_at = record.capturedAt;
-  for (;;) {
-    try {
-      return await api(base, { method: "POST", body });
-    } catch (error) {
-      const field = error instanceof ApiError ? DROPPED_ON[error.reason] : undefined;
-      if (!field || !(field in body)) throw error;
-      delete body[field]; // each retry drops one field: at most three announcements
-    }
-  }
-}
-
-async function sendPhoto(record) {
-  const base = `/api/v1/cases/${record.caseId}/uploads`;
-  const upload = await announcePhoto(base, record);
-  if (upload.status !== "pending") return upload; // finalized (or refused) by an earlier replay
-  const form = new FormData();
-  for (const [name, value] of Object.entries(upload.form.fields)) form.append(name, value);
-  form.append("file", record.blob);
-  // Storage is another origin: the answer is opaque, so finalize is what confirms the file arrived.
-  await fetch(upload.form.url, { method: "POST", body: form, mode: "no-cors" });
-  return api(`${base}/${upload.id}/finalize`, { method: "POST" });
+  if (fix) announcement.position = fix;
+  if (record.capturedAt) announcement.captured_at = record.capturedAt;
+  return uploadFile(record.caseId, announcement, record.blob);
 }
 
 async function replayOnce() {
@@ -287,7 +263,7 @@ function reader() {
 
 const readKey = (owner, path) => `${owner} ${path}`;
 
-/** After each GET answer (api.js): keep the chosen ones, the answer or a 404 (e.g. no opinion). */
+/** After each GET answer (shared/api.js): keep the chosen ones, the answer or a 404 (e.g. no opinion). */
 function keep(path, answer) {
   const what = keptPath(path);
   // The page's main answer came from the server again: what it shows is no longer the copy.
@@ -336,7 +312,7 @@ async function keptRecords(owner) {
   return all.filter((record) => record.owner === owner);
 }
 
-/** Without a network (api.js): the kept answer for a GET path, or undefined. */
+/** Without a network (shared/api.js): the kept answer for a GET path, or undefined. */
 async function recall(path) {
   const owner = reader();
   const what = keptPath(path);

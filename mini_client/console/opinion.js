@@ -1,6 +1,6 @@
 // The opinion (踏勘意见书) as each role works with it: draft, sign, co-sign, review, read the PDF.
-import { api } from "./api.js";
-import { formatDateTime, t } from "./i18n.js";
+import { api } from "../shared/api.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
 const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));

@@ -1,6 +1,6 @@
 // The call's recording for staff: per track, its segments and gaps, and the whole track as one file.
-import { api } from "./api.js";
-import { formatDateTime, t } from "./i18n.js";
+import { api } from "../shared/api.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { busy, h, section } from "./ui.js";
 
 /** "applicant.video" → "申请人 · 视频"; "inspector0.audio" → "踏勘人员 1 · 音频". */

@@ -1,9 +1,8 @@
 // Ending the inspection and rectification (补齐补正): conclude, the request, the rounds, the review.
-import { api } from "./api.js";
-import { formatDateTime, getLang, t } from "./i18n.js";
+import { api } from "../shared/api.js";
+import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { banner, busy, errorText, h, section, stateLabel } from "./ui.js";
 
-const bi = (zh, en) => (getLang() === "en" ? en || zh : zh || en);
 const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
 const DEADLINE_DAYS = 3;
 const DEADLINE_TIME = "18:00";
@@ -35,7 +34,7 @@ function defaultDeadline() {
 
 function itemTitle(checklist, itemId) {
   const item = checklist.data.items.find((i) => i.id === itemId);
-  return item ? `${itemId} ${bi(item.title, item.title_en)}` : itemId;
+  return item ? `${itemId} ${pick(item.title, item.title_en)}` : itemId;
 }
 
 function failNotes(checklist, itemId) {
@@ -110,7 +109,7 @@ function requestForm(kase, checklist, itemIds) {
 function reasonList(conclusion) {
   const reasons = conclusion.reasons.filter((r) => r.kind !== "rectifiable_failure");
   if (!reasons.length) return null;
-  return h("ul", { class: "small" }, reasons.map((r) => h("li", {}, bi(r.message_zh, r.message_en))));
+  return h("ul", { class: "small" }, reasons.map((r) => h("li", {}, pick(r.message_zh, r.message_en))));
 }
 
 function concludeBody(kase, lead, checklist, out) {
@@ -282,7 +281,7 @@ async function evidenceList(caseId) {
 async function itemTitles(caseId) {
   try {
     const checklist = await api(`/api/v1/cases/${caseId}/checklist`);
-    return new Map(checklist.items.map((i) => [i.id, bi(i.title, i.title_en)]));
+    return new Map(checklist.items.map((i) => [i.id, pick(i.title, i.title_en)]));
   } catch {
     return new Map(); // the ids still say which item
   }

@@ -1,7 +1,7 @@
 // Reviewer views: cases awaiting review first, then the opinion with approve / send back.
-import { api } from "./api.js";
-import { caseTable } from "./dispatcher.js";
-import { t } from "./i18n.js";
+import { api } from "../shared/api.js";
+import { caseTable } from "./case-table.js";
+import { t } from "../shared/i18n.js";
 import { opinionSection } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
 import { h, section } from "./ui.js";

@@ -9,7 +9,7 @@
 // (stale-while-revalidate), so a changed file is in use from the next load on. A new sw.js (bump
 // VERSION for a clean re-download of everything) takes over as soon as it is installed, deletes
 // the old caches and serves the next load; the page in use keeps running the code it loaded.
-const VERSION = "1";
+const VERSION = "2"; // 2: one shared API, upload, peer and i18n module (the module graph changed)
 const PREFIX = "ci-console-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by the console's views: element builder, banners, busy buttons.
-import { getLang, t } from "./i18n.js";
+import { getLang, t } from "../shared/i18n.js";
 
 /** `h("button", {class: "x", onclick}, "text", child)`: text children are never parsed as HTML. */
 export function h(tag, attrs = {}, ...children) {

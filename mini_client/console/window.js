@@ -1,6 +1,6 @@
 // Window staff: issued opinions, the signed PDF, its public verification, acknowledging receipt.
-import { api } from "./api.js";
-import { formatDateTime, getLang, t } from "./i18n.js";
+import { api } from "../shared/api.js";
+import { formatDateTime, getLang, t } from "../shared/i18n.js";
 import { bundleButton, opinionSection, pdfButton } from "./opinion.js";
 import { banner, busy, errorText, h, section } from "./ui.js";
 

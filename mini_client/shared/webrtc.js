@@ -1,5 +1,5 @@
-// The phone's side of the call: camera + microphone, and one peer connection offering what
-// the server's media side expects (video sendonly VP8, audio sendrecv, audio recvonly).
+// The call's media for every page: the phone's camera and microphone, staff's microphone, and
+// the one peer connection class offering what the server's media side expects.
 
 /** Ask for camera and microphone; rear camera by default. Throws the browser's DOMException. */
 export async function openCamera(facingMode = "environment") {
@@ -38,21 +38,18 @@ export function preferVp8(transceiver, side = window.RTCRtpSender) {
 }
 
 /**
- * One peer connection to the media server. `send(message)` posts signaling messages;
- * feed server messages to `handle`. Emits "remote-audio" (detail = MediaStream) and "state".
+ * One peer connection to the media server, for the phone and for staff alike: what each side
+ * sends and receives is its transceiver list (`phoneTransceivers`, `staffTransceivers`), in the
+ * order the server expects. `send(message)` posts signaling messages; feed server messages to
+ * `handle`. Emits "track" (detail = { track, stream }) and "state" (the connection state).
+ * With `restartIceOnFailure` a failed connection asks for new candidates by itself.
  */
-export class PhonePeer extends EventTarget {
-  constructor(stream, send, iceServers = []) {
+export class Peer extends EventTarget {
+  constructor(send, { iceServers = [], transceivers, restartIceOnFailure = false }) {
     super();
-    this.stream = stream;
     this.send = send;
     this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
-    const [video] = stream.getVideoTracks();
-    const [audio] = stream.getAudioTracks();
-    this.video = this.pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
-    preferVp8(this.video);
-    this.pc.addTransceiver(audio, { direction: "sendrecv", streams: [stream] });
-    this.pc.addTransceiver("audio", { direction: "recvonly" });
+    this.video = transceivers(this.pc);
     this.pc.onicecandidate = ({ candidate }) =>
       this.send({
         type: "candidate",
@@ -61,10 +58,10 @@ export class PhonePeer extends EventTarget {
         sdp_mline_index: candidate ? candidate.sdpMLineIndex : null,
       });
     this.pc.ontrack = (event) =>
-      this._emit("remote-audio", event.streams[0] || new MediaStream([event.track]));
+      this._emit("track", { track: event.track, stream: event.streams[0] || new MediaStream([event.track]) });
     this.pc.onconnectionstatechange = () => {
       this._emit("state", this.pc.connectionState);
-      if (this.pc.connectionState === "failed") this.restartIce();
+      if (restartIceOnFailure && this.pc.connectionState === "failed") this.restartIce();
     };
   }
 
@@ -106,5 +103,39 @@ export class PhonePeer extends EventTarget {
 
   close() {
     this.pc.close();
+  }
+}
+
+/** The phone: video sendonly VP8, audio sendrecv (us + the inspectors), audio recvonly. */
+export const phoneTransceivers = (stream) => (pc) => {
+  const [video] = stream.getVideoTracks();
+  const [audio] = stream.getAudioTracks();
+  const sent = pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
+  preferVp8(sent);
+  pc.addTransceiver(audio, { direction: "sendrecv", streams: [stream] });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  return sent;
+};
+
+/**
+ * Staff: recv video + recv audio (the phone), then send/recv audio (us + the other inspector);
+ * without a microphone (`mic` null) that last one only listens.
+ */
+export const staffTransceivers = (mic) => (pc) => {
+  const received = pc.addTransceiver("video", { direction: "recvonly" });
+  preferVp8(received, window.RTCRtpReceiver); // we only receive video
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const track = mic && mic.getAudioTracks()[0];
+  if (track) pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
+  else pc.addTransceiver("audio", { direction: "recvonly" });
+  return received;
+};
+
+/** A microphone for staff, or null: listen-only, the call still shows the phone. */
+export async function openMic() {
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+  } catch {
+    return null;
   }
 }

@@ -1,15 +1,12 @@
-// The console's own texts (zh-CN default, English); the language choice is shared/i18n.js's.
-import { getLang, onLangChange, setLang, t as sharedT } from "../shared/i18n.js";
+// The console's texts, zh-CN first with the English alternative; merged into the one dictionary
+// (shared/i18n.js) when this module loads: app.js imports it before any view.
+import { addTexts } from "../shared/i18n.js";
 
-export { getLang, onLangChange, setLang };
-
-const TEXTS = {
+addTexts({
   console_title: ["云踏勘 · 工作台", "Cloud inspection · Console"],
   skip_to_content: ["跳到主要内容", "Skip to content"],
   nav_label: ["主导航", "Main navigation"],
-  switch_lang: ["English", "中文"],
   logout: ["退出登录", "Log out"],
-  loading: ["正在加载…", "Loading…"],
   back: ["返回列表", "Back to the list"],
   none: ["无", "None"],
   me: ["我", "Me"],
@@ -41,7 +38,6 @@ const TEXTS = {
   no_cases: ["暂无案件。", "No cases."],
   case: ["案件", "Case"],
   case_facts: ["案件信息", "Case details"],
-  case_number: ["案件编号", "Case number"],
   application_no: ["申请编号", "Application number"],
   applicant: ["申请人", "Applicant"],
   matters: ["事项", "Matters"],
@@ -262,7 +258,6 @@ const TEXTS = {
   call_idle: ["尚未进入通话。", "Not in the call."],
   join_call: ["进入通话", "Join the call"],
   leave_call: ["离开通话", "Leave the call"],
-  call_connecting: ["正在连接…", "Connecting…"],
   call_joined: ["已进入房间，正在建立音视频…", "In the room; setting up audio and video…"],
   call_connected: ["已连线。", "Connected."],
   call_state: ["连接状态：{state}", "Connection: {state}"],
@@ -270,8 +265,6 @@ const TEXTS = {
   call_refused: ["无法进入通话（代码 {code}）。请确认您是本案踏勘人员且案件在踏勘中，然后刷新页面。", "Could not join the call (code {code}). Check you are this case's inspector and it is in progress, then reload."],
   call_left: ["已离开通话。", "You left the call."],
   mic_unavailable: ["无法使用麦克风，将以仅收听方式进入。请在浏览器设置中允许麦克风。", "No microphone: joining listen-only. Allow the microphone in the browser settings."],
-  mute: ["静音", "Mute"],
-  unmute: ["取消静音", "Unmute"],
   take_snapshot: ["拍照取证（归入当前检查项）", "Take a snapshot (filed under the current item)"],
   choose_item_first: ["请先在清单中点“向申请人展示此项”选择当前检查项。", "First pick the current item with “Show this item to the applicant”."],
   snapshot_taking: ["正在为 {item} 拍照…", "Taking a snapshot for {item}…"],
@@ -360,33 +353,4 @@ const TEXTS = {
   recording_gaps: ["{n} 处中断，最长 {s} 秒", "{n} break(s), longest {s} s"],
   recording_download: ["下载整段录像", "Download the whole track"],
   recording_save: ["保存 {name}", "Save {name}"],
-};
-
-export function t(key, params = {}) {
-  const entry = TEXTS[key];
-  if (!entry) return sharedT(key, params);
-  const text = entry[getLang() === "en" ? 1 : 0];
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : ""));
-}
-
-/** Fill [data-i18n] texts and [data-i18n-label] aria-labels below `root` from the console texts. */
-export function applyI18n(root = document) {
-  document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
-  document.title = t("console_title");
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
-}
-
-/** A date and time in Asia/Shanghai with the year, whatever the PC's own time zone. */
-export function formatDateTime(iso) {
-  if (!iso) return "";
-  return new Intl.DateTimeFormat(getLang() === "en" ? "en-GB" : "zh-CN", {
-    timeZone: "Asia/Shanghai",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hour12: false,
-  }).format(new Date(iso));
-}
+});

@@ -2,7 +2,7 @@
 
 The relay keeps the packets since the last keyframe; a snapshot decodes them with its own
 decoder in a worker thread (never in the event loop, never touching the forwarding path) and
-stamps case number, time (Asia/Shanghai), inspector and GPS onto the JPEG.
+stamps case number, time (Beijing time, as the caller writes it), inspector and GPS onto the JPEG.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import av
 from PIL import Image, ImageDraw, ImageFont
 
 from media.passthrough import copy_packet
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DECODERS = {"vp8": "libvpx", "h264": "h264"}
 
 
@@ -37,12 +35,13 @@ class Watermark:
     case_number: str
     inspector: str
     taken_at: datetime
+    taken_at_local: str  # ``taken_at`` as people read it, written by the caller (Beijing time)
     gps: tuple[float, float] | None = None
     font_path: Path | None = None
 
     def lines(self) -> list[str]:
-        local = self.taken_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
-        lines = [f"案件 {self.case_number}", f"{local} (北京时间)", f"踏勘人员 {self.inspector}"]
+        local = f"{self.taken_at_local} (北京时间)"
+        lines = [f"案件 {self.case_number}", local, f"踏勘人员 {self.inspector}"]
         if self.gps is not None:
             lines.append(f"GPS {self.gps[0]:.6f}, {self.gps[1]:.6f}")
         return lines

@@ -48,6 +48,7 @@ from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
 from server.live.offers import check_offer
 from server.platform.fonts import CjkFontNotFound, cjk_font_path
+from server.platform.time import SECONDS, shanghai_time
 from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
 from signaling.messages import CloseCode
@@ -328,10 +329,12 @@ class CaseMedia:
             checklist = await session.get(CaseChecklist, self.case_id)
             position = await self._room.position(session, case)
         items = [item_id] if item_id else [checklist.current_item] if checklist else []
+        taken_at = utcnow()
         watermark = Watermark(
             case_number=case.number,
             inspector=requester_name or requested_by,
-            taken_at=utcnow(),
+            taken_at=taken_at,
+            taken_at_local=shanghai_time(taken_at, SECONDS),
             gps=(position.lat, position.lng) if position else None,
             font_path=await asyncio.to_thread(_font_path),
         )

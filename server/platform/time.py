@@ -2,8 +2,8 @@
 definition of the zone and of how a moment is written for people.
 
 Instants are stored and passed around in UTC; they become Beijing time only to be shown, or
-to find the local date or working hours they fall in. (``media/`` keeps its own zone for the
-snapshot watermark: it must not import ``server/``.)
+to find the local date or working hours they fall in. (``media/`` must not import ``server/``:
+the snapshot watermark gets its time already written from here.)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 MINUTES = "%Y-%m-%d %H:%M"
+SECONDS = "%Y-%m-%d %H:%M:%S"
 
 
 def shanghai_time(value: datetime, fmt: str = MINUTES) -> str:

@@ -14,12 +14,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from PIL import Image, ImageOps
 
 from server.errors import BadInput
+from server.platform.time import CHINA_TZ
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
 # Below Pillow's own bomb threshold (89 MP warning, 179 MP error): a 12 MP phone photo decodes
@@ -32,7 +33,6 @@ DISPLAY_QUALITY = 85
 THUMBNAIL_QUALITY = 80
 # Cameras pad some JPEGs after the end marker with zeros or 0xFF; more than this is a payload.
 MAX_PADDING = 4096
-CHINA = timezone(timedelta(hours=8))  # EXIF times without an offset are phone-local time
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +367,7 @@ def read_captured_at(exif: Image.Exif, now: datetime) -> datetime | None:
         local = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    zone: timezone = CHINA
+    zone: tzinfo = CHINA_TZ  # EXIF times without an offset are phone-local time
     offset = sub.get(_OFFSET_TIME_ORIGINAL)
     if isinstance(offset, str) and len(offset.strip()) == 6:
         try:
@@ -375,7 +375,7 @@ def read_captured_at(exif: Image.Exif, now: datetime) -> datetime | None:
             hours, minutes = int(offset[1:3]), int(offset[4:6])
             zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
         except ValueError:
-            zone = CHINA
+            zone = CHINA_TZ
     value = local.replace(tzinfo=zone).astimezone(UTC)
     if value.year < 2000 or value > now + timedelta(days=1):
         return None  # an unset or wrong phone clock: the server's time is better evidence

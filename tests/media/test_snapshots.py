@@ -24,7 +24,9 @@ async def test_snapshot_is_full_resolution_and_watermarked(tmp_path: Path) -> No
     try:
         relay = session.relays["applicant.video"]
         await wait_until(lambda: len(relay.latest_gop()) > 3)
-        watermark = Watermark("QX-2024-001", "张三", datetime.now(UTC), gps=(31.23, 121.47))
+        watermark = Watermark(
+            "QX-2024-001", "张三", datetime.now(UTC), "2024-05-01 10:20:30", gps=(31.23, 121.47)
+        )
         snapshot = await session.snapshot(watermark)
         plain = np.asarray(decode_last_picture(relay.latest_gop(), "vp8").convert("L"), float)
     finally:

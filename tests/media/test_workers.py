@@ -99,7 +99,9 @@ async def test_a_room_in_a_worker_forwards_records_and_snapshots(
             assert video.sizes == {(WIDTH, HEIGHT)}
             counters = [n for t, n in video.frames if t > window]  # every sent frame, in order
             assert counters == list(range(counters[0], counters[0] + len(counters)))
-        shot = await room.snapshot(Watermark("QX-1", "张三", datetime.now(UTC)))
+        shot = await room.snapshot(
+            Watermark("QX-1", "张三", datetime.now(UTC), "2024-05-01 10:20:30")
+        )
         assert (shot.width, shot.height) == (WIDTH, HEIGHT)
         live = await room.stats()
         assert live.relays["applicant.video"].pli_sent >= 1  # the late joiner's keyframe
@@ -172,7 +174,7 @@ async def test_worker_errors_come_back_with_their_type_and_message(
     room, _ = room_in(pool, tmp_path)
     local = PeerSession(sink=MemorySink(tmp_path), directory=tmp_path / "work")
     offer = await h264_offer()
-    watermark = Watermark("QX-1", "张三", datetime.now(UTC))
+    watermark = Watermark("QX-1", "张三", datetime.now(UTC), "2024-05-01 10:20:30")
     try:
         for session in (local, room):
             bad_role = await failure(session.handle_offer("x", "observer", offer))

@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/cloudinspect run
 
+# The tests without timing checks on every core, then the timed ones (media, browser, kills) alone.
 test: $(STAMP) test-deps lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 # Chromium, fonts, PostgreSQL: installed or started as root, else a clear message and stop.
 test-deps:

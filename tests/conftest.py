@@ -13,6 +13,23 @@ from server.sla.clock import SlaPolicy
 
 pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.seaweed", "tests.fixtures.app"]
 
+# Where timing is part of what is checked (live media, a real browser, a killed process), tests
+# run on their own after the rest; ``make test`` runs the rest on both cores (pytest-xdist).
+SERIAL = (
+    "tests/media/",
+    "tests/live/",
+    "tests/e2e/",
+    "tests/evidence/test_live_call.py",
+    "tests/reliability/test_kill_acknowledged.py",
+    "tests/reliability/test_scheduler_kill.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
+
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:

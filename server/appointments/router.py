@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from server.appointments import service
+from server.appointments.schemas import AcceptIn, AppointmentOut, ReasonIn, SlotOut, SlotsIn
 from server.auth.models import Role
 from server.cases.states import CaseState
 from server.db import utcnow
@@ -21,42 +19,8 @@ from server.deps import (
 )
 from server.errors import Forbidden
 from server.notifications import events
-from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
-
-
-class SlotIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    starts_at: BeijingDateTime
-    ends_at: BeijingDateTime
-
-
-class SlotsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    slots: list[SlotIn] = Field(min_length=1, max_length=service.MAX_SLOTS)
-
-
-class AcceptIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    slot_id: str = Field(min_length=1, max_length=64)
-
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=2, max_length=500)
-
-
-class SlotOut(BaseModel):
-    id: str
-    starts_at: datetime
-    ends_at: datetime
-
-
-class AppointmentOut(BaseModel):
-    open_slots: list[SlotOut]
-    appointment: SlotOut | None
-    state: str
 
 
 @router.get("/appointment")

@@ -193,6 +193,13 @@ class StartOut(BaseModel):
     items: int
 
 
+class ConcludedOut(BaseModel):
+    state: str
+    conclusion: str
+    reasons_zh: list[str]
+    reasons_en: list[str]
+
+
 class OpenItemOut(BaseModel):
     id: str
     title: str

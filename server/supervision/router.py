@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from server.auth.models import Role
 from server.auth.principal import Principal
@@ -23,6 +22,7 @@ from server.notifications.service import configured_channels
 from server.sla.service import load_calendar
 from server.supervision import service
 from server.supervision.board import Board
+from server.supervision.schemas import CloseIn, RatingIn
 from server.supervision.service import FollowUpOut, RatingOut, RatingStatus
 from server.timeinputs import BeijingDate
 
@@ -31,17 +31,6 @@ BoardReaderDep = Annotated[
     Principal, Depends(require_roles(Role.admin, Role.dispatcher, Role.reviewer))
 ]
 SupervisorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
-
-
-class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    score: int = Field(ge=1, le=5, strict=True)  # 1 很不满意 … 5 非常满意
-    comment: str = Field(default="", max_length=500)
-
-
-class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = Field(default="", max_length=2000)  # required; checked with a message
 
 
 @router.get("/board")

@@ -53,7 +53,9 @@ class FormOut(BaseModel):
     expires_at: datetime
 
 
-class EvidenceOut(BaseModel):
+# The evidence a finalized upload became, with where its position and time came from; the
+# case's evidence list answers another shape (server.evidence.schemas.EvidenceOut).
+class FinalizedEvidenceOut(BaseModel):
     id: str
     kind: str
     captured_at: datetime
@@ -86,14 +88,14 @@ class UploadOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     form: FormOut | None = None  # while pending
-    evidence: EvidenceOut | None = None  # once finalized
+    evidence: FinalizedEvidenceOut | None = None  # once finalized
     rejection: RejectionOut | None = None  # once refused
 
 
-def _evidence_out(evidence: Evidence | None) -> EvidenceOut | None:
+def _evidence_out(evidence: Evidence | None) -> FinalizedEvidenceOut | None:
     if evidence is None:
         return None
-    out = EvidenceOut.model_validate(evidence, from_attributes=True)
+    out = FinalizedEvidenceOut.model_validate(evidence, from_attributes=True)
     out.position_source = evidence.meta.get("position_source")
     out.captured_at_source = evidence.meta.get("captured_at_source")
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from server.appointments import service
-from server.appointments.schemas import AcceptIn, AppointmentOut, ReasonIn, SlotOut, SlotsIn
+from server.appointments.schemas import AcceptIn, AppointmentOut, RescheduleIn, SlotOut, SlotsIn
 from server.auth.models import Role
 from server.cases.states import CaseState
 from server.db import utcnow
@@ -79,7 +79,7 @@ async def accept(
 
 @router.post("/appointment/reschedule")
 async def reschedule(
-    body: ReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+    body: RescheduleIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
 ) -> dict[str, CaseState]:
     """Move the appointment: the applicant asks (clock pauses), or the bureau re-offers slots."""
     by_applicant = principal.kind == "applicant"

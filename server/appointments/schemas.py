@@ -26,7 +26,7 @@ class AcceptIn(BaseModel):
     slot_id: str = Field(min_length=1, max_length=64)
 
 
-class ReasonIn(BaseModel):
+class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=2, max_length=500)
 

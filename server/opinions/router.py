@@ -30,7 +30,7 @@ from server.opinions.schemas import (
     CommentsIn,
     IssuedOut,
     OpinionOut,
-    ReasonIn,
+    OpinionReasonIn,
     SignatureOut,
     VerifyOut,
     opinion_out,
@@ -79,7 +79,7 @@ async def cosign(
 
 @router.post(f"{CASE}/decline")
 async def decline(
-    body: ReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+    body: OpinionReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
 ) -> OpinionOut:
     """The second inspector returns the draft to the lead with a reason."""
     return _out(await service.decline(session, principal.actor, view, body.reason))
@@ -104,7 +104,7 @@ async def send_back(
 
 @router.post(f"{CASE}/correct")
 async def correct(
-    body: ReasonIn,
+    body: OpinionReasonIn,
     view: VisibleCaseDep,
     principal: PrincipalDep,
     session: SessionDep,

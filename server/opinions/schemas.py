@@ -13,7 +13,7 @@ from server.opinions.verify import VerificationReport
 from server.platform.time import shanghai_time
 
 
-class ReasonIn(BaseModel):
+class OpinionReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 

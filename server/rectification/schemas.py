@@ -42,7 +42,7 @@ class ReviewOut(BaseModel):
     at: datetime
 
 
-class ItemOut(BaseModel):
+class RoundItemOut(BaseModel):
     item_id: str
     instruction: str
     failure_evidence_ids: list[str]
@@ -61,7 +61,7 @@ class RoundOut(BaseModel):
     deadline_local: datetime  # Asia/Shanghai
     submitted_at: datetime | None
     decided_at: datetime | None
-    items: list[ItemOut]
+    items: list[RoundItemOut]
 
 
 def _review(by: str, entry: dict[str, Any], *, staff: bool) -> ReviewOut:
@@ -86,7 +86,7 @@ def round_out(r: Round, *, staff: bool, urls: dict[str, str] | None = None) -> R
         submitted_at=r.round.submitted_at,
         decided_at=r.round.decided_at,
         items=[
-            ItemOut(
+            RoundItemOut(
                 item_id=i.item_id,
                 instruction=i.instruction,
                 failure_evidence_ids=list(i.failure_evidence_ids),

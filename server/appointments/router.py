@@ -18,7 +18,6 @@ from server.deps import (
     VisibleCaseDep,
 )
 from server.errors import Forbidden
-from server.notifications import events
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
 
@@ -49,13 +48,12 @@ async def propose(
     """Offer the applicant times for the video inspection."""
     rows = await service.propose_slots(
         session,
+        ctx.settings,
         inspector.actor,
         view.case,
         [(s.starts_at, s.ends_at) for s in body.slots],
         utcnow(),
     )
-    first = min(rows, key=lambda r: r.starts_at)
-    await events.slots_proposed(session, ctx.settings, view.case, first.starts_at, first.id)
     return [SlotOut(id=r.id, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
 
 
@@ -69,10 +67,7 @@ async def accept(
 ) -> SlotOut:
     """The applicant accepts one of the offered slots."""
     appointment = await service.accept_slot(
-        session, applicant.actor, view.case, body.slot_id, utcnow()
-    )
-    await events.appointment_confirmed(
-        session, ctx.settings, view.case, appointment.starts_at, appointment.id
+        session, ctx.settings, applicant.actor, view.case, body.slot_id, utcnow()
     )
     return SlotOut(id=appointment.id, starts_at=appointment.starts_at, ends_at=appointment.ends_at)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.assignment.draw import (
@@ -24,11 +26,14 @@ from server.assignment.draw import (
 from server.assignment.models import Draw, InspectorConflict, InspectorProfile
 from server.audit.service import Actor, append
 from server.auth.models import Role, Staff
+from server.auth.principal import Principal
 from server.cases.models import Case, CaseInspector
 from server.cases.states import TERMINAL_STATES, CaseAction, CaseState, next_state
 from server.cases.workflow import transition
+from server.config import Settings
 from server.db import utcnow
-from server.errors import BadInput, Conflict, not_found
+from server.errors import BadInput, Conflict, Forbidden, not_found
+from server.notifications import events
 
 ConflictKind = Literal["applicant", "address", "phone"]
 _KEY_MAKERS = {"applicant": applicant_key, "address": address_key, "phone": phone_key}
@@ -103,33 +108,37 @@ def _result_record(result: DrawResult | ReplacementResult) -> dict[str, Any]:
     return record
 
 
-async def draw_for_case(session: AsyncSession, actor: Actor, case: Case) -> DrawResult:
-    """Draw two inspectors; with fewer than two eligible the case stays unassigned, with why."""
+async def draw_for_case(
+    session: AsyncSession, settings: Settings, actor: Actor, case: Case
+) -> Draw:
+    """Draw two inspectors and tell them; with fewer than two eligible the case stays
+    unassigned, with why. The stored draw is returned."""
     next_state(CaseState(case.state), CaseAction.assign)  # refuse early, before drawing
     draw_input = await _draw_input(session, case, frozenset())
     result = draw_pair(draw_input)
-    session.add(
-        Draw(
-            case_id=case.id,
-            kind="draw",
-            seed=draw_input.seed,
-            input=draw_input.as_record(),
-            result=_result_record(result),
-            created_by=actor.id,
-        )
+    stored = Draw(
+        case_id=case.id,
+        kind="draw",
+        seed=draw_input.seed,
+        input=draw_input.as_record(),
+        result=_result_record(result),
+        created_by=actor.id,
     )
+    session.add(stored)
+    await session.flush()  # the caller answers with the draw's id
     if result.pair is None:
         case.extra = case.extra | {"unassigned": {"zh": result.reason_zh, "en": result.reason_en}}
         await session.flush()
         await append(
             session, actor, "case.draw_failed", case_id=case.id, detail={"reason": result.reason_en}
         )
-        return result
+        return stored
     for position, staff_id in zip(("lead", "second"), result.pair, strict=True):
         session.add(CaseInspector(case_id=case.id, staff_id=staff_id, position=position))
     case.extra = {k: v for k, v in case.extra.items() if k != "unassigned"}
     await transition(session, actor, case, CaseAction.assign, detail={"pair": list(result.pair)})
-    return result
+    await events.case_assigned(session, settings, case)
+    return stored
 
 
 async def replace_inspector(
@@ -196,3 +205,98 @@ async def replay(session: AsyncSession, draw_id: str) -> dict[str, Any]:
         "replayed_pair": again.pair,
         "same": same,
     }
+
+
+# --- the inspector pool ------------------------------------------------------------------------
+
+
+async def require_inspector(session: AsyncSession, staff_id: str) -> Staff:
+    staff = await session.get(Staff, staff_id)
+    if staff is None or staff.role != Role.inspector:
+        raise not_found("该踏勘人员", "Inspector")
+    return staff
+
+
+async def conflicts_by_inspector(session: AsyncSession) -> dict[str, list[InspectorConflict]]:
+    """Every declared conflict of interest, by inspector."""
+    found: dict[str, list[InspectorConflict]] = {}
+    for conflict in await session.scalars(select(InspectorConflict)):
+        found.setdefault(conflict.staff_id, []).append(conflict)
+    return found
+
+
+async def inspectors_by_id(session: AsyncSession) -> dict[str, Staff]:
+    rows = await session.scalars(select(Staff).where(Staff.role == Role.inspector))
+    return {s.id: s for s in rows}
+
+
+async def set_profile(
+    session: AsyncSession,
+    actor: Actor,
+    staff_id: str,
+    *,
+    matters: list[str],
+    active: bool,
+    known_matter: Callable[[str], bool],
+) -> InspectorProfile:
+    """Set an inspector's qualifications (matters) and whether they take cases; audited."""
+    await require_inspector(session, staff_id)
+    unknown = [m for m in matters if not known_matter(m)]
+    if unknown:
+        raise BadInput(
+            f"未知的事项：{', '.join(unknown)}", f"Unknown matters: {', '.join(unknown)}"
+        )
+    profile = await session.get(InspectorProfile, staff_id)
+    if profile is None:
+        profile = InspectorProfile(staff_id=staff_id)
+        session.add(profile)
+    profile.matters, profile.active = matters, active
+    await session.flush()
+    await append(
+        session,
+        actor,
+        "inspector.profile",
+        detail={"staff": staff_id, "matters": profile.matters, "active": profile.active},
+    )
+    return profile
+
+
+async def declare_conflict(
+    session: AsyncSession,
+    principal: Principal,
+    staff_id: str,
+    *,
+    kind: ConflictKind,
+    value: str,
+    note: str,
+) -> InspectorConflict:
+    """Declare a conflict of interest (回避): the inspector themself or an admin; audited."""
+    if not (principal.role == Role.admin or principal.id == staff_id):
+        raise Forbidden(
+            "只能为自己申报回避，或由管理员代为登记。",
+            "Only the inspector themself or an admin may declare a conflict.",
+        )
+    await require_inspector(session, staff_id)
+    conflict = InspectorConflict(
+        staff_id=staff_id, key=conflict_key(kind, value), note=note, declared_by=principal.id
+    )
+    session.add(conflict)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("该回避事项已登记。", "This conflict is already declared.") from exc
+    await append(
+        session,
+        principal.actor,
+        "inspector.conflict",
+        detail={"staff": staff_id, "key": conflict.key},
+    )
+    return conflict
+
+
+async def draws_of(session: AsyncSession, case_id: str) -> list[Draw]:
+    """Every draw and replacement of the case, newest first."""
+    rows = await session.scalars(
+        select(Draw).where(Draw.case_id == case_id).order_by(Draw.created_at.desc())
+    )
+    return list(rows)

@@ -22,8 +22,7 @@ from server.notifications.service import configured_channels
 from server.sla.service import load_calendar
 from server.supervision import service
 from server.supervision.board import Board
-from server.supervision.schemas import CloseIn, RatingIn
-from server.supervision.service import FollowUpOut, RatingOut, RatingStatus
+from server.supervision.schemas import CloseIn, FollowUpOut, RatingIn, RatingOut, RatingStatus
 from server.timeinputs import BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])

@@ -21,9 +21,9 @@ from server.access import CaseView
 from server.auth.models import Staff
 from server.db import utcnow
 from server.errors import Conflict
+from server.evidence import repository as evidence_repository
 from server.evidence.models import Evidence
 from server.inspection import service as inspection
-from server.opinions import repository
 from server.opinions.content import (
     Inspector,
     Matter,
@@ -58,7 +58,7 @@ def _sha(value: str) -> bool:
 
 async def case_evidence(session: AsyncSession, case_id: str) -> list[Evidence]:
     """The case's photos, snapshots and recording segments with a stored hash, oldest first."""
-    rows = await repository.evidence_in_capture_order(session, case_id, (*PHOTO_KINDS, "segment"))
+    rows = await evidence_repository.in_capture_order(session, case_id, (*PHOTO_KINDS, "segment"))
     return [row for row in rows if _sha(row.sha256) and row.object_key]
 
 

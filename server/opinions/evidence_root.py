@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditHead, AuditRecord
 from server.audit.service import GENESIS_HASH, HEAD_ID, canonical_json
+from server.evidence import repository as evidence_repository
 from server.evidence.models import Evidence
 from server.inspection import repository as inspection_rows
 from server.inspection.models import ResolutionRow, VerdictRow
-from server.opinions import merkle, repository
+from server.opinions import merkle
 from server.opinions.content import EvidenceLeaf, EvidenceRoot
 
 EVIDENCE_LEAF_KINDS = ("snapshot", "photo", "segment", "clip")
@@ -50,7 +51,7 @@ def _is_sha(value: str) -> bool:
 
 async def evidence_rows(session: AsyncSession, case_id: str) -> list[Evidence]:
     """The case's stored evidence objects that carry a SHA-256."""
-    rows = await repository.evidence_in_id_order(session, case_id, EVIDENCE_LEAF_KINDS)
+    rows = await evidence_repository.in_id_order(session, case_id, EVIDENCE_LEAF_KINDS)
     return [r for r in rows if r.object_key and _is_sha(r.sha256)]
 
 

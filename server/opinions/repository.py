@@ -1,6 +1,6 @@
-"""The opinion domain's queries of more than a line: the window staff's list, the look-up by
-verification code, and the case's evidence rows the opinion and its evidence root cite.
-(``records`` finds a case's current version.)"""
+"""The opinion domain's queries of more than a line: the window staff's list and the look-up
+by verification code (``records`` finds a case's current version; the evidence rows an
+opinion cites come from ``server.evidence.repository``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.cases.models import Case
-from server.evidence.models import Evidence
 from server.opinions.models import Opinion
 
 ISSUED_LIST_LIMIT = 500
@@ -39,27 +38,3 @@ async def by_verification_code(
     return await session.scalar(
         select(Opinion).where(Opinion.verification_code == code, Opinion.status.in_(statuses))
     )
-
-
-async def evidence_in_capture_order(
-    session: AsyncSession, case_id: str, kinds: Collection[str]
-) -> list[Evidence]:
-    """The case's evidence of ``kinds``, oldest capture first."""
-    rows = await session.scalars(
-        select(Evidence)
-        .where(Evidence.case_id == case_id, Evidence.kind.in_(kinds))
-        .order_by(Evidence.captured_at, Evidence.id)
-    )
-    return list(rows)
-
-
-async def evidence_in_id_order(
-    session: AsyncSession, case_id: str, kinds: Collection[str]
-) -> list[Evidence]:
-    """The case's evidence of ``kinds`` by id (the evidence root's stable order)."""
-    rows = await session.scalars(
-        select(Evidence)
-        .where(Evidence.case_id == case_id, Evidence.kind.in_(kinds))
-        .order_by(Evidence.id)
-    )
-    return list(rows)

@@ -21,23 +21,18 @@ StaffIdPath = Annotated[str, Path(max_length=64)]
 @router.get("/inspectors")
 async def list_inspectors(_: DispatchDep, session: SessionDep) -> list[InspectorOut]:
     """The inspector pool with qualifications, current load and declared conflicts."""
-    staff = await service.inspectors_by_id(session)
-    conflicts = await service.conflicts_by_inspector(session)
     return [
         InspectorOut(
             staff_id=c.inspector_id,
-            username=staff[c.inspector_id].username,
-            display_name=staff[c.inspector_id].display_name,
+            username=staff.username,
+            display_name=staff.display_name,
             organisation=c.organisation,
             active=c.active,
             matters=sorted(c.matters),
             open_cases=c.open_cases,
-            conflicts=[
-                {"id": x.id, "key": x.key, "note": x.note}
-                for x in conflicts.get(c.inspector_id, [])
-            ],
+            conflicts=[{"id": x.id, "key": x.key, "note": x.note} for x in conflicts],
         )
-        for c in await service.candidates(session)
+        for c, staff, conflicts in await service.pool(session)
     ]
 
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Literal
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.assignment import repository
 from server.assignment.draw import (
     Candidate,
     DrawInput,
@@ -28,7 +28,7 @@ from server.audit.service import Actor, append
 from server.auth.models import Role, Staff
 from server.auth.principal import Principal
 from server.cases.models import Case, CaseInspector
-from server.cases.states import TERMINAL_STATES, CaseAction, CaseState, next_state
+from server.cases.states import CaseAction, CaseState, next_state
 from server.cases.workflow import transition
 from server.config import Settings
 from server.db import utcnow
@@ -46,32 +46,10 @@ def conflict_key(kind: ConflictKind, value: str) -> str:
     return key
 
 
-async def open_case_counts(session: AsyncSession) -> dict[str, int]:
-    """Current load per inspector: assignments on cases that are not finished."""
-    finished = [s.value for s in TERMINAL_STATES | {CaseState.issued}]
-    rows = await session.execute(
-        select(CaseInspector.staff_id, func.count())
-        .join(Case, Case.id == CaseInspector.case_id)
-        .where(CaseInspector.released_at.is_(None), Case.state.not_in(finished))
-        .group_by(CaseInspector.staff_id)
-    )
-    return dict(rows.all())
-
-
 async def candidates(session: AsyncSession) -> list[Candidate]:
-    rows = (
-        await session.execute(
-            select(Staff, InspectorProfile)
-            .outerjoin(InspectorProfile, InspectorProfile.staff_id == Staff.id)
-            .where(Staff.role == Role.inspector)
-        )
-    ).all()
-    loads = await open_case_counts(session)
-    conflicts: dict[str, set[str]] = {}
-    for staff_id, key in (
-        await session.execute(select(InspectorConflict.staff_id, InspectorConflict.key))
-    ).all():
-        conflicts.setdefault(staff_id, set()).add(key)
+    rows = await repository.inspectors_with_profiles(session)
+    loads = await repository.open_case_counts(session)
+    conflicts = await repository.conflicts_by_inspector(session)
     return [
         Candidate(
             inspector_id=staff.id,
@@ -79,10 +57,25 @@ async def candidates(session: AsyncSession) -> list[Candidate]:
             matters=frozenset(profile.matters if profile else ()),
             active=staff.active and bool(profile and profile.active),
             open_cases=loads.get(staff.id, 0),
-            conflicts=frozenset(conflicts.get(staff.id, ())),
+            conflicts=frozenset(c.key for c in conflicts.get(staff.id, ())),
         )
         for staff, profile in rows
     ]
+
+
+async def pool(session: AsyncSession) -> list[tuple[Candidate, Staff, list[InspectorConflict]]]:
+    """The inspector pool: each candidate with its account and its declared conflicts."""
+    staff = await repository.inspectors_by_id(session)
+    conflicts = await repository.conflicts_by_inspector(session)
+    return [
+        (c, staff[c.inspector_id], conflicts.get(c.inspector_id, []))
+        for c in await candidates(session)
+    ]
+
+
+async def draws_of(session: AsyncSession, case_id: str) -> list[Draw]:
+    """Every draw and replacement of the case, newest first."""
+    return await repository.draws_of(session, case_id)
 
 
 async def _draw_input(session: AsyncSession, case: Case, exclude: frozenset[str]) -> DrawInput:
@@ -151,13 +144,7 @@ async def replace_inspector(
     chosen: str | None,
 ) -> ReplacementResult:
     """Swap one inspector, keeping the position; the reason is required and audited."""
-    rows = list(
-        await session.scalars(
-            select(CaseInspector).where(
-                CaseInspector.case_id == case.id, CaseInspector.released_at.is_(None)
-            )
-        )
-    )
+    rows = await repository.current_pair(session, case.id)
     by_position = {r.position: r for r in rows}
     if set(by_position) != {"lead", "second"}:
         raise Conflict("本案尚未分派两名踏勘人员。", "This case has no assigned pair yet.")
@@ -215,19 +202,6 @@ async def require_inspector(session: AsyncSession, staff_id: str) -> Staff:
     if staff is None or staff.role != Role.inspector:
         raise not_found("该踏勘人员", "Inspector")
     return staff
-
-
-async def conflicts_by_inspector(session: AsyncSession) -> dict[str, list[InspectorConflict]]:
-    """Every declared conflict of interest, by inspector."""
-    found: dict[str, list[InspectorConflict]] = {}
-    for conflict in await session.scalars(select(InspectorConflict)):
-        found.setdefault(conflict.staff_id, []).append(conflict)
-    return found
-
-
-async def inspectors_by_id(session: AsyncSession) -> dict[str, Staff]:
-    rows = await session.scalars(select(Staff).where(Staff.role == Role.inspector))
-    return {s.id: s for s in rows}
 
 
 async def set_profile(
@@ -292,11 +266,3 @@ async def declare_conflict(
         detail={"staff": staff_id, "key": conflict.key},
     )
     return conflict
-
-
-async def draws_of(session: AsyncSession, case_id: str) -> list[Draw]:
-    """Every draw and replacement of the case, newest first."""
-    rows = await session.scalars(
-        select(Draw).where(Draw.case_id == case_id).order_by(Draw.created_at.desc())
-    )
-    return list(rows)

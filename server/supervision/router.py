@@ -18,7 +18,6 @@ from server.deps import (
     VisibleCaseDep,
     require_roles,
 )
-from server.notifications.service import configured_channels
 from server.sla.service import load_calendar
 from server.supervision import service
 from server.supervision.board import Board
@@ -67,7 +66,7 @@ async def rate(
         view.case,
         score=body.score,
         comment=body.comment,
-        channels=configured_channels(settings),
+        settings=settings,
     )
 
 

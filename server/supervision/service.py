@@ -16,10 +16,11 @@ from server.audit.service import Actor, append
 from server.auth.principal import Principal
 from server.cases.models import Case
 from server.cases.states import CaseState, Label
+from server.config import Settings
 from server.db import utcnow
 from server.errors import BadInput, Conflict, not_found
 from server.notifications.models import Channel
-from server.notifications.service import notify
+from server.notifications.service import configured_channels, notify
 from server.notifications.templates import TEMPLATES
 from server.sla.calendar import WorkCalendar
 from server.supervision import board as b
@@ -98,7 +99,7 @@ async def rate(
     *,
     score: int,
     comment: str,
-    channels: Collection[Channel] = (),
+    settings: Settings,
 ) -> RatingOut:
     """Record the applicant's rating of a closed case; a bad one opens a follow-up."""
     if case.state != CaseState.closed.value:
@@ -130,7 +131,7 @@ async def rate(
     }
     await append(session, applicant.actor, "case.rated", case_id=case.id, detail=detail)
     if follow_up is not None:
-        await _notify_supervisors(session, case, rating, channels)
+        await _notify_supervisors(session, case, rating, configured_channels(settings))
     return rating_out(rating, None if follow_up is None else follow_up.id)
 
 

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from server.auth.principal import Principal
-from server.db import utcnow
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import Forbidden
 from server.evidence import originals, service
@@ -134,18 +133,10 @@ async def recordings(
     view: VisibleCaseDep, principal: CaseStaffDep, session: SessionDep, store: StoreDep
 ) -> RecordingsOut:
     """Per track, its segments in order with the gaps between them: a playlist to play through."""
-    rows = await service.list_for_case(session, view.case.id, kinds=("segment", "gap"))
-    tracks = service.playlists(rows)
-    now = utcnow()
-    urls: dict[str, str] = {}
-    for track in tracks:
-        for row in track.segments:
-            urls[row.id] = (await service.sign(store, row, now, principal.actor)).url
-    segments = [row for track in tracks for row in track.segments]
-    await service.audit_read(session, principal, view.case.id, segments, what="recordings")
+    found = await service.recordings(session, store, principal, view.case.id)
     return RecordingsOut(
         case_id=view.case.id,
-        expires_at=now + service.URL_LIFETIME,
+        expires_at=found.expires_at,
         tracks=[
             TrackOut(
                 track_id=track.track_id,
@@ -153,8 +144,8 @@ async def recordings(
                 content_type=track.segments[0].content_type if track.segments else "",
                 segments=len(track.segments),
                 frames=sum(int(r.meta.get("frame_count", 0)) for r in track.segments),
-                entries=[_entry(entry, urls) for entry in track.entries],
+                entries=[_entry(entry, found.urls) for entry in track.entries],
             )
-            for track in tracks
+            for track in found.tracks
         ],
     )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from server.appointments import service
+from server.appointments.schemas import AcceptIn, AppointmentOut, RescheduleIn, SlotOut, SlotsIn
 from server.auth.models import Role
 from server.cases.states import CaseState
 from server.db import utcnow
@@ -20,43 +18,8 @@ from server.deps import (
     VisibleCaseDep,
 )
 from server.errors import Forbidden
-from server.notifications import events
-from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
-
-
-class SlotIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    starts_at: BeijingDateTime
-    ends_at: BeijingDateTime
-
-
-class SlotsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    slots: list[SlotIn] = Field(min_length=1, max_length=service.MAX_SLOTS)
-
-
-class AcceptIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    slot_id: str = Field(min_length=1, max_length=64)
-
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=2, max_length=500)
-
-
-class SlotOut(BaseModel):
-    id: str
-    starts_at: datetime
-    ends_at: datetime
-
-
-class AppointmentOut(BaseModel):
-    open_slots: list[SlotOut]
-    appointment: SlotOut | None
-    state: str
 
 
 @router.get("/appointment")
@@ -85,13 +48,12 @@ async def propose(
     """Offer the applicant times for the video inspection."""
     rows = await service.propose_slots(
         session,
+        ctx.settings,
         inspector.actor,
         view.case,
         [(s.starts_at, s.ends_at) for s in body.slots],
         utcnow(),
     )
-    first = min(rows, key=lambda r: r.starts_at)
-    await events.slots_proposed(session, ctx.settings, view.case, first.starts_at, first.id)
     return [SlotOut(id=r.id, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
 
 
@@ -105,17 +67,14 @@ async def accept(
 ) -> SlotOut:
     """The applicant accepts one of the offered slots."""
     appointment = await service.accept_slot(
-        session, applicant.actor, view.case, body.slot_id, utcnow()
-    )
-    await events.appointment_confirmed(
-        session, ctx.settings, view.case, appointment.starts_at, appointment.id
+        session, ctx.settings, applicant.actor, view.case, body.slot_id, utcnow()
     )
     return SlotOut(id=appointment.id, starts_at=appointment.starts_at, ends_at=appointment.ends_at)
 
 
 @router.post("/appointment/reschedule")
 async def reschedule(
-    body: ReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+    body: RescheduleIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
 ) -> dict[str, CaseState]:
     """Move the appointment: the applicant asks (clock pauses), or the bureau re-offers slots."""
     by_applicant = principal.kind == "applicant"

@@ -14,7 +14,9 @@ from server.audit.service import Actor, append
 from server.cases.models import Case
 from server.cases.states import CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition
+from server.config import Settings
 from server.errors import BadInput, Conflict, InvalidState, not_found
+from server.notifications import events
 
 MAX_SLOTS = 5
 MIN_LENGTH, MAX_LENGTH = timedelta(minutes=15), timedelta(hours=4)
@@ -50,6 +52,7 @@ def _require_action(case: Case, action: CaseAction) -> None:
 
 async def propose_slots(
     session: AsyncSession,
+    settings: Settings,
     actor: Actor,
     case: Case,
     slots: list[tuple[datetime, datetime]],
@@ -67,6 +70,8 @@ async def propose_slots(
         case_id=case.id,
         detail={"slots": [[s.isoformat(), e.isoformat()] for s, e in slots]},
     )
+    first = min(rows, key=lambda r: r.starts_at)
+    await events.slots_proposed(session, settings, case, first.starts_at, first.id)
     return rows
 
 
@@ -88,9 +93,9 @@ async def current_appointment(session: AsyncSession, case_id: str) -> Appointmen
 
 
 async def accept_slot(
-    session: AsyncSession, actor: Actor, case: Case, slot_id: str, now: datetime
+    session: AsyncSession, settings: Settings, actor: Actor, case: Case, slot_id: str, now: datetime
 ) -> Appointment:
-    """The applicant picks a slot; the other open slots are withdrawn."""
+    """The applicant picks a slot; the other open slots are withdrawn; both sides are told."""
     _require_action(case, CaseAction.schedule)
     slot = await session.get(Slot, slot_id)
     if slot is None or slot.case_id != case.id:
@@ -116,6 +121,9 @@ async def accept_slot(
         case,
         CaseAction.schedule,
         detail={"appointment": appointment.id, "starts_at": slot.starts_at.isoformat()},
+    )
+    await events.appointment_confirmed(
+        session, settings, case, appointment.starts_at, appointment.id
     )
     return appointment
 

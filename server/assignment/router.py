@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from server.assignment import service
-from server.assignment.models import Draw, InspectorConflict, InspectorProfile
 from server.assignment.schemas import ConflictIn, DrawOut, InspectorOut, ProfileIn, ReplaceIn
-from server.audit.service import append
-from server.auth.models import Role, Staff
+from server.auth.models import Role
 from server.auth.principal import Principal
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
-from server.errors import BadInput, Conflict, Forbidden, not_found
-from server.notifications import events
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
@@ -24,34 +18,21 @@ DispatchDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispat
 StaffIdPath = Annotated[str, Path(max_length=64)]
 
 
-async def _inspector(session: SessionDep, staff_id: str) -> Staff:
-    staff = await session.get(Staff, staff_id)
-    if staff is None or staff.role != Role.inspector:
-        raise not_found("该踏勘人员", "Inspector")
-    return staff
-
-
 @router.get("/inspectors")
 async def list_inspectors(_: DispatchDep, session: SessionDep) -> list[InspectorOut]:
     """The inspector pool with qualifications, current load and declared conflicts."""
-    staff = {
-        s.id: s for s in await session.scalars(select(Staff).where(Staff.role == Role.inspector))
-    }
-    conflicts: dict[str, list[dict[str, str]]] = {}
-    for c in await session.scalars(select(InspectorConflict)):
-        conflicts.setdefault(c.staff_id, []).append({"id": c.id, "key": c.key, "note": c.note})
     return [
         InspectorOut(
             staff_id=c.inspector_id,
-            username=staff[c.inspector_id].username,
-            display_name=staff[c.inspector_id].display_name,
+            username=staff.username,
+            display_name=staff.display_name,
             organisation=c.organisation,
             active=c.active,
             matters=sorted(c.matters),
             open_cases=c.open_cases,
-            conflicts=conflicts.get(c.inspector_id, []),
+            conflicts=[{"id": x.id, "key": x.key, "note": x.note} for x in conflicts],
         )
-        for c in await service.candidates(session)
+        for c, staff, conflicts in await service.pool(session)
     ]
 
 
@@ -60,23 +41,13 @@ async def set_profile(
     body: ProfileIn, admin: AdminDep, session: SessionDep, ctx: ContextDep, staff_id: StaffIdPath
 ) -> dict[str, object]:
     """Set an inspector's qualifications (matters) and whether they take cases."""
-    await _inspector(session, staff_id)
-    unknown = [m for m in body.codes() if ctx.matter_lookup(m) is None]
-    if unknown:
-        raise BadInput(
-            f"未知的事项：{', '.join(unknown)}", f"Unknown matters: {', '.join(unknown)}"
-        )
-    profile = await session.get(InspectorProfile, staff_id)
-    if profile is None:
-        profile = InspectorProfile(staff_id=staff_id)
-        session.add(profile)
-    profile.matters, profile.active = body.codes(), body.active
-    await session.flush()
-    await append(
+    profile = await service.set_profile(
         session,
         admin.actor,
-        "inspector.profile",
-        detail={"staff": staff_id, "matters": profile.matters, "active": profile.active},
+        staff_id,
+        matters=body.codes(),
+        active=body.active,
+        known_matter=lambda code: ctx.matter_lookup(code) is not None,
     )
     return {"staff_id": staff_id, "matters": profile.matters, "active": profile.active}
 
@@ -86,28 +57,8 @@ async def declare_conflict(
     body: ConflictIn, principal: PrincipalDep, session: SessionDep, staff_id: StaffIdPath
 ) -> dict[str, str]:
     """Declare a conflict of interest (回避): the inspector themself or an admin."""
-    if not (principal.role == Role.admin or principal.id == staff_id):
-        raise Forbidden(
-            "只能为自己申报回避，或由管理员代为登记。",
-            "Only the inspector themself or an admin may declare a conflict.",
-        )
-    await _inspector(session, staff_id)
-    conflict = InspectorConflict(
-        staff_id=staff_id,
-        key=service.conflict_key(body.kind, body.value),
-        note=body.note,
-        declared_by=principal.id,
-    )
-    session.add(conflict)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("该回避事项已登记。", "This conflict is already declared.") from exc
-    await append(
-        session,
-        principal.actor,
-        "inspector.conflict",
-        detail={"staff": staff_id, "key": conflict.key},
+    conflict = await service.declare_conflict(
+        session, principal, staff_id, kind=body.kind, value=body.value, note=body.note
     )
     return {"id": conflict.id, "key": conflict.key}
 
@@ -130,13 +81,7 @@ async def draw(
     view: VisibleCaseDep, dispatcher: DispatchDep, session: SessionDep, ctx: ContextDep
 ) -> DrawOut:
     """Draw two qualified, unconflicted inspectors at random, weighted towards lighter load."""
-    result = await service.draw_for_case(session, dispatcher.actor, view.case)
-    if result.pair is not None:
-        await events.case_assigned(session, ctx.settings, view.case)
-    stored = await session.scalar(
-        select(Draw).where(Draw.case_id == view.case.id).order_by(Draw.created_at.desc()).limit(1)
-    )
-    assert stored is not None
+    stored = await service.draw_for_case(session, ctx.settings, dispatcher.actor, view.case)
     return _draw_out(stored.id, stored.result, stored.seed)
 
 
@@ -164,10 +109,9 @@ async def replace(
 @router.get("/cases/{case_id}/draws")
 async def list_draws(view: VisibleCaseDep, _: DispatchDep, session: SessionDep) -> list[DrawOut]:
     """Every draw and replacement of the case, newest first, with inputs' outcome."""
-    rows = await session.scalars(
-        select(Draw).where(Draw.case_id == view.case.id).order_by(Draw.created_at.desc())
-    )
-    return [_draw_out(d.id, d.result, d.seed) for d in rows]
+    return [
+        _draw_out(d.id, d.result, d.seed) for d in await service.draws_of(session, view.case.id)
+    ]
 
 
 @router.post("/draws/{draw_id}/replay")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.assignment import repository
 from server.assignment.draw import (
     Candidate,
     DrawInput,
@@ -24,11 +26,14 @@ from server.assignment.draw import (
 from server.assignment.models import Draw, InspectorConflict, InspectorProfile
 from server.audit.service import Actor, append
 from server.auth.models import Role, Staff
+from server.auth.principal import Principal
 from server.cases.models import Case, CaseInspector
-from server.cases.states import TERMINAL_STATES, CaseAction, CaseState, next_state
+from server.cases.states import CaseAction, CaseState, next_state
 from server.cases.workflow import transition
+from server.config import Settings
 from server.db import utcnow
-from server.errors import BadInput, Conflict, not_found
+from server.errors import BadInput, Conflict, Forbidden, not_found
+from server.notifications import events
 
 ConflictKind = Literal["applicant", "address", "phone"]
 _KEY_MAKERS = {"applicant": applicant_key, "address": address_key, "phone": phone_key}
@@ -41,32 +46,10 @@ def conflict_key(kind: ConflictKind, value: str) -> str:
     return key
 
 
-async def open_case_counts(session: AsyncSession) -> dict[str, int]:
-    """Current load per inspector: assignments on cases that are not finished."""
-    finished = [s.value for s in TERMINAL_STATES | {CaseState.issued}]
-    rows = await session.execute(
-        select(CaseInspector.staff_id, func.count())
-        .join(Case, Case.id == CaseInspector.case_id)
-        .where(CaseInspector.released_at.is_(None), Case.state.not_in(finished))
-        .group_by(CaseInspector.staff_id)
-    )
-    return dict(rows.all())
-
-
 async def candidates(session: AsyncSession) -> list[Candidate]:
-    rows = (
-        await session.execute(
-            select(Staff, InspectorProfile)
-            .outerjoin(InspectorProfile, InspectorProfile.staff_id == Staff.id)
-            .where(Staff.role == Role.inspector)
-        )
-    ).all()
-    loads = await open_case_counts(session)
-    conflicts: dict[str, set[str]] = {}
-    for staff_id, key in (
-        await session.execute(select(InspectorConflict.staff_id, InspectorConflict.key))
-    ).all():
-        conflicts.setdefault(staff_id, set()).add(key)
+    rows = await repository.inspectors_with_profiles(session)
+    loads = await repository.open_case_counts(session)
+    conflicts = await repository.conflicts_by_inspector(session)
     return [
         Candidate(
             inspector_id=staff.id,
@@ -74,10 +57,25 @@ async def candidates(session: AsyncSession) -> list[Candidate]:
             matters=frozenset(profile.matters if profile else ()),
             active=staff.active and bool(profile and profile.active),
             open_cases=loads.get(staff.id, 0),
-            conflicts=frozenset(conflicts.get(staff.id, ())),
+            conflicts=frozenset(c.key for c in conflicts.get(staff.id, ())),
         )
         for staff, profile in rows
     ]
+
+
+async def pool(session: AsyncSession) -> list[tuple[Candidate, Staff, list[InspectorConflict]]]:
+    """The inspector pool: each candidate with its account and its declared conflicts."""
+    staff = await repository.inspectors_by_id(session)
+    conflicts = await repository.conflicts_by_inspector(session)
+    return [
+        (c, staff[c.inspector_id], conflicts.get(c.inspector_id, []))
+        for c in await candidates(session)
+    ]
+
+
+async def draws_of(session: AsyncSession, case_id: str) -> list[Draw]:
+    """Every draw and replacement of the case, newest first."""
+    return await repository.draws_of(session, case_id)
 
 
 async def _draw_input(session: AsyncSession, case: Case, exclude: frozenset[str]) -> DrawInput:
@@ -103,33 +101,37 @@ def _result_record(result: DrawResult | ReplacementResult) -> dict[str, Any]:
     return record
 
 
-async def draw_for_case(session: AsyncSession, actor: Actor, case: Case) -> DrawResult:
-    """Draw two inspectors; with fewer than two eligible the case stays unassigned, with why."""
+async def draw_for_case(
+    session: AsyncSession, settings: Settings, actor: Actor, case: Case
+) -> Draw:
+    """Draw two inspectors and tell them; with fewer than two eligible the case stays
+    unassigned, with why. The stored draw is returned."""
     next_state(CaseState(case.state), CaseAction.assign)  # refuse early, before drawing
     draw_input = await _draw_input(session, case, frozenset())
     result = draw_pair(draw_input)
-    session.add(
-        Draw(
-            case_id=case.id,
-            kind="draw",
-            seed=draw_input.seed,
-            input=draw_input.as_record(),
-            result=_result_record(result),
-            created_by=actor.id,
-        )
+    stored = Draw(
+        case_id=case.id,
+        kind="draw",
+        seed=draw_input.seed,
+        input=draw_input.as_record(),
+        result=_result_record(result),
+        created_by=actor.id,
     )
+    session.add(stored)
+    await session.flush()  # the caller answers with the draw's id
     if result.pair is None:
         case.extra = case.extra | {"unassigned": {"zh": result.reason_zh, "en": result.reason_en}}
         await session.flush()
         await append(
             session, actor, "case.draw_failed", case_id=case.id, detail={"reason": result.reason_en}
         )
-        return result
+        return stored
     for position, staff_id in zip(("lead", "second"), result.pair, strict=True):
         session.add(CaseInspector(case_id=case.id, staff_id=staff_id, position=position))
     case.extra = {k: v for k, v in case.extra.items() if k != "unassigned"}
     await transition(session, actor, case, CaseAction.assign, detail={"pair": list(result.pair)})
-    return result
+    await events.case_assigned(session, settings, case)
+    return stored
 
 
 async def replace_inspector(
@@ -142,13 +144,7 @@ async def replace_inspector(
     chosen: str | None,
 ) -> ReplacementResult:
     """Swap one inspector, keeping the position; the reason is required and audited."""
-    rows = list(
-        await session.scalars(
-            select(CaseInspector).where(
-                CaseInspector.case_id == case.id, CaseInspector.released_at.is_(None)
-            )
-        )
-    )
+    rows = await repository.current_pair(session, case.id)
     by_position = {r.position: r for r in rows}
     if set(by_position) != {"lead", "second"}:
         raise Conflict("本案尚未分派两名踏勘人员。", "This case has no assigned pair yet.")
@@ -196,3 +192,77 @@ async def replay(session: AsyncSession, draw_id: str) -> dict[str, Any]:
         "replayed_pair": again.pair,
         "same": same,
     }
+
+
+# --- the inspector pool ------------------------------------------------------------------------
+
+
+async def require_inspector(session: AsyncSession, staff_id: str) -> Staff:
+    staff = await session.get(Staff, staff_id)
+    if staff is None or staff.role != Role.inspector:
+        raise not_found("该踏勘人员", "Inspector")
+    return staff
+
+
+async def set_profile(
+    session: AsyncSession,
+    actor: Actor,
+    staff_id: str,
+    *,
+    matters: list[str],
+    active: bool,
+    known_matter: Callable[[str], bool],
+) -> InspectorProfile:
+    """Set an inspector's qualifications (matters) and whether they take cases; audited."""
+    await require_inspector(session, staff_id)
+    unknown = [m for m in matters if not known_matter(m)]
+    if unknown:
+        raise BadInput(
+            f"未知的事项：{', '.join(unknown)}", f"Unknown matters: {', '.join(unknown)}"
+        )
+    profile = await session.get(InspectorProfile, staff_id)
+    if profile is None:
+        profile = InspectorProfile(staff_id=staff_id)
+        session.add(profile)
+    profile.matters, profile.active = matters, active
+    await session.flush()
+    await append(
+        session,
+        actor,
+        "inspector.profile",
+        detail={"staff": staff_id, "matters": profile.matters, "active": profile.active},
+    )
+    return profile
+
+
+async def declare_conflict(
+    session: AsyncSession,
+    principal: Principal,
+    staff_id: str,
+    *,
+    kind: ConflictKind,
+    value: str,
+    note: str,
+) -> InspectorConflict:
+    """Declare a conflict of interest (回避): the inspector themself or an admin; audited."""
+    if not (principal.role == Role.admin or principal.id == staff_id):
+        raise Forbidden(
+            "只能为自己申报回避，或由管理员代为登记。",
+            "Only the inspector themself or an admin may declare a conflict.",
+        )
+    await require_inspector(session, staff_id)
+    conflict = InspectorConflict(
+        staff_id=staff_id, key=conflict_key(kind, value), note=note, declared_by=principal.id
+    )
+    session.add(conflict)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("该回避事项已登记。", "This conflict is already declared.") from exc
+    await append(
+        session,
+        principal.actor,
+        "inspector.conflict",
+        detail={"staff": staff_id, "key": conflict.key},
+    )
+    return conflict

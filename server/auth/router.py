@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from server.audit.service import append
 from server.auth import service, throttle
 from server.auth.client_address import client_address
 from server.auth.models import Role
@@ -74,11 +73,7 @@ async def unlock(
 ) -> UnlockOut:
     """Clear the login back-off of a username (from every address) and/or of an address."""
     address = str(body.address) if body.address is not None else None
-    cleared = await throttle.unlock(session, username=body.username, address=address)
-    await append(
-        session,
-        admin.actor,
-        "auth.unlock",
-        detail={"username": body.username, "address": address, "cleared": cleared},
+    cleared = await service.unlock_logins(
+        session, admin.actor, username=body.username, address=address
     )
     return UnlockOut(cleared=cleared)

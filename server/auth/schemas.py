@@ -1,4 +1,4 @@
-"""Request and response bodies for login and staff administration."""
+"""Request and response bodies for login, staff administration and API clients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, model_validator
 
-from server.auth.models import Role
+from server.auth import clients
+from server.auth.clients import ClientScope, IssuedKey
+from server.auth.models import ApiClient, Role
 from server.auth.passwords import MIN_PASSWORD_LENGTH
 
 
@@ -68,3 +70,45 @@ class UnlockIn(BaseModel):
 
 class UnlockOut(BaseModel):
     cleared: int  # counters removed
+
+
+class ApiClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=100)
+    scopes: list[ClientScope] = Field(min_length=1)
+
+
+class ApiClientUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool | None = None
+    scopes: list[ClientScope] | None = Field(default=None, min_length=1)
+
+
+class ApiClientOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[ClientScope]
+    active: bool
+    created_at: datetime
+    rotated_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiClientKeyOut(ApiClientOut):
+    key: str  # shown only in this response; present it as ``Authorization: Bearer <key>``
+
+
+def client_out(client: ApiClient) -> ApiClientOut:
+    return ApiClientOut(
+        id=client.id,
+        name=client.name,
+        scopes=[ClientScope(s) for s in sorted(clients.scopes_of(client))],
+        active=client.active,
+        created_at=client.created_at,
+        rotated_at=client.rotated_at,
+        last_used_at=client.last_used_at,
+    )
+
+
+def key_out(issued: IssuedKey) -> ApiClientKeyOut:
+    return ApiClientKeyOut(**client_out(issued.client).model_dump(), key=issued.key)

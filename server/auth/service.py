@@ -117,6 +117,20 @@ async def revoke_all_sessions(
     announce_after_commit(session, access_ended, AccessEnded(staff_id, reason))
 
 
+async def unlock_logins(
+    session: AsyncSession, actor: Actor, *, username: str | None, address: str | None
+) -> int:
+    """Clear the login back-off of a username and/or an address (audited); returns how many."""
+    cleared = await throttle.unlock(session, username=username, address=address)
+    await append(
+        session,
+        actor,
+        "auth.unlock",
+        detail={"username": username, "address": address, "cleared": cleared},
+    )
+    return cleared
+
+
 def _expired() -> NotAuthenticated:
     return NotAuthenticated(
         "登录已失效，请重新登录。", "Your login has expired; please log in again.", reason="expired"

@@ -3,18 +3,22 @@ original for staff), and the call's recordings."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
 
 from server.auth.principal import Principal
-from server.db import utcnow
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import Forbidden
 from server.evidence import originals, service
-from server.evidence.models import Evidence
+from server.evidence.schemas import (
+    EntryOut,
+    EvidenceOut,
+    RecordingsOut,
+    TrackOut,
+    UrlOut,
+    evidence_out,
+)
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["evidence"])
 EvidenceId = Annotated[str, Path(max_length=32)]
@@ -39,91 +43,6 @@ async def get_original_reader(principal: PrincipalDep, view: VisibleCaseDep) -> 
 
 
 OriginalReaderDep = Annotated[Principal, Depends(get_original_reader)]
-
-
-class PositionOut(BaseModel):
-    lat: float
-    lng: float
-    accuracy_m: float | None
-    distance_m: float | None
-    off_site: bool
-
-
-class EvidenceOut(BaseModel):
-    id: str
-    kind: str
-    item_ids: list[str]
-    created_by: str
-    captured_at: datetime
-    position: PositionOut | None
-    sha256: str
-    size: int
-    content_type: str
-    meta: dict[str, Any]
-    audit_seq: int | None
-
-
-class UrlOut(BaseModel):
-    url: str
-    expires_at: datetime
-    content_type: str
-    sha256: str
-
-
-class EntryOut(BaseModel):
-    type: str  # segment | gap
-    started_at: datetime
-    ended_at: datetime
-    seconds: float
-    evidence_id: str | None
-    inferred: bool = False
-    seq: int | None = None
-    media_start: float | None = None
-    media_end: float | None = None
-    frame_count: int | None = None
-    sha256: str | None = None
-    size: int | None = None
-    url: str | None = None
-
-
-class TrackOut(BaseModel):
-    track_id: str
-    kind: str
-    content_type: str
-    segments: int
-    frames: int
-    entries: list[EntryOut]
-
-
-class RecordingsOut(BaseModel):
-    case_id: str
-    expires_at: datetime
-    tracks: list[TrackOut]
-
-
-def evidence_out(row: Evidence) -> EvidenceOut:
-    position = None
-    if row.lat is not None and row.lng is not None:
-        position = PositionOut(
-            lat=row.lat,
-            lng=row.lng,
-            accuracy_m=row.accuracy_m,
-            distance_m=row.distance_m,
-            off_site=row.off_site,
-        )
-    return EvidenceOut(
-        id=row.id,
-        kind=row.kind,
-        item_ids=row.item_ids,
-        created_by=row.created_by,
-        captured_at=row.captured_at,
-        position=position,
-        sha256=row.sha256,
-        size=row.size,
-        content_type=row.content_type,
-        meta=row.meta,
-        audit_seq=row.audit_seq,
-    )
 
 
 EvidenceKind = Literal["snapshot", "segment", "photo", "clip", "gap"]
@@ -214,18 +133,10 @@ async def recordings(
     view: VisibleCaseDep, principal: CaseStaffDep, session: SessionDep, store: StoreDep
 ) -> RecordingsOut:
     """Per track, its segments in order with the gaps between them: a playlist to play through."""
-    rows = await service.list_for_case(session, view.case.id, kinds=("segment", "gap"))
-    tracks = service.playlists(rows)
-    now = utcnow()
-    urls: dict[str, str] = {}
-    for track in tracks:
-        for row in track.segments:
-            urls[row.id] = (await service.sign(store, row, now, principal.actor)).url
-    segments = [row for track in tracks for row in track.segments]
-    await service.audit_read(session, principal, view.case.id, segments, what="recordings")
+    found = await service.recordings(session, store, principal, view.case.id)
     return RecordingsOut(
         case_id=view.case.id,
-        expires_at=now + service.URL_LIFETIME,
+        expires_at=found.expires_at,
         tracks=[
             TrackOut(
                 track_id=track.track_id,
@@ -233,8 +144,8 @@ async def recordings(
                 content_type=track.segments[0].content_type if track.segments else "",
                 segments=len(track.segments),
                 frames=sum(int(r.meta.get("frame_count", 0)) for r in track.segments),
-                entries=[_entry(entry, urls) for entry in track.entries],
+                entries=[_entry(entry, found.urls) for entry in track.entries],
             )
-            for track in tracks
+            for track in found.tracks
         ],
     )

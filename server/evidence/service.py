@@ -307,6 +307,32 @@ def playlists(rows: Sequence[Evidence]) -> list[TrackPlaylist]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Recordings:
+    """A case's recordings as playlists, with a signed link per segment until ``expires_at``."""
+
+    tracks: list[TrackPlaylist]
+    urls: dict[str, str]  # segment evidence id -> short-lived download link
+    expires_at: datetime
+
+
+async def recordings(
+    session: AsyncSession, store: ObjectStore, principal: Principal, case_id: str
+) -> Recordings:
+    """The case's recordings to play through; every segment's link is signed and the read
+    is audited."""
+    rows = await list_for_case(session, case_id, kinds=("segment", "gap"))
+    tracks = playlists(rows)
+    now = utcnow()
+    urls: dict[str, str] = {}
+    for track in tracks:
+        for row in track.segments:
+            urls[row.id] = (await sign(store, row, now, principal.actor)).url
+    segments = [row for track in tracks for row in track.segments]
+    await audit_read(session, principal, case_id, segments, what="recordings")
+    return Recordings(tracks, urls, now + URL_LIFETIME)
+
+
 def _gap_between(before: Evidence, after: Evidence, gap: Evidence | None) -> list[PlaylistEntry]:
     if gap is not None:
         return [PlaylistEntry("gap", _when(gap, "gap_started_at"), _when(gap, "gap_ended_at"), gap)]

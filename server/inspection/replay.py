@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.cases.models import Case
-from server.inspection.models import VerdictRow
+from server.inspection import repository
 
 CASES: Table = Case.__table__  # type: ignore[assignment]
 
@@ -38,16 +38,7 @@ async def is_retry(session: AsyncSession, mark: Mark) -> bool:
     """True when the inspector's current verdict on the item is exactly ``mark``; the case is
     locked first, so a concurrent retry waits and then sees the first one's row."""
     await lock_case(session, mark.case_id)
-    latest = await session.scalar(
-        select(VerdictRow)
-        .where(
-            VerdictRow.case_id == mark.case_id,
-            VerdictRow.item_id == mark.item_id,
-            VerdictRow.inspector_id == mark.inspector_id,
-        )
-        .order_by(VerdictRow.id.desc())
-        .limit(1)
-    )
+    latest = await repository.latest_verdict(session, mark.case_id, mark.item_id, mark.inspector_id)
     return (
         latest is not None
         and latest.value == mark.value

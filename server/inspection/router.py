@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
 
 from server.db import utcnow
 from server.deps import CaseInspectorDep, ContextDep, PrincipalDep, SessionDep, VisibleCaseDep
@@ -13,6 +12,7 @@ from server.errors import Forbidden
 from server.inspection import guide, service, visibility
 from server.inspection.schemas import (
     ChecklistOut,
+    ConcludedOut,
     CurrentItemIn,
     CurrentItemOut,
     OpenItemOut,
@@ -51,13 +51,6 @@ async def start(
         newly_frozen=result.newly_frozen,
         items=len(result.checklist.items),
     )
-
-
-class ConcludedOut(BaseModel):
-    state: str
-    conclusion: str
-    reasons_zh: list[str]
-    reasons_en: list[str]
 
 
 @router.post("/inspection/conclude")

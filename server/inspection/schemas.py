@@ -76,13 +76,16 @@ class FindingOut(BaseModel):
     advice: str | None
 
 
-class MatterOut(BaseModel):
+# A matter (事项) the case applies for.
+class CaseMatterOut(BaseModel):
     code: str
     name: str
     name_en: str
 
 
-class ScenarioOut(BaseModel):
+# A scenario (情形) in force for the case, implied ones included; not the catalogue's offer of
+# scenarios for a matter (``/api/v1/matters`` in server.cases).
+class ScenarioInForceOut(BaseModel):
     key: str
     name: str
     name_en: str
@@ -170,8 +173,8 @@ class ChecklistOut(BaseModel):
     catalogue_fingerprint: str
     frozen_at: datetime | None
     frozen_by: str | None
-    matters: list[MatterOut]
-    scenarios: list[ScenarioOut]
+    matters: list[CaseMatterOut]
+    scenarios: list[ScenarioInForceOut]
     blocking_findings: list[FindingOut]
     current_item: str | None
     items: list[ItemOut]
@@ -191,6 +194,13 @@ class StartOut(BaseModel):
     frozen_at: datetime
     newly_frozen: bool  # false when a restarted inspection kept the snapshot it first froze
     items: int
+
+
+class ConcludedOut(BaseModel):
+    state: str
+    conclusion: str
+    reasons_zh: list[str]
+    reasons_en: list[str]
 
 
 class OpenItemOut(BaseModel):
@@ -322,9 +332,12 @@ def checklist_out(case: Case, standing: Standing, inspector_ids: Sequence[str]) 
         catalogue_fingerprint=checklist.catalogue_fingerprint,
         frozen_at=frozen.frozen_at if frozen else None,
         frozen_by=frozen.frozen_by if frozen else None,
-        matters=[MatterOut(code=m.code, name=m.name, name_en=m.name_en) for m in checklist.matters],
+        matters=[
+            CaseMatterOut(code=m.code, name=m.name, name_en=m.name_en) for m in checklist.matters
+        ],
         scenarios=[
-            ScenarioOut(key=s.key, name=s.name, name_en=s.name_en) for s in checklist.scenarios
+            ScenarioInForceOut(key=s.key, name=s.name, name_en=s.name_en)
+            for s in checklist.scenarios
         ],
         blocking_findings=[finding_out(f) for f in checklist.blocking_findings],
         current_item=frozen.current_item if frozen else None,

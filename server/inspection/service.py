@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +25,7 @@ from server.cases.workflow import transition
 from server.db import utcnow
 from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
 from server.evidence.service import require_refs_of_case
-from server.inspection import replay
+from server.inspection import replay, repository
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from server.sla import service as sla
 from server.sla.clock import SlaPolicy
@@ -126,19 +125,12 @@ async def _latest_verdicts(
     A replaced inspector's verdicts stay in the record but no longer count: the pair that
     signs the opinion is the pair whose marks settle the items.
     """
-    rows = await session.scalars(
-        select(VerdictRow)
-        .where(VerdictRow.case_id == case_id, VerdictRow.inspector_id.in_(inspectors))
-        .order_by(VerdictRow.id)
-    )
+    rows = await repository.verdicts(session, case_id, inspectors=inspectors)
     return {(row.item_id, row.inspector_id): row for row in rows}
 
 
 async def _latest_resolutions(session: AsyncSession, case_id: str) -> dict[str, ResolutionRow]:
-    rows = await session.scalars(
-        select(ResolutionRow).where(ResolutionRow.case_id == case_id).order_by(ResolutionRow.id)
-    )
-    return {row.item_id: row for row in rows}
+    return {row.item_id: row for row in await repository.resolutions(session, case_id)}
 
 
 def _resolutions_in_force(

@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
 
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.deps import PrincipalDep, SessionDep, VisibleCaseDep, require_roles
 from server.notifications import service
+from server.notifications.schemas import DeliveryRecord, FeedItem
 from server.timeinputs import BeijingDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 OperatorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
-
-
-class FeedItem(BaseModel):
-    """One in-app message."""
-
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    case_id: str | None
-    template: str
-    params: dict[str, Any]
-    text_zh: str
-    text_en: str
-    created_at: datetime
-
-
-class DeliveryRecord(BaseModel):
-    """One message on one channel, and what became of it."""
-
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    event: str
-    audience: str
-    recipient: str
-    channel: str
-    template: str
-    text_zh: str
-    text_en: str
-    status: str
-    attempts: int
-    last_error: str
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
 
 
 @router.get("/feed")

@@ -21,6 +21,7 @@ from server.auth.models import Staff
 from server.cases.access import CaseView
 from server.db import utcnow
 from server.errors import Conflict
+from server.evidence import repository as evidence_repository
 from server.evidence.models import Evidence
 from server.inspection import service as inspection
 from server.opinions.content import (
@@ -57,11 +58,7 @@ def _sha(value: str) -> bool:
 
 async def case_evidence(session: AsyncSession, case_id: str) -> list[Evidence]:
     """The case's photos, snapshots and recording segments with a stored hash, oldest first."""
-    rows = await session.scalars(
-        select(Evidence)
-        .where(Evidence.case_id == case_id, Evidence.kind.in_((*PHOTO_KINDS, "segment")))
-        .order_by(Evidence.captured_at, Evidence.id)
-    )
+    rows = await evidence_repository.in_capture_order(session, case_id, (*PHOTO_KINDS, "segment"))
     return [row for row in rows if _sha(row.sha256) and row.object_key]
 
 

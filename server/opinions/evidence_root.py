@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditHead, AuditRecord
 from server.audit.service import GENESIS_HASH, HEAD_ID, canonical_json
+from server.evidence import repository as evidence_repository
 from server.evidence.models import Evidence
+from server.inspection import repository as inspection_rows
 from server.inspection.models import ResolutionRow, VerdictRow
 from server.opinions import merkle
 from server.opinions.content import EvidenceLeaf, EvidenceRoot
@@ -50,11 +51,7 @@ def _is_sha(value: str) -> bool:
 
 async def evidence_rows(session: AsyncSession, case_id: str) -> list[Evidence]:
     """The case's stored evidence objects that carry a SHA-256."""
-    rows = await session.scalars(
-        select(Evidence)
-        .where(Evidence.case_id == case_id, Evidence.kind.in_(EVIDENCE_LEAF_KINDS))
-        .order_by(Evidence.id)
-    )
+    rows = await evidence_repository.in_id_order(session, case_id, EVIDENCE_LEAF_KINDS)
     return [r for r in rows if r.object_key and _is_sha(r.sha256)]
 
 
@@ -84,12 +81,8 @@ def _resolution(row: ResolutionRow) -> dict[str, Any]:
 
 async def verdict_record(session: AsyncSession, case_id: str) -> bytes:
     """Every verdict and resolution of the case, canonical JSON (sorted keys, UTF-8)."""
-    verdicts = await session.scalars(
-        select(VerdictRow).where(VerdictRow.case_id == case_id).order_by(VerdictRow.id)
-    )
-    resolutions = await session.scalars(
-        select(ResolutionRow).where(ResolutionRow.case_id == case_id).order_by(ResolutionRow.id)
-    )
+    verdicts = await inspection_rows.verdicts(session, case_id)
+    resolutions = await inspection_rows.resolutions(session, case_id)
     body = {
         "schema": "cloudinspect.verdicts/1",
         "case_id": case_id,

@@ -14,6 +14,7 @@ from server.cases.access import CaseView
 from server.cases.models import Case
 from server.db import utcnow
 from server.errors import Conflict, NotFound, not_found
+from server.opinions import repository
 from server.opinions.models import Opinion
 from server.opinions.records import ISSUED, audit, read_about, require_issued
 from server.storage import ObjectStore
@@ -35,16 +36,7 @@ async def issued_list(
     session: AsyncSession, *, status: str, since: datetime | None, matter: str | None
 ) -> list[tuple[Opinion, Case]]:
     """Issued (or superseded) opinions, newest first, with their cases."""
-    query = (
-        select(Opinion, Case)
-        .join(Case, Case.id == Opinion.case_id)
-        .where(Opinion.status == status)
-        .order_by(Opinion.issued_at.desc(), Opinion.id)
-        .limit(500)
-    )
-    if since is not None:
-        query = query.where(Opinion.issued_at >= since)
-    rows = [(row[0], row[1]) for row in await session.execute(query)]
+    rows = await repository.with_status(session, status=status, since=since)
     return [(o, c) for o, c in rows if matter is None or matter in c.matters]
 
 
@@ -68,9 +60,7 @@ async def acknowledge(session: AsyncSession, actor: Actor, opinion_id: str) -> O
 async def by_code(session: AsyncSession, code: str) -> tuple[Opinion, Opinion | None]:
     """An issued or superseded opinion by its verification code, and what replaced it."""
     normalized = code.strip().upper()
-    opinion = await session.scalar(
-        select(Opinion).where(Opinion.verification_code == normalized, Opinion.status.in_(ISSUED))
-    )
+    opinion = await repository.by_verification_code(session, normalized, ISSUED)
     if opinion is None:
         raise NotFound(
             "没有该验证码对应的已出具意见书，请核对验证码。",

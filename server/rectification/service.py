@@ -36,11 +36,12 @@ from server.cases.workflow import transition
 from server.config import Settings
 from server.db import utcnow
 from server.errors import BadInput, Conflict, InvalidState, not_found
+from server.evidence import repository as evidence_repository
 from server.evidence import service as evidence
-from server.evidence.models import Evidence
 from server.inspection import service as inspection
 from server.notifications.service import configured_channels, notify
 from server.platform.time import shanghai_time
+from server.rectification import repository
 from server.rectification.models import RectificationItem, RectificationRound
 from server.storage import ObjectStore
 
@@ -79,20 +80,10 @@ def _require(case: Case, action: CaseAction) -> None:
 
 async def rounds_of(session: AsyncSession, case_id: str) -> list[Round]:
     """Every round of the case, oldest first, with its items."""
-    rounds = list(
-        await session.scalars(
-            select(RectificationRound)
-            .where(RectificationRound.case_id == case_id)
-            .order_by(RectificationRound.number)
-        )
-    )
+    rounds = await repository.rounds(session, case_id)
     if not rounds:
         return []
-    items = await session.scalars(
-        select(RectificationItem)
-        .where(RectificationItem.round_id.in_([r.id for r in rounds]))
-        .order_by(RectificationItem.item_id)
-    )
+    items = await repository.items_of(session, [r.id for r in rounds])
     by_round: dict[str, list[RectificationItem]] = {}
     for item in items:
         by_round.setdefault(item.round_id, []).append(item)
@@ -100,27 +91,14 @@ async def rounds_of(session: AsyncSession, case_id: str) -> list[Round]:
 
 
 async def _latest_round(session: AsyncSession, case_id: str, status: str) -> Round:
-    query = (
-        select(RectificationRound)
-        .where(RectificationRound.case_id == case_id, RectificationRound.status == status)
-        .order_by(RectificationRound.number.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    found = await session.scalar(query.execution_options(populate_existing=True))
+    found = await repository.latest_round_locked(session, case_id, status)
     if found is None:
         raise Conflict(
             "找不到本案进行中的补齐补正，请刷新。",
             "This case has no rectification round in that state; reload.",
             status=status,
         )
-    items = await session.scalars(
-        select(RectificationItem)
-        .where(RectificationItem.round_id == found.id)
-        .order_by(RectificationItem.item_id)
-        .execution_options(populate_existing=True)
-    )
-    return Round(found, list(items))
+    return Round(found, await repository.items_of_round(session, found.id))
 
 
 async def failure_photo_urls(
@@ -182,11 +160,7 @@ async def _failure_evidence(
     session: AsyncSession, standing: inspection.Standing, case_id: str, item_id: str
 ) -> list[str]:
     """Snapshots and photos tied to the item, plus evidence the verdicts referenced."""
-    rows = await session.scalars(
-        select(Evidence)
-        .where(Evidence.case_id == case_id, Evidence.kind.in_(FAILURE_KINDS))
-        .order_by(Evidence.captured_at, Evidence.id)
-    )
+    rows = await evidence_repository.in_capture_order(session, case_id, FAILURE_KINDS)
     tied = [
         r.id for r in rows if item_id in r.item_ids and r.meta.get("purpose") != "rectification"
     ]
@@ -304,15 +278,7 @@ async def _rectification_photos(
     session: AsyncSession, case_id: str, since: datetime
 ) -> dict[str, list[str]]:
     """Rectification photo ids per item, uploaded since ``since``."""
-    rows = await session.scalars(
-        select(Evidence)
-        .where(
-            Evidence.case_id == case_id,
-            Evidence.kind == "photo",
-            Evidence.created_at >= since,
-        )
-        .order_by(Evidence.captured_at, Evidence.id)
-    )
+    rows = await evidence_repository.photos_since(session, case_id, since)
     found: dict[str, list[str]] = {}
     for row in rows:
         if row.meta.get("purpose") == "rectification":

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from server.auth.models import Role
 from server.auth.principal import Principal
@@ -14,31 +12,13 @@ from server.db import utcnow
 from server.deps import SessionDep, VisibleCaseDep, require_roles
 from server.sla import overrides, service
 from server.sla.policy import session_policy
+from server.sla.schemas import OverrideIn, OverrideOut, OverrideSaved
 from server.sla.service import ClockView
 from server.timeinputs import EARLIEST, LATEST, BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["sla"])
 CalendarReaderDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
-
-
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    is_workday: bool
-    note: str = Field(default="", max_length=500)  # required; checked with a message
-
-
-class OverrideOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    date: dt.date
-    is_workday: bool
-    note: str
-    created_by: str
-    created_at: dt.datetime
-
-
-class OverrideSaved(OverrideOut):
-    clocks_refreshed: int  # running clocks whose due time was recomputed
 
 
 @router.get("/cases/{case_id}/clock")

@@ -38,6 +38,7 @@ from server.sla.calendar import WorkCalendar
 
 S = CaseState
 CARDS = ("none", "yellow", "red")
+BAD_SCORE = 2  # 1–2 stars is a bad rating (差评) and opens a follow-up
 FINISHED_STATES = frozenset({S.issued, S.closed})
 # Cases here have been inspected (at least once, in the current mode).
 INSPECTED_STATES = frozenset(

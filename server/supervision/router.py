@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from server.auth.models import Role
 from server.auth.principal import Principal
@@ -19,11 +18,10 @@ from server.deps import (
     VisibleCaseDep,
     require_roles,
 )
-from server.notifications.service import configured_channels
 from server.sla.service import load_calendar
 from server.supervision import service
 from server.supervision.board import Board
-from server.supervision.service import FollowUpOut, RatingOut, RatingStatus
+from server.supervision.schemas import CloseIn, FollowUpOut, RatingIn, RatingOut, RatingStatus
 from server.timeinputs import BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])
@@ -31,17 +29,6 @@ BoardReaderDep = Annotated[
     Principal, Depends(require_roles(Role.admin, Role.dispatcher, Role.reviewer))
 ]
 SupervisorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
-
-
-class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    score: int = Field(ge=1, le=5, strict=True)  # 1 很不满意 … 5 非常满意
-    comment: str = Field(default="", max_length=500)
-
-
-class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = Field(default="", max_length=2000)  # required; checked with a message
 
 
 @router.get("/board")
@@ -79,7 +66,7 @@ async def rate(
         view.case,
         score=body.score,
         comment=body.comment,
-        channels=configured_channels(settings),
+        settings=settings,
     )
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import append
@@ -35,7 +33,7 @@ from server.storage import (
     case_photo_key,
     case_sealed_key,
 )
-from server.uploads import clips, images
+from server.uploads import clips, images, repository
 from server.uploads.device import DeviceFix
 from server.uploads.images import FileRefused, GpsFix
 from server.uploads.models import Upload
@@ -121,15 +119,7 @@ def _derive(upload: Upload, data: bytes) -> _Derived:
 
 async def _claim(session: AsyncSession, upload: Upload, **values: Any) -> bool:
     """Move a pending upload on; False when a concurrent finalize already did."""
-    statement = (
-        update(Upload)
-        .where(Upload.id == upload.id, Upload.status == "pending")
-        .values(finished_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
+    return await repository.claim_pending(session, upload.id, finished_at=utcnow(), **values)
 
 
 async def _settled(session: AsyncSession, upload: Upload) -> Outcome:
@@ -218,9 +208,7 @@ async def finalize(
         position=position,
         meta=_evidence_meta(upload, derived, sealed_key, source, time_source),
     )
-    await session.execute(
-        update(Upload).where(Upload.id == upload.id).values(evidence_id=evidence.id)
-    )
+    await repository.link_evidence(session, upload.id, evidence.id)
     await session.refresh(upload)
     return Outcome(upload, evidence)
 

@@ -2,127 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import PROBLEM_JSON
-from server.evidence.models import Evidence
-from server.timeinputs import BeijingDateTime
-from server.uploads import device, finalize, service
+from server.uploads import finalize, service
 from server.uploads.images import FileRefused
-from server.uploads.models import Upload
+from server.uploads.schemas import FormOut, UploadIn, UploadOut, upload_out
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}/uploads", tags=["uploads"])
-
-ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-class PositionIn(BaseModel):
-    """The phone's own GPS fix taken with the file; used when the file carries no EXIF GPS."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    accuracy_m: float = Field(gt=0, le=device.MAX_FIX_ACCURACY_M)  # metres, 95 % confidence
-    fixed_at: BeijingDateTime  # when the fix was taken (no offset: Beijing time)
-
-    def fix(self) -> device.DeviceFix:
-        return device.DeviceFix(self.latitude, self.longitude, self.accuracy_m, self.fixed_at)
-
-
-class UploadIn(BaseModel):
-    """What the phone promises about the file it is about to send."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    purpose: Literal["rectification", "onsite"] | None = None  # default: from the caller's role
-    item_ids: list[ItemId] = Field(default_factory=list, max_length=50)
-    content_type: str = Field(min_length=3, max_length=100)
-    size: int = Field(gt=0)
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
-    position: PositionIn | None = None
-    # when the device took the photo (no offset: Beijing time); used when the file has no EXIF time
-    captured_at: BeijingDateTime | None = None
-
-
-class FormOut(BaseModel):
-    """POST ``fields`` then the file (last) as multipart/form-data to ``url``."""
-
-    url: str
-    fields: dict[str, str]
-    expires_at: datetime
-
-
-class EvidenceOut(BaseModel):
-    id: str
-    kind: str
-    captured_at: datetime
-    lat: float | None
-    lng: float | None
-    accuracy_m: float | None
-    distance_m: float | None
-    off_site: bool
-    content_type: str
-    size: int
-    sha256: str
-    position_source: str | None = None  # "exif", "device" (the phone's fix) or None
-    captured_at_source: str | None = None  # "exif", "device" (the phone's clock) or "server"
-
-
-class RejectionOut(BaseModel):
-    reason: str
-    message_zh: str
-    message_en: str
-
-
-class UploadOut(BaseModel):
-    id: str
-    status: str
-    purpose: str
-    item_ids: list[str]
-    content_type: str
-    size: int
-    sha256: str
-    created_at: datetime
-    expires_at: datetime
-    form: FormOut | None = None  # while pending
-    evidence: EvidenceOut | None = None  # once finalized
-    rejection: RejectionOut | None = None  # once refused
-
-
-def _evidence_out(evidence: Evidence | None) -> EvidenceOut | None:
-    if evidence is None:
-        return None
-    out = EvidenceOut.model_validate(evidence, from_attributes=True)
-    out.position_source = evidence.meta.get("position_source")
-    out.captured_at_source = evidence.meta.get("captured_at_source")
-    return out
-
-
-def _out(
-    upload: Upload, *, form: FormOut | None = None, evidence: Evidence | None = None
-) -> UploadOut:
-    return UploadOut(
-        id=upload.id,
-        status=upload.status,
-        purpose=upload.purpose,
-        item_ids=list(upload.item_ids),
-        content_type=upload.content_type,
-        size=upload.declared_size,
-        sha256=upload.declared_sha256,
-        created_at=upload.created_at,
-        expires_at=upload.expires_at,
-        form=form,
-        evidence=_evidence_out(evidence),
-        rejection=RejectionOut(**upload.rejection) if upload.rejection else None,
-    )
 
 
 def _refused(refusal: FileRefused) -> JSONResponse:
@@ -157,13 +48,13 @@ async def announce_upload(
         response.status_code = 200
     if upload.status == "pending":
         post = await service.presign(store, upload)
-        return _out(
+        return upload_out(
             upload, form=FormOut(url=post.url, fields=post.fields, expires_at=post.expires_at)
         )
     outcome = await finalize.finalize(
         session, store, principal=principal, view=view, upload_id=upload.id
     )
-    return _out(outcome.upload, evidence=outcome.evidence)
+    return upload_out(outcome.upload, evidence=outcome.evidence)
 
 
 @router.post("/{upload_id}/finalize", response_model=UploadOut)
@@ -181,7 +72,7 @@ async def finalize_upload(
     )
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
-    return _out(outcome.upload, evidence=outcome.evidence)
+    return upload_out(outcome.upload, evidence=outcome.evidence)
 
 
 @router.get("", response_model=list[UploadOut])
@@ -190,4 +81,4 @@ async def list_uploads(
 ) -> list[UploadOut]:
     """The caller's own uploads for this case, oldest first."""
     uploads = await service.list_own(session, principal=principal, case_id=view.case.id)
-    return [_out(u) for u in uploads]
+    return [upload_out(u) for u in uploads]

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +26,7 @@ from server.cases.states import STATE_LABELS, TERMINAL_STATES, CaseState
 from server.db import new_id, utcnow
 from server.errors import Conflict, Forbidden, not_found
 from server.storage import ObjectStore, PresignedPost, case_prefix
-from server.uploads import clips, images
+from server.uploads import clips, images, repository
 from server.uploads.device import DeviceFix, check_device_capture_time, check_device_fix
 from server.uploads.images import FileRefused
 from server.uploads.models import Upload
@@ -174,13 +173,6 @@ def _same_request(upload: Upload, request: UploadRequest, purpose: str) -> bool:
 # --- announce ----------------------------------------------------------------------------------
 
 
-async def _find(session: AsyncSession, case_id: str, uploader: str, key: str) -> Upload | None:
-    query = select(Upload).where(
-        Upload.case_id == case_id, Upload.uploader == uploader, Upload.idempotency_key == key
-    )
-    return (await session.scalars(query.execution_options(populate_existing=True))).first()
-
-
 async def announce(
     session: AsyncSession, *, principal: Principal, view: CaseView, request: UploadRequest
 ) -> tuple[Upload, bool]:
@@ -188,7 +180,9 @@ async def announce(
     purpose = purpose_for(principal, view, request.purpose)
     check_device_facts(request, case=view.case, now=utcnow())
     uploader = uploader_of(principal)
-    existing = await _find(session, view.case.id, uploader, request.idempotency_key)
+    existing = await repository.by_idempotency_key(
+        session, view.case.id, uploader, request.idempotency_key
+    )
     if existing is not None:
         if not _same_request(existing, request, purpose):
             raise Conflict(
@@ -275,12 +269,7 @@ async def presign(store: ObjectStore, upload: Upload) -> PresignedPost:
 
 
 async def list_own(session: AsyncSession, *, principal: Principal, case_id: str) -> list[Upload]:
-    query = (
-        select(Upload)
-        .where(Upload.case_id == case_id, Upload.uploader == uploader_of(principal))
-        .order_by(Upload.created_at)
-    )
-    return list(await session.scalars(query))
+    return await repository.of_uploader(session, case_id, uploader_of(principal))
 
 
 async def get_own(

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.storage import ObjectStore
-from server.uploads.models import Upload
+from server.uploads import repository
 
 BATCH = 200
 
@@ -33,25 +32,10 @@ async def sweep_spent_keys(
     Safe side by side: deleting a missing key is no error, and a row is marked only once.
     """
     async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(Upload.id, Upload.object_key)
-                .where(
-                    Upload.status.in_(("finalized", "rejected")),
-                    Upload.expires_at <= now,
-                    Upload.swept_at.is_(None),
-                )
-                .order_by(Upload.expires_at)
-                .limit(batch)
-            )
-        ).all()
+        rows = await repository.spent_keys(session, now, batch)
         if not rows:
             return 0
         await asyncio.gather(*(store.delete(key) for _, key in rows))
-        await session.execute(
-            update(Upload)
-            .where(Upload.id.in_([upload_id for upload_id, _ in rows]), Upload.swept_at.is_(None))
-            .values(swept_at=now)
-        )
+        await repository.mark_swept(session, [upload_id for upload_id, _ in rows], now)
         await session.commit()
     return len(rows)

@@ -15,7 +15,7 @@ from server.platform.time import CHINA_TZ
 from server.sla.clock import SlaPolicy
 from server.sla.models import SlaClockRow
 from server.sla.service import restart_for_case
-from server.supervision.service import case_timings
+from server.supervision.repository import case_timings
 from tests.fixtures.app import Api
 from tests.flows import walk_until_closure_issue
 from tests.supervision import BOARD, open_case, sh

@@ -1,0 +1,43 @@
+"""What the appointment endpoints take and answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.appointments.service import MAX_SLOTS
+from server.timeinputs import BeijingDateTime
+
+
+class SlotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: BeijingDateTime
+    ends_at: BeijingDateTime
+
+
+class SlotsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slots: list[SlotIn] = Field(min_length=1, max_length=MAX_SLOTS)
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slot_id: str = Field(min_length=1, max_length=64)
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class SlotOut(BaseModel):
+    id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class AppointmentOut(BaseModel):
+    open_slots: list[SlotOut]
+    appointment: SlotOut | None
+    state: str

@@ -51,7 +51,7 @@ from server.app import create_app
 from server.audit.models import AuditRecord
 from server.config import Environment, Settings
 from server.migrate import upgrade
-from server.seaweed import SeaweedProcess
+from server.platform.seaweed import SeaweedProcess
 from server.sla.models import SlaClockRow
 from tests.fixtures.app import Api
 from tests.flows import Journey, start_inspection, start_journey

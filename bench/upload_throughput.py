@@ -34,8 +34,8 @@ import httpx
 from minio import Minio
 from PIL import Image
 
-from server.seaweed import SeaweedProcess
-from server.storage import ObjectStore
+from server.platform.seaweed import SeaweedProcess
+from server.platform.storage import ObjectStore
 from server.uploads.images import process_photo
 
 RESULTS = Path(__file__).resolve().parent / "results"

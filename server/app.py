@@ -40,14 +40,14 @@ from server.opinions.evidence_router import router as opinion_evidence_router
 from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
+from server.platform.seaweed import SeaweedProcess
+from server.platform.storage import ObjectStore
 from server.rectification.router import router as rectification_router
 from server.scheduler import start_scheduler
-from server.seaweed import SeaweedProcess
 from server.sessions import app_sessionmaker
 from server.sla.policy import policy_from_settings
 from server.sla.router import router as sla_router
 from server.staff.router import router as staff_router
-from server.storage import ObjectStore
 from server.supervision.router import router as supervision_router
 from server.uploads.router import router as uploads_router
 

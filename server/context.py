@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from server.cases.service import MatterLookup
     from server.opinions.signature_check import CachedCheck
     from server.platform.ratelimits import TokenBucket
-    from server.seaweed import SeaweedProcess
-    from server.storage import ObjectStore
+    from server.platform.seaweed import SeaweedProcess
+    from server.platform.storage import ObjectStore
 
 
 @dataclass

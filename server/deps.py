@@ -23,7 +23,7 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope
 from server.errors import Forbidden, NotAuthenticated
-from server.storage import ObjectStore
+from server.platform.storage import ObjectStore
 
 
 def get_context(request: Request) -> AppContext:

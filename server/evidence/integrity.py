@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.audit.detached import DetachedWriter
 from server.audit.service import Actor, append
 from server.evidence.models import Evidence
-from server.storage import Mismatch, MismatchReporter, ObjectStore
+from server.platform.storage import Mismatch, MismatchReporter, ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from server.errors import Forbidden, NotFound
 from server.evidence.integrity import about
 from server.evidence.models import Evidence
 from server.evidence.service import EXTENSIONS, URL_LIFETIME, SignedUrl
-from server.storage import ObjectStore, attachment_disposition
+from server.platform.storage import ObjectStore, attachment_disposition
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from server.evidence.integrity import about
 from server.evidence.models import Evidence
 from server.evidence.router import CaseStaffDep
 from server.logs import get_logger
-from server.storage import IntegrityError, ObjectStore, attachment_disposition
+from server.platform.storage import IntegrityError, ObjectStore, attachment_disposition
 
 log = get_logger(__name__)
 

@@ -22,7 +22,7 @@ from server.db import new_id, utcnow
 from server.errors import BadInput, NotFound, not_found
 from server.evidence.integrity import about
 from server.evidence.models import Evidence
-from server.storage import ObjectStore, attachment_disposition
+from server.platform.storage import ObjectStore, attachment_disposition
 
 EARTH_RADIUS_M = 6_371_008.8
 # A phone further than this from the registered site (after allowing for its own reported

@@ -25,8 +25,8 @@ from server.inspection.schemas import (
     open_items_out,
     verdict_saved,
 )
+from server.platform.storage import attachment_disposition
 from server.sla.policy import session_policy
-from server.storage import attachment_disposition
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["inspection"])
 ItemPath = Annotated[str, Path(max_length=16)]

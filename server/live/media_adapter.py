@@ -48,8 +48,8 @@ from server.evidence.service import Position, locate, record_evidence
 from server.inspection.models import CaseChecklist
 from server.live.offers import check_offer
 from server.platform.fonts import CjkFontNotFound, cjk_font_path
+from server.platform.storage import case_photo_key, case_recording_key
 from server.platform.time import SECONDS, shanghai_time
-from server.storage import case_photo_key, case_recording_key
 from signaling.media import MediaError, SignalChannel
 from signaling.messages import CloseCode
 from signaling.registry import Registry

@@ -24,7 +24,7 @@ from server.opinions.evidence_root import AUDIT_HEAD, VERDICTS, audit_body
 from server.opinions.issue import VERDICTS_EXT
 from server.opinions.models import Opinion
 from server.opinions.records import audit, content_of, read_about, require_issued
-from server.storage import IntegrityError, ObjectStore, case_opinion_key
+from server.platform.storage import IntegrityError, ObjectStore, case_opinion_key
 
 MAX_BUNDLE_BYTES = 1024**3  # built in memory (the store has no streaming read yet)
 

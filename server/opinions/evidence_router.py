@@ -14,7 +14,7 @@ from server.auth.principal import Principal
 from server.deps import ContextDep, SessionDep, StoreDep, VisibleCaseDep, require_roles
 from server.opinions import reads
 from server.opinions.bundle_export import export_bundle
-from server.storage import attachment_disposition
+from server.platform.storage import attachment_disposition
 
 router = APIRouter(tags=["opinions"])
 CASE = "/api/v1/cases/{case_id}/opinion"

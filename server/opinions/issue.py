@@ -26,7 +26,7 @@ from server.opinions.models import Opinion
 from server.opinions.pdf import render_opinion_pdf
 from server.opinions.records import audit, store_content
 from server.opinions.signing import SignaturePolicy, SigningMaterial, sign_json, sign_opinion_pdf
-from server.storage import ObjectStore, case_opinion_key
+from server.platform.storage import ObjectStore, case_opinion_key
 
 VERDICTS_EXT = "verdicts"
 

@@ -17,7 +17,7 @@ from server.errors import Conflict, NotFound, not_found
 from server.opinions import repository
 from server.opinions.models import Opinion
 from server.opinions.records import ISSUED, audit, read_about, require_issued
-from server.storage import ObjectStore
+from server.platform.storage import ObjectStore
 
 
 async def read_pdf(

@@ -37,7 +37,7 @@ from server.opinions.schemas import (
     signature_out,
 )
 from server.opinions.signature_check import admit_verification, check_stored_pdf
-from server.storage import attachment_disposition
+from server.platform.storage import attachment_disposition
 from server.timeinputs import BeijingDateTime
 
 router = APIRouter(tags=["opinions"])

@@ -40,10 +40,10 @@ from server.evidence import repository as evidence_repository
 from server.evidence import service as evidence
 from server.inspection import service as inspection
 from server.notifications.service import configured_channels, notify
+from server.platform.storage import ObjectStore
 from server.platform.time import shanghai_time
 from server.rectification import repository
 from server.rectification.models import RectificationItem, RectificationRound
-from server.storage import ObjectStore
 
 FAILURE_KINDS = ("snapshot", "photo")
 MIN_ROUND_TIME = timedelta(days=1)  # a new round never gives the applicant less than this

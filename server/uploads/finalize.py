@@ -26,7 +26,7 @@ from server.db import utcnow
 from server.errors import Conflict
 from server.evidence.models import Evidence
 from server.evidence.service import Position, evidence_of_case, locate, record_evidence
-from server.storage import (
+from server.platform.storage import (
     ObjectStore,
     StoredObject,
     case_clip_key,

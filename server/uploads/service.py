@@ -25,7 +25,7 @@ from server.cases.models import Case
 from server.cases.states import STATE_LABELS, TERMINAL_STATES, CaseState
 from server.db import new_id, utcnow
 from server.errors import Conflict, Forbidden, not_found
-from server.storage import ObjectStore, PresignedPost, case_prefix
+from server.platform.storage import ObjectStore, PresignedPost, case_prefix
 from server.uploads import clips, images, repository
 from server.uploads.device import DeviceFix, check_device_capture_time, check_device_fix
 from server.uploads.images import FileRefused

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.storage import ObjectStore
+from server.platform.storage import ObjectStore
 from server.uploads import repository
 
 BATCH = 200

@@ -8,7 +8,7 @@ from server.audit.service import Actor
 from server.context import AppContext
 from server.evidence.models import Evidence
 from server.evidence.service import record_evidence
-from server.storage import case_photo_key
+from server.platform.storage import case_photo_key
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 

@@ -18,7 +18,7 @@ from server.context import AppContext
 from server.evidence.models import Evidence
 from server.evidence.service import haversine_m, locate, playlists
 from server.live.turn import turn_credentials
-from server.storage import case_recording_key
+from server.platform.storage import case_recording_key
 from tests.evidence.snapshots import add_snapshot
 from tests.fixtures.app import Api
 from tests.flows import Journey, assign, start_journey

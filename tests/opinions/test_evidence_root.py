@@ -17,7 +17,7 @@ from server.opinions.evidence_root import audit_body, leaves_of
 from server.opinions.qr import QR_KEYWORD_PREFIX, from_keywords, parse_qr_payload
 from server.opinions.service import signing_material
 from server.opinions.verify import signed_keywords
-from server.storage import case_opinion_key
+from server.platform.storage import case_opinion_key
 from tests.fixtures.app import Api
 from tests.flows import Journey
 from tests.opinions.issued import issued_with_photos

@@ -19,8 +19,8 @@ from server.notifications.models import Notification
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_pdf
+from server.platform.storage import case_opinion_key
 from server.platform.time import shanghai_time
-from server.storage import case_opinion_key
 from tests.fixtures.app import Api
 from tests.inspection.team import make_team
 from tests.opinions.drafting import case_state, drafted_case, ok, post, to_review

@@ -18,7 +18,7 @@ from server.notifications.jobs import DeliveryResult, deliver_due
 from server.notifications.senders import SIGNATURE_HEADER, verify
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_json, verify_pdf
-from server.storage import case_opinion_key
+from server.platform.storage import case_opinion_key
 from tests.fixtures.app import Api
 from tests.inspection.team import (
     make_team,

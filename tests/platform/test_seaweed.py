@@ -17,18 +17,18 @@ from minio import Minio
 from minio.error import S3Error
 
 from server.errors import Unavailable
-from server.seaweed import (
+from server.platform.seaweed import (
     ADMIN_GRPC_OFFSET,
     SeaweedError,
     SeaweedProcess,
     find_weed_binary,
     pick_ports,
 )
-from server.storage import ObjectStore
+from server.platform.storage import ObjectStore
 from tests.fixtures.seaweed import SeaweedServer
 from tests.helpers import wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def new_process(tmp_path: Path, binary: str = "", start_timeout: float = 30) -> SeaweedProcess:
@@ -201,7 +201,7 @@ PARENT = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from server.seaweed import SeaweedProcess
+    from server.platform.seaweed import SeaweedProcess
 
     async def main():
         p = SeaweedProcess(data_dir=Path(sys.argv[1]), access_key="ak" + "x" * 8,

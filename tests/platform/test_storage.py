@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from server.errors import BadInput, NotFound
-from server.storage import (
+from server.platform.storage import (
     IntegrityError,
     ObjectStore,
     PresignedPost,

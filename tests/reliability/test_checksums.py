@@ -18,7 +18,7 @@ from server.audit.service import Actor
 from server.auth.models import Role
 from server.evidence.models import Evidence
 from server.evidence.service import record_evidence
-from server.storage import case_recording_key
+from server.platform.storage import case_recording_key
 from tests.fixtures.app import Api
 from tests.fixtures.seaweed import SeaweedServer
 from tests.flows import Journey, conclude

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.evidence.models import Evidence
-from server.storage import case_clip_key, case_photo_key
+from server.platform.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, request_rectification, schedule, start_journey

@@ -10,7 +10,7 @@ import pytest
 
 from server.auth.models import Role
 from server.evidence.models import Evidence
-from server.storage import case_clip_key, case_photo_key
+from server.platform.storage import case_clip_key, case_photo_key
 from server.uploads.models import Upload
 from tests.fixtures.app import Api
 from tests.flows import Journey, cancel, open_case, request_rectification, start_journey

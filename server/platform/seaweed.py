@@ -27,7 +27,7 @@ from minio.helpers import check_bucket_name
 
 from server.errors import Unavailable
 from server.logs import get_logger
-from server.storage import ObjectStore
+from server.platform.storage import ObjectStore
 
 if TYPE_CHECKING:
     from server.config import Settings

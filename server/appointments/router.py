@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 
 from server.appointments import service
 from server.appointments.schemas import AcceptIn, AppointmentOut, RescheduleIn, SlotOut, SlotsIn
 from server.auth.models import Role
+from server.auth.principal import Principal
+from server.cases.schemas import CaseOut, ReasonIn, case_out
 from server.cases.states import CaseState
 from server.db import utcnow
 from server.deps import (
@@ -16,10 +20,21 @@ from server.deps import (
     PrincipalDep,
     SessionDep,
     VisibleCaseDep,
+    require_roles,
 )
 from server.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
+CancelDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+
+
+@router.post("/cancel", tags=["cases"])
+async def cancel(
+    body: ReasonIn, view: VisibleCaseDep, principal: CancelDep, session: SessionDep
+) -> CaseOut:
+    """Cancel the case with a reason (dispatcher or admin); its open slots and appointment end."""
+    await service.cancel_case(session, principal.actor, view.case, body.reason)
+    return case_out(view)
 
 
 @router.get("/appointment")

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy import select
 
-from server.appointments.service import cancel_case
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.cases import service
@@ -19,7 +18,7 @@ from server.cases.schemas import (
     LinkOut,
     MatterOut,
     MatterScenarioOut,
-    ReasonIn,
+    case_out,
 )
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
@@ -27,15 +26,8 @@ from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, re
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 # The approval system opens cases with its own API key (scope cases:intake), not a staff login.
 IntakeDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher, clients=True))]
-CancelDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 LinkIssuerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 INITIAL_STATE = CaseState.received
-
-
-def case_out(view: CaseView) -> CaseOut:
-    out = CaseOut.model_validate(view.case)
-    out.inspector_ids = list(view.inspector_ids)
-    return out
 
 
 @router.post("", status_code=201)
@@ -97,15 +89,6 @@ async def revoke_link(
 ) -> None:
     """Revoke an applicant link at once (and the applicant's live call on it)."""
     await service.revoke_link(session, principal, view.case, link_id, access_ended=ctx.access_ended)
-
-
-@router.post("/{case_id}/cancel")
-async def cancel(
-    body: ReasonIn, view: VisibleCaseDep, principal: CancelDep, session: SessionDep
-) -> CaseOut:
-    """Cancel the case with a reason (dispatcher or admin)."""
-    await cancel_case(session, principal.actor, view.case, body.reason)
-    return case_out(view)
 
 
 matters_router = APIRouter(prefix="/api/v1/matters", tags=["cases"])

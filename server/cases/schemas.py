@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from server.cases.access import CaseView
+
 MATTER_CODE = r"^[A-Za-z][A-Za-z0-9_]{1,40}$"
 
 
@@ -100,3 +102,9 @@ class MatterOut(BaseModel):
     default_mode: str
     default_sla_class: str
     scenarios: list[MatterScenarioOut]
+
+
+def case_out(view: CaseView) -> CaseOut:
+    out = CaseOut.model_validate(view.case)
+    out.inspector_ids = list(view.inspector_ids)
+    return out

@@ -6,14 +6,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from server.audit.service import Actor
 from server.auth.models import Role, Staff
 from server.cases.models import Case
-from server.cases.states import TRANSITIONS, CaseAction, CaseState
+from server.cases.states import CaseAction, CaseState
 from server.cases.workflow import transition
 from server.db import utcnow
 from tests.fixtures.app import Api
@@ -343,32 +343,57 @@ async def issue(
     return body
 
 
+async def pass_every_item(journey: Journey) -> None:
+    """On a case in progress both inspectors pass every checklist item, each verdict citing
+    one photo the lead took of the site."""
+    api, case_id, lead = journey.api, journey.case_id, journey.inspector_headers(0)
+    listing = await api.client.get(f"/api/v1/cases/{case_id}/checklist", headers=lead)
+    assert listing.status_code == 200, listing.text
+    done = await upload_photo(api, case_id, lead, [])
+    assert done.status_code == 200, done.text
+    journey.made |= {str(done.json()["id"]), str(done.json()["evidence"]["id"])}
+    verdict = {"value": "pass", "note": "", "evidence_refs": [done.json()["evidence"]["id"]]}
+    for entry in listing.json()["items"]:
+        for position in (0, 1):
+            marked = await api.client.put(
+                f"/api/v1/cases/{case_id}/checklist/items/{entry['id']}/verdict",
+                json=verdict,
+                headers=journey.inspector_headers(position),
+            )
+            assert marked.status_code == 200, marked.text
+
+
+async def issue_opinion(journey: Journey) -> dict[str, Any]:
+    """Start the inspection if needed, pass every item and issue the opinion (出具意见): the
+    case is issued."""
+    if not journey.case or journey.case.get("state") != "in_progress":
+        await start_inspection(journey)
+    await pass_every_item(journey)
+    await issue(journey.api, journey.case_id, *map(journey.inspector_headers, (0, 1)))
+    return await refresh(journey)
+
+
 # --- until the closure issue (#15) -------------------------------------------------------------
-# No user can close a case (办结) yet, nor is every step to it driven here: the supervision tests
-# walk a case along the main journey with the real ``transition`` instead. Replace each use with
-# the endpoints when closure lands; never add another state-setting helper.
-MAIN_PATH = (
-    CaseAction.assign,
-    CaseAction.schedule,
-    CaseAction.start_inspection,
-    CaseAction.conclude,
-    CaseAction.submit_draft,
-    CaseAction.co_sign,
-    CaseAction.approve,
-    CaseAction.close,
-)
+# No user can close a case (办结) yet: the journey reaches "issued" through the endpoints and only
+# the last step, closing, is taken with the real ``transition``. Replace it with the endpoint
+# when closure lands; never add another state-setting helper.
 
 
-async def walk_until_closure_issue(api: Api, case_id: str, target: CaseState) -> None:
-    """Walk the case along ``MAIN_PATH`` with the real ``transition`` until ``target``
-    (until the closure issue (#15))."""
-    async with api.ctx.sessionmaker() as session:
-        case = await session.get(Case, case_id)
+async def walk_until_closure_issue(
+    journey: Journey, target: Literal[CaseState.closed] = CaseState.closed
+) -> dict[str, Any]:
+    """Issue the journey's case through the endpoints (unless it is issued already), then close
+    it with the real ``transition`` (until the closure issue (#15)). Only ``closed`` is taken
+    directly: reach every other state through the steps above."""
+    if target is not CaseState.closed:
+        raise ValueError(f"reach {target} through the flows steps, not transition()")
+    if journey.case.get("state") != CaseState.issued:
+        await issue_opinion(journey)
+    async with journey.api.ctx.sessionmaker() as session:
+        case = await session.get(Case, journey.case_id)
         assert case is not None
-        for action in MAIN_PATH:
-            if case.state == target:
-                break
-            if (CaseState(case.state), action) in TRANSITIONS:  # already past this step
-                await transition(session, Actor.system("test"), case, action)
-        assert case.state == target
+        await transition(session, Actor.system("test"), case, CaseAction.close)
         await session.commit()
+    closed = await refresh(journey)
+    assert closed["state"] == CaseState.closed, closed
+    return closed

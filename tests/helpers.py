@@ -1,4 +1,4 @@
-"""Small test helpers: bounded polling instead of fixed sleeps."""
+"""Small test helpers: bounded polling instead of fixed sleeps; whether a process lives."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+
+import psutil
 
 
 async def wait_until(
@@ -29,3 +31,11 @@ async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
     if inspect.isawaitable(result):
         return bool(await result)
     return bool(result)
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False

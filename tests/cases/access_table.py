@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from server.auth.models import Role
-from server.cases.models import CaseInspector
 from server.db import utcnow
 from tests.fixtures.app import Api
 from tests.flows import intake_body, slot
@@ -106,8 +105,9 @@ NOT_VISIBLE = {"inspector_other": 404, "reviewer": 404, "window": 404, "applican
 CASE = "/api/v1/cases/{case_id}"
 AN_INSPECTOR = {"staff_id": "inspector_id"}
 OPINION = f"{CASE}/opinion"
-# In this world the case is "received" with one inspector (no pair): the assigned inspector's
-# writes that need a later state are 409 with the allowed next steps.
+# In this world the case is "assigned": the draw made "inspector" its lead and paired them with an
+# inspector who is no caller here. The lead's writes that need a later state are 409 with the
+# allowed next steps.
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/auth/me", dict.fromkeys(EVERYONE, 200)),
     Endpoint("POST", "/api/v1/auth/logout", {}),  # exercised in test_auth (it ends the login)
@@ -142,7 +142,9 @@ ENDPOINTS = [
     Endpoint("GET", CASE, dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/clock", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/notifications", {"admin": 200, "dispatcher": 200}, others=NOT_VISIBLE),
-    Endpoint("POST", f"{CASE}/draw", {"admin": 200, "dispatcher": 200}, others=NOT_VISIBLE),
+    Endpoint(  # the case has its pair: supervisors pass the role check, a redraw is refused
+        "POST", f"{CASE}/draw", {}, others={**NOT_VISIBLE, "admin": 409, "dispatcher": 409}
+    ),
     Endpoint("GET", f"{CASE}/draws", {"admin": 200, "dispatcher": 200}, others=NOT_VISIBLE),
     Endpoint("POST", "/api/v1/draws/{draw_id}/replay", {"admin": 200, "dispatcher": 200}),
     Endpoint(
@@ -150,11 +152,13 @@ ENDPOINTS = [
         f"{CASE}/replace-inspector",
         {},
         "replace",
-        others={**NOT_VISIBLE, "admin": 409, "dispatcher": 409},  # no pair to replace yet
+        # no eligible inspector is left to step in
+        others={**NOT_VISIBLE, "admin": 409, "dispatcher": 409},
     ),
     Endpoint("GET", f"{CASE}/appointment", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
-    Endpoint("POST", f"{CASE}/slots", {}, "slots", others={**NOT_VISIBLE, "inspector": 409}),
-    Endpoint("POST", f"{CASE}/appointment", {}, "accept", others={**NOT_VISIBLE, "applicant": 409}),
+    Endpoint("POST", f"{CASE}/slots", {"inspector": 201}, "slots", others=NOT_VISIBLE),  # the lead
+    # The slots are offered: the applicant may take one, but there is no such slot.
+    Endpoint("POST", f"{CASE}/appointment", {}, "accept", others={**NOT_VISIBLE, "applicant": 404}),
     Endpoint(
         "POST",
         f"{CASE}/appointment/reschedule",
@@ -204,13 +208,13 @@ ENDPOINTS = [
         {"admin": 404, "dispatcher": 404},
         "close_note",
     ),
-    # The case is only "received": the applicant may rate, but not yet (409).
+    # The case is only "assigned": the applicant may rate, but not yet (409).
     Endpoint("POST", f"{CASE}/rating", {"applicant": 409}, "rating", others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/rating", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
-    # The opinion: the case is "received" and has none yet.
+    # The opinion: the case is "assigned" and has none yet.
     Endpoint("POST", f"{OPINION}/draft", {}, others={**NOT_VISIBLE, "inspector": 409}),
     Endpoint("POST", f"{OPINION}/submit", {}, others={**NOT_VISIBLE, "inspector": 409}),
-    Endpoint("POST", f"{OPINION}/cosign", {}, others=NOT_VISIBLE),  # the lone inspector is lead
+    Endpoint("POST", f"{OPINION}/cosign", {}, others=NOT_VISIBLE),  # "inspector" is the lead
     Endpoint("POST", f"{OPINION}/decline", {}, "reason", others=NOT_VISIBLE),
     Endpoint("POST", f"{OPINION}/approve", {}, others=NOT_VISIBLE),
     Endpoint("POST", f"{OPINION}/send-back", {}, "comments", others=NOT_VISIBLE),
@@ -319,6 +323,31 @@ async def _link(api: Api, headers: dict[str, str], case_id: str) -> dict[str, An
     return link
 
 
+async def _drawn_lead(
+    api: Api, headers: dict[str, dict[str, str]], staff_ids: dict[str, str], case_id: str
+) -> str:
+    """The admin qualifies "inspector" and one more inspector (made the same way, not a caller
+    of the table) for the case's matter, so they are the only eligible pair, and the dispatcher
+    draws: whichever the draw made lead becomes "inspector". Returns the draw's id."""
+    partner, partner_headers = await api.staff_headers(Role.inspector)
+    matter = api.ctx.catalogue.matters[0].code
+    for staff_id in (staff_ids["inspector"], partner.id):
+        profiled = await api.client.put(
+            f"/api/v1/inspectors/{staff_id}/profile",
+            json={"matters": [matter], "active": True},
+            headers=headers["admin"],
+        )
+        assert profiled.status_code == 200, profiled.text
+    drawn = await api.client.post(f"/api/v1/cases/{case_id}/draw", headers=headers["dispatcher"])
+    assert drawn.status_code == 200, drawn.text
+    pair = drawn.json()["pair"]
+    assert sorted(pair) == sorted([staff_ids["inspector"], partner.id]), drawn.text
+    if pair[0] == partner.id:  # the draw made the other one lead: they play "inspector"
+        staff_ids["inspector"], headers["inspector"] = partner.id, partner_headers
+    draw_id: str = drawn.json()["draw_id"]
+    return draw_id
+
+
 async def build_world(api: Api) -> World:
     headers: dict[str, dict[str, str]] = {"anonymous": {}}
     staff_ids: dict[str, str] = {}
@@ -328,22 +357,17 @@ async def build_world(api: Api) -> World:
         staff_ids[caller] = staff.id
     case_id = await _new_case(api, headers["dispatcher"], "ACC-MAIN")
     other_case = await _new_case(api, headers["dispatcher"], "ACC-OTHER")
-    async with api.ctx.sessionmaker() as session:
-        session.add(
-            CaseInspector(case_id=case_id, staff_id=staff_ids["inspector"], position="lead")
-        )
-        await session.commit()
+    draw_id = await _drawn_lead(api, headers, staff_ids, case_id)
     link = await _link(api, headers["dispatcher"], case_id)
     headers["applicant"] = {"Authorization": f"Bearer {link['token']}"}
     other_link = await _link(api, headers["dispatcher"], other_case)
     headers["applicant_other"] = {"Authorization": f"Bearer {other_link['token']}"}
-    drawn = await api.client.post(f"/api/v1/cases/{case_id}/draw", headers=headers["dispatcher"])
     ids = {
         "case_id": case_id,
         "staff_id": staff_ids["window"],
         "inspector_id": staff_ids["inspector"],
         "link_id": link["id"],
-        "draw_id": drawn.json()["draw_id"],
+        "draw_id": draw_id,
         "item_id": "SH-01",
         "date": "2027-01-01",
         "follow_up_id": "0" * 32,

@@ -16,11 +16,17 @@ from tests.e2e.conftest import Shots
 from tests.e2e.test_applicant import link_url, no_horizontal_scroll
 from tests.e2e.test_offline import photo_taken, registered_ago
 from tests.fixtures.app import Api
-from tests.flows import Journey, refresh, schedule, start_journey, walk_until_closure_issue
+from tests.flows import (
+    Journey,
+    open_case,
+    refresh,
+    schedule,
+    start_journey,
+    walk_until_closure_issue,
+)
 from tests.inspection.team import applicant_headers, make_team
 from tests.opinions.drafting import drafted_case, post, to_review
 from tests.rectification.steps import FIXABLE, mark_both, photo, request
-from tests.supervision import open_case
 
 pytestmark = pytest.mark.e2e
 
@@ -125,9 +131,10 @@ async def test_applicant_uploads_the_rectification_photo_and_submits(
 async def test_applicant_rates_a_closed_case_once(
     e2e_api: Api, base_url: str, phone: BrowserContext, shots: Shots
 ) -> None:
-    _, dispatcher = await e2e_api.staff_headers(Role.dispatcher)
-    case_id, applicant = await open_case(e2e_api, dispatcher, "RT-E2E")
-    await walk_until_closure_issue(e2e_api, case_id, CaseState.closed)
+    journey = await start_journey(e2e_api)
+    case_id = (await open_case(journey, "RT-E2E"))["id"]
+    dispatcher, applicant = journey.dispatcher, journey.applicant
+    await walk_until_closure_issue(journey, CaseState.closed)
     token = applicant["Authorization"].removeprefix("Bearer ")
     page = await phone.new_page()
     await page.goto(f"{base_url}/applicant/#{token}")

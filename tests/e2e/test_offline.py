@@ -5,11 +5,10 @@ the time each photo was taken (not the time it reached the server)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,12 @@ from server.inspection.models import VerdictRow
 from tests.e2e.conftest import WAIT_MS, Shots, phone_context
 from tests.fixtures.app import PASSWORD, Api
 from tests.flows import Journey, add_inspector, assign, open_case, schedule, start_journey
+from tests.helpers import wait_until
 from tests.images import jpeg
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=WAIT_MS)
+WAIT_S = WAIT_MS / 1000  # the same bound for what the page does behind the scenes
 
 CLIENT = Path(__file__).resolve().parents[2] / "mini_client"
 VERSION = re.compile(r'const VERSION = "([^"]+)";')
@@ -77,15 +78,6 @@ CACHED_TEXT = """async (path) => {
 }"""
 SHELL_READY = "navigator.serviceWorker.controller !== null"
 UPDATE = "navigator.serviceWorker.getRegistration().then((r) => r.update()).then(() => true)"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Bounded polling of something the page does behind the scenes (IndexedDB, caches)."""
-    for _ in range(WAIT_MS // 50):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {WAIT_MS} ms: {what}")
 
 
 def when(value: str) -> datetime:
@@ -155,7 +147,7 @@ async def case_kept(page: Page, case_id: str, part: str = "/checklist") -> None:
     async def kept() -> bool:
         return path in await kept_paths(page)
 
-    await eventually(kept, f"{path} kept on the device")
+    await wait_until(kept, within=WAIT_S, what=f"{path} kept on the device")
 
 
 async def server_view(api: Api, journey: Journey, item_ids: list[str]) -> dict[str, Any]:
@@ -354,7 +346,7 @@ async def test_a_verdict_marked_offline_cites_the_photo_taken_with_it(
             and not row["evidence_violation"]
         )
 
-    await eventually(cited, f"the fail verdict on {item_id} cites the photo")
+    await wait_until(cited, within=WAIT_S, what=f"the fail verdict on {item_id} cites the photo")
     evidence = (await e2e_api.client.get(f"{base}/evidence", headers=headers)).json()
     (photo,) = [e for e in evidence if e["kind"] == "photo"]
     answer = (await e2e_api.client.get(f"{base}/checklist", headers=headers)).json()
@@ -423,7 +415,7 @@ async def test_only_the_last_case_is_kept_and_logout_forgets_it(
     async def first_dropped() -> bool:
         return not [p for p in await kept_paths(page) if first in p]
 
-    await eventually(first_dropped, "the first case's copies dropped")
+    await wait_until(first_dropped, within=WAIT_S, what="the first case's copies dropped")
 
     await page.locator("#logout").click()
     await expect(page.locator("#login-form")).to_be_visible()
@@ -473,7 +465,7 @@ async def test_a_new_console_version_is_used_from_the_next_load(
     async def refreshed() -> bool:
         return "release 1.1" in await page.evaluate(CACHED_TEXT, "/console/matters.js")
 
-    await eventually(refreshed, "the changed module refreshed in the cache")
+    await wait_until(refreshed, within=WAIT_S, what="the changed module refreshed in the cache")
 
     # A new service worker: it installs a fresh cache, takes over, and the old cache goes.
     worker.write_text(VERSION.sub(f'const VERSION = "{match[1]}-next";', worker.read_text()))
@@ -483,7 +475,7 @@ async def test_a_new_console_version_is_used_from_the_next_load(
     async def replaced() -> bool:
         return await page.evaluate("caches.keys()") == [new_cache]
 
-    await eventually(replaced, "the new version's cache replacing the old one")
+    await wait_until(replaced, within=WAIT_S, what="the new version's cache replacing the old one")
     reloaded = await page.reload()
     assert reloaded is not None
     assert reloaded.from_service_worker

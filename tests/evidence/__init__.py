@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.helpers import wait_until
 
 WAIT = 10.0
 
@@ -43,13 +44,15 @@ class Member:
         within: float = WAIT,
     ) -> dict[str, Any]:
         """The first message of type ``kind`` at or after index ``start`` (bounded polling)."""
-        deadline = time.monotonic() + within
-        while True:
-            for message in self.messages[start:]:
-                if message["type"] == kind and where(message):
-                    return message
-            assert time.monotonic() < deadline, f"no {kind!r} within {within} s"
-            await asyncio.sleep(0.02)
+
+        def first() -> dict[str, Any] | None:
+            wanted = (m for m in self.messages[start:] if m["type"] == kind and where(m))
+            return next(wanted, None)
+
+        await wait_until(lambda: first() is not None, within=within, interval=0.02, what=kind)
+        message = first()
+        assert message is not None
+        return message
 
     async def answer(self, sdp: str) -> str:
         """Send an offer, return the server's answer (used as ``tests.media.connect``'s hook)."""

@@ -9,7 +9,6 @@ the app's lifespan (``media_workers``).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 import os
@@ -39,9 +38,9 @@ from signaling.messages import CloseCode
 from tests.evidence import Member, join, token
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
-from tests.helpers import wait_until
+from tests.helpers import alive, wait_until
 from tests.media import Client, connect, loopback_ice, read_counter  # noqa: F401
-from tests.media.test_workers import alive, loopback_only
+from tests.media.helpers import loopback_only
 from tests.signaling.live_server import running
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
@@ -337,15 +336,16 @@ async def test_a_killed_media_worker_ends_the_call_and_a_rejoined_call_works(
 
 async def healthy(api: Api, admin: dict[str, str]) -> dict[str, Any]:
     """The detailed health once every media worker serves again (bounded polling)."""
-    deadline = time.monotonic() + 60
-    while True:
-        response = await api.client.get("/api/v1/ops/health", headers=admin)
-        if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
-        assert response.json()["media"]["ok"] is False, response.text
-        assert time.monotonic() < deadline, response.text
-        await asyncio.sleep(0.1)
+    answers: list[httpx.Response] = []
+
+    async def serving() -> bool:
+        answers.append(await api.client.get("/api/v1/ops/health", headers=admin))
+        assert answers[-1].status_code == 200 or answers[-1].json()["media"]["ok"] is False
+        return answers[-1].status_code == 200
+
+    await wait_until(serving, within=60, interval=0.1, what="every media worker serving")
+    body: dict[str, Any] = answers[-1].json()
+    return body
 
 
 async def test_shutdown_stores_the_segment_in_progress_then_stops_the_workers(

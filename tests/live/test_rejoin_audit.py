@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,6 +16,7 @@ from server.context import AppContext
 from server.live.wiring import install
 from tests.fixtures.app import Api
 from tests.flows import Journey, schedule, start_journey
+from tests.helpers import wait_until
 from tests.signaling.fakes import FakeMediaFactory
 from tests.signaling.live_server import WAIT, next_of, running, send
 
@@ -42,13 +41,13 @@ async def count(ctx: AppContext, case_id: str, action: str) -> int:
 
 
 async def settled(ctx: AppContext, case_id: str, action: str, expected: int) -> int:
-    """Bounded wait until ``expected`` records are there (or the count stops short)."""
-    deadline = time.monotonic() + WAIT
-    found = await count(ctx, case_id, action)
-    while found < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        found = await count(ctx, case_id, action)
-    return found
+    """Bounded wait until at least ``expected`` records are there; how many there are then."""
+
+    async def enough() -> bool:
+        return await count(ctx, case_id, action) >= expected
+
+    await wait_until(enough, within=WAIT, what=f"{expected} {action} records")
+    return await count(ctx, case_id, action)
 
 
 async def test_rapid_rejoins_keep_every_join_record(

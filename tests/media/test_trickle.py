@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from media.peers import PeerSession, remote_candidate
 from media.workers import MediaWorkerPool
 from tests.helpers import wait_until
 from tests.media import MemorySink, connect, loopback_ice  # noqa: F401
-from tests.media.test_workers import loopback_only
+from tests.media.helpers import loopback_only
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
 
@@ -104,15 +103,13 @@ async def test_trickled_candidates_cross_to_a_worker(
     session = one_worker.open_room("case", sink=MemorySink(tmp_path), directory=tmp_path)
     try:
         phone = await connect(Trickler(session), role="applicant")
-        packets = 0
-        for _ in range(200):  # bounded: about 10 s
-            packets = (await session.stats()).relays["applicant.video"].packets_in
-            if packets >= 30:
-                break
-            await asyncio.sleep(0.05)
+
+        async def flowing() -> bool:
+            return (await session.stats()).relays["applicant.video"].packets_in >= 30
+
+        await wait_until(flowing, what="30 video packets in")
         with pytest.raises(ValueError, match="malformed"):  # the same type, across the pipe
             await session.add_ice_candidate("p", "candidate:nonsense", "0", 0)
         await phone.close()
     finally:
         await session.close()
-    assert packets >= 30

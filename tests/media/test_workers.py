@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aioice.ice
 import av
 import psutil
 import pytest
@@ -24,7 +23,7 @@ from media.peers import PeerSession
 from media.snapshots import SnapshotError, Watermark
 from media.workers import MediaWorkerPool, RemoteSession, WorkerError, WorkerLost
 from server.config import Settings
-from tests.helpers import wait_until
+from tests.helpers import alive, wait_until
 from tests.media import (
     HEIGHT,
     WIDTH,
@@ -34,14 +33,10 @@ from tests.media import (
     loopback_ice,  # noqa: F401
     read_counter,
 )
+from tests.media.helpers import loopback_only
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def loopback_only() -> None:
-    """`loopback_ice` for a worker process: its `setup` hook (module-level, so picklable)."""
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +59,6 @@ def room_in(pool: MediaWorkerPool, tmp_path: Path, **kwargs: Any) -> tuple[Remot
 
 def video_of(client: Client) -> Any:
     return next(r for r in client.received if r.kind == "video")
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 async def wait_gone(pids: list[int], seconds: float = 15.0) -> None:
@@ -348,11 +336,11 @@ async def test_workers_run_the_configured_event_loop(tmp_path: Path) -> None:
         room, _ = room_in(plain, tmp_path, segment_seconds=1.0)
         phone = await connect(lambda s: room.handle_offer("p", "applicant", s), role="applicant")
         try:
-            for _ in range(200):  # bounded: about 10 s
-                if (await room.stats()).relays["applicant.video"].packets_in >= 30:
-                    break
-                await asyncio.sleep(0.05)
-            assert (await room.stats()).relays["applicant.video"].packets_in >= 30
+
+            async def flowing() -> bool:
+                return (await room.stats()).relays["applicant.video"].packets_in >= 30
+
+            await wait_until(flowing, what="30 video packets in")
         finally:
             await phone.close()
             await room.close()

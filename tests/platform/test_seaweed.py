@@ -26,7 +26,7 @@ from server.platform.seaweed import (
 )
 from server.platform.storage import ObjectStore
 from tests.fixtures.seaweed import SeaweedServer
-from tests.helpers import wait_until
+from tests.helpers import alive, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,15 +42,6 @@ def new_process(tmp_path: Path, binary: str = "", start_timeout: float = 30) -> 
         # Generous, so a loaded CI machine still shows the graceful path, not the kill.
         stop_timeout=30,
     )
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def weed_children() -> list[int]:

@@ -25,6 +25,7 @@ import httpx
 
 from server.config import Settings
 from tests.fixtures.app import Api
+from tests.helpers import wait_until
 from tests.reliability.serve import DELAY_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,18 +115,24 @@ class ServerProcess:
 
     async def _wait_healthy(self, began: float) -> None:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2) as client:
-            while time.monotonic() - began < START_TIMEOUT_S:
+
+            async def healthy() -> bool:
                 assert self.process is not None
                 if self.process.poll() is not None:
                     raise RuntimeError(f"server exited {self.process.returncode}: {self.tail()}")
                 try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
+                    return (await client.get("/healthz")).status_code == 200
                 except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"server not healthy after {START_TIMEOUT_S} s: {self.tail()}")
+                    return False
+
+            left = START_TIMEOUT_S - (time.monotonic() - began)
+            try:
+                await wait_until(healthy, within=left, interval=0.1, what="server health")
+            except AssertionError:
+                self.kill()
+                raise RuntimeError(
+                    f"server not healthy after {START_TIMEOUT_S} s: {self.tail()}"
+                ) from None
 
     def kill(self) -> None:
         """SIGKILL the process group at once and reap the process."""

@@ -20,6 +20,7 @@ from server.auth.client_address import resolve_client_address
 from server.auth.models import LoginThrottle, Role
 from server.auth.throttle import ThrottlePolicy, account_key, address_key
 from tests.fixtures.app import PASSWORD, Api
+from tests.helpers import wait_until
 
 LOGIN = "/api/v1/auth/login"
 OFFICE = "198.51.100.20"  # a bureau behind one NAT
@@ -45,13 +46,15 @@ async def failures(api: Api, key: str) -> int:
 
 
 async def login_within(client: httpx.AsyncClient, username: str, seconds: float) -> int:
-    """Bounded polling: a slowed login is answered 429 until its turn, then succeeds."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        status = await attempt(client, username, PASSWORD)
-        if status != 429 or asyncio.get_running_loop().time() > deadline:
-            return status
-        await asyncio.sleep(0.05)
+    """Bounded polling: a slowed login is answered 429 until its turn; its first other answer."""
+    answers: list[int] = []
+
+    async def answered() -> bool:
+        answers.append(await attempt(client, username, PASSWORD))
+        return answers[-1] != 429
+
+    await wait_until(answered, within=seconds, what="a login answered other than 429")
+    return answers[-1]
 
 
 async def test_concurrent_bad_logins_are_each_answered_and_counted(api: Api, app: FastAPI) -> None:

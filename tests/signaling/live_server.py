@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.helpers import wait_until
+
 WAIT = 5.0  # bound on every wait in these tests
 
 
@@ -23,11 +25,12 @@ async def running(app: FastAPI) -> AsyncIterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert not task.done(), task
-        await asyncio.sleep(0.01)
+
+    def started() -> bool:
+        assert not task.done(), task  # it stopped (a bind error…): say so at once
+        return bool(server.started)
+
+    await wait_until(started, within=WAIT, interval=0.01, what="uvicorn start")
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"ws://127.0.0.1:{port}"

@@ -17,7 +17,14 @@ from server.sla.models import SlaClockRow
 from server.sla.service import restart_for_case
 from server.supervision.repository import case_timings
 from tests.fixtures.app import Api
-from tests.flows import walk_until_closure_issue
+from tests.flows import (
+    issue_opinion,
+    schedule,
+    start_inspection,
+    start_journey,
+    walk_until_closure_issue,
+)
+from tests.flows import open_case as open_journey_case
 from tests.supervision import BOARD, open_case, sh
 
 
@@ -54,19 +61,20 @@ async def _overdue_clock(api: Api, case_id: str) -> None:
 async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late_and_waiting(
     api: Api,
 ) -> None:
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
+    journey = await start_journey(api)
+    dispatcher = journey.dispatcher
     failed, _ = await open_case(api, dispatcher, "BD-NOPOOL")
     draw = await api.client.post(f"/api/v1/cases/{failed}/draw", headers=dispatcher)
     assert draw.status_code < 500, draw.text
     waiting, _ = await open_case(api, dispatcher, "BD-WAIT")
-    closed, _ = await open_case(api, dispatcher, "BD-DONE")
-    await walk_until_closure_issue(api, closed, CaseState.closed)
-    onsite, _ = await open_case(
-        api, dispatcher, "BD-ONSITE", mode="offline_onsite", override_reason="需现场核验"
+    closed = (await open_journey_case(journey, "BD-DONE"))["id"]
+    await walk_until_closure_issue(journey, CaseState.closed)
+    await open_journey_case(
+        journey, "BD-ONSITE", mode="offline_onsite", override_reason="需现场核验"
     )
-    await walk_until_closure_issue(api, onsite, CaseState.in_progress)
-    late, _ = await open_case(api, dispatcher, "BD-LATE")
-    await walk_until_closure_issue(api, late, CaseState.scheduled)
+    await start_inspection(journey)
+    late = (await open_journey_case(journey, "BD-LATE"))["id"]
+    await schedule(journey)
     await _overdue_clock(api, late)
 
     board = await _board(api, dispatcher)
@@ -115,16 +123,16 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
 
 
 async def test_a_bad_rating_shows_on_the_board(api: Api) -> None:
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
-    case_id, applicant = await open_case(api, dispatcher, "BD-RATED")
-    await walk_until_closure_issue(api, case_id, CaseState.closed)
+    journey = await start_journey(api)
+    await open_journey_case(journey, "BD-RATED")
+    await walk_until_closure_issue(journey, CaseState.closed)
     rating = await api.client.post(
-        f"/api/v1/cases/{case_id}/rating",
+        f"/api/v1/cases/{journey.case_id}/rating",
         json={"score": 1, "comment": "很不满意"},
-        headers=applicant,
+        headers=journey.applicant,
     )
     assert rating.status_code == 201
-    ratings = (await _board(api, dispatcher))["ratings"]
+    ratings = (await _board(api, journey.dispatcher))["ratings"]
     assert ratings == {"count": 1, "average_score": 1.0, "bad": 1, "open_follow_ups": 1}
 
 
@@ -144,16 +152,16 @@ async def test_since_limits_counts_and_times_to_cases_created_from_that_day(api:
 
 
 async def test_a_finished_case_is_timed_to_the_issue_of_its_opinion(api: Api) -> None:
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
-    case_id, _ = await open_case(api, dispatcher, "BD-ISSUED")
-    await walk_until_closure_issue(api, case_id, CaseState.issued)
+    journey = await start_journey(api)
+    case_id = (await open_journey_case(journey, "BD-ISSUED"))["id"]
+    await issue_opinion(journey)
     async with api.ctx.sessionmaker() as session:
         (clock,) = await session.scalars(
             select(SlaClockRow).where(SlaClockRow.case_id == case_id, SlaClockRow.active.is_(False))
         )
         issued_at = clock.stopped_at
     assert issued_at is not None
-    await walk_until_closure_issue(api, case_id, CaseState.closed)
+    await walk_until_closure_issue(journey, CaseState.closed)
     async with api.ctx.sessionmaker() as session:
         case = await session.get(Case, case_id)
         assert case is not None

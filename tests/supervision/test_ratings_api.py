@@ -15,7 +15,8 @@ from server.notifications.templates import TEMPLATES
 from server.supervision.models import FollowUp, Rating
 from server.supervision.service import BAD_RATING_TEMPLATE
 from tests.fixtures.app import Api
-from tests.flows import walk_until_closure_issue
+from tests.flows import Journey, issue_opinion, start_journey, walk_until_closure_issue
+from tests.flows import open_case as open_journey_case
 from tests.supervision import FOLLOW_UPS, audit_count, open_case
 
 
@@ -24,12 +25,15 @@ async def _count(api: Api, model: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def _closed_case(api: Api, number: str) -> tuple[str, dict[str, str], dict[str, str]]:
-    """A closed case: its id, the applicant's headers and a dispatcher's headers."""
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
-    case_id, applicant = await open_case(api, dispatcher, number)
-    await walk_until_closure_issue(api, case_id, CaseState.closed)
-    return case_id, applicant, dispatcher
+async def _closed_case(
+    api: Api, number: str, journey: Journey | None = None
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """A closed case (of ``journey``, a new one when None): its id, the applicant's headers and
+    a dispatcher's headers."""
+    journey = journey or await start_journey(api)
+    await open_journey_case(journey, number)
+    await walk_until_closure_issue(journey, CaseState.closed)
+    return journey.case_id, journey.applicant, journey.dispatcher
 
 
 def _rating_url(case_id: str) -> str:
@@ -37,10 +41,12 @@ def _rating_url(case_id: str) -> str:
 
 
 async def test_rating_before_the_case_is_closed_is_refused(api: Api) -> None:
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
-    case_id, applicant = await open_case(api, dispatcher, "RT-EARLY")
-    await walk_until_closure_issue(api, case_id, CaseState.issued)
-    response = await api.client.post(_rating_url(case_id), json={"score": 5}, headers=applicant)
+    journey = await start_journey(api)
+    case_id = (await open_journey_case(journey, "RT-EARLY"))["id"]
+    await issue_opinion(journey)
+    response = await api.client.post(
+        _rating_url(case_id), json={"score": 5}, headers=journey.applicant
+    )
     assert response.status_code == 409
     problem = response.json()
     assert (problem["reason"], problem["state"]) == ("not_closed", "issued")
@@ -112,18 +118,20 @@ async def test_only_the_case_applicant_may_rate(api: Api) -> None:
 
 
 async def test_the_applicant_sees_whether_they_can_rate(api: Api) -> None:
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
-    case_id, applicant = await open_case(api, dispatcher, "RT-SEE")
+    journey = await start_journey(api)
+    case_id = (await open_journey_case(journey, "RT-SEE"))["id"]
+    applicant = journey.applicant
     status = (await api.client.get(_rating_url(case_id), headers=applicant)).json()
     assert (status["rated"], status["can_rate"], status["rating"]) == (False, False, None)
-    await walk_until_closure_issue(api, case_id, CaseState.closed)
+    await walk_until_closure_issue(journey, CaseState.closed)
     status = (await api.client.get(_rating_url(case_id), headers=applicant)).json()
     assert (status["rated"], status["can_rate"]) == (False, True)
 
 
 async def test_a_bad_rating_opens_a_follow_up_and_a_good_one_does_not(api: Api) -> None:
-    bad_case, bad_applicant, dispatcher = await _closed_case(api, "RT-SAD")
-    good_case, good_applicant, _ = await _closed_case(api, "RT-GLAD")
+    journey = await start_journey(api)  # one journey: every drawn inspector is one of its own
+    bad_case, bad_applicant, dispatcher = await _closed_case(api, "RT-SAD", journey)
+    good_case, good_applicant, _ = await _closed_case(api, "RT-GLAD", journey)
     body = {"score": 2, "comment": "等了很久才预约上"}
     bad = await api.client.post(_rating_url(bad_case), json=body, headers=bad_applicant)
     good = await api.client.post(_rating_url(good_case), json={"score": 3}, headers=good_applicant)

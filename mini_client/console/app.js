@@ -88,7 +88,12 @@ function route() {
   return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
 }
 
+// Renders overlap (a hash change while the previous view still loads): only the newest may
+// show its view, and a stale one ends what it started instead of replacing a newer page.
+let rendering = 0;
+
 async function render() {
+  const mine = ++rendering;
   if (cleanup) cleanup();
   cleanup = null;
   bannerBox.replaceChildren();
@@ -100,11 +105,17 @@ async function render() {
   view.replaceChildren(h("p", { class: "muted" }, t("loading")));
   await loadMatters();
   const root = h("div", { class: "page" });
+  let ending = null;
+  const onCleanup = (fn) => (ending = fn);
   try {
-    const result = await route()(root, { me, onCleanup: (fn) => (cleanup = fn) });
-    if (typeof result === "function") cleanup = result;
+    const result = await route()(root, { me, onCleanup });
+    if (typeof result === "function") ending = result;
+    if (mine !== rendering) return ending && ending();
+    cleanup = ending;
     view.replaceChildren(root);
   } catch (error) {
+    if (mine !== rendering) return ending && ending();
+    cleanup = ending;
     view.replaceChildren(root);
     banner(bannerBox, "error", errorText(error));
   }

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, expect
 
 from tests.e2e.conftest import Shots, phone_context
+from tests.e2e.phone import link_url, no_horizontal_scroll, offered_case
 from tests.fixtures.app import Api
-from tests.flows import Journey, assign, schedule, slot, start_journey
+from tests.flows import schedule, start_journey
 from tests.signaling.live_server import joined, send
 
 pytestmark = pytest.mark.e2e
-
-
-async def offered_case(api: Api) -> tuple[Journey, list[dict[str, Any]]]:
-    """An assigned case whose lead inspector offered two slots; the applicant has a link."""
-    journey = await start_journey(api)
-    await assign(journey)
-    offered = await api.client.post(
-        f"/api/v1/cases/{journey.case_id}/slots",
-        json={"slots": [slot(26), slot(50)]},
-        headers=journey.inspector_headers(0),
-    )
-    assert offered.status_code == 201, offered.text
-    return journey, offered.json()
-
-
-def link_url(base_url: str, journey: Journey) -> str:
-    token = journey.applicant["Authorization"].removeprefix("Bearer ")
-    return f"{base_url}/applicant/#{token}"
-
-
-async def no_horizontal_scroll(page: Page) -> None:
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"page is {width} px wide at a 360 px viewport"
 
 
 async def test_applicant_books_reads_guide_and_passes_check(

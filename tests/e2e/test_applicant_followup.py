@@ -6,53 +6,33 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from server.auth.models import Role
 from server.cases.states import CaseState
 from server.evidence.models import Evidence
 from tests.e2e.conftest import Shots
-from tests.e2e.test_applicant import link_url, no_horizontal_scroll
-from tests.e2e.test_offline import photo_taken, registered_ago
+from tests.e2e.phone import (
+    image_loaded,
+    link_url,
+    no_horizontal_scroll,
+    photo_taken,
+    rectification_open,
+    registered_ago,
+)
 from tests.fixtures.app import Api
 from tests.flows import (
-    Journey,
     open_case,
     refresh,
-    schedule,
     start_journey,
     walk_until_closure_issue,
 )
 from tests.inspection.team import applicant_headers, make_team
 from tests.opinions.drafting import drafted_case, post, to_review
-from tests.rectification.steps import FIXABLE, mark_both, photo, request
+from tests.rectification.steps import FIXABLE
 
 pytestmark = pytest.mark.e2e
-
-
-async def rectification_open(api: Api) -> tuple[Journey, str]:
-    """A case whose round asks to fix SH-02, with the inspector's failure photo of it."""
-    journey = await start_journey(api)
-    await schedule(journey)
-    started = await api.client.post(
-        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=journey.inspector_headers(0)
-    )
-    assert started.status_code == 200, started.text
-    await mark_both(journey, FIXABLE, "fail")
-    failure_photo = await photo(journey, journey.inspector_headers(1), FIXABLE)
-    requested = await request(journey, FIXABLE)
-    assert requested.status_code == 201, requested.text
-    assert (await refresh(journey))["state"] == "rectification_requested"
-    return journey, failure_photo
-
-
-async def image_loaded(page: Page, selector: str) -> None:
-    await page.wait_for_function(
-        "(s) => { const i = document.querySelector(s);"
-        " return i && i.complete && i.naturalWidth > 0; }",
-        arg=selector,
-    )
 
 
 async def test_applicant_uploads_the_rectification_photo_and_submits(

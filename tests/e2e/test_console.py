@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
-from server.auth.models import Role, Staff
+from server.auth.models import Role
 from server.config import Settings
 from server.db import utcnow
 from server.devtools.tsa import DevTsaServer
@@ -20,7 +20,8 @@ from server.opinions.bundle_check import check_bundle
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from tests.e2e.conftest import WAIT_MS, Shots
-from tests.fixtures.app import PASSWORD, Api
+from tests.e2e.desk import Desk, case_page, lead_and_second
+from tests.fixtures.app import Api
 from tests.flows import (
     Journey,
     add_inspector,
@@ -35,38 +36,8 @@ from tests.flows import (
 
 pytestmark = pytest.mark.e2e
 
-DESKTOP = {"width": 1280, "height": 900}
 SHANGHAI = timedelta(hours=8)
 expect.set_options(timeout=WAIT_MS)  # the machine is shared: allow slow moments
-
-
-class Desk:
-    """Staff desks: one browser context per person, every page's script errors collected."""
-
-    def __init__(self, browser: Browser, base_url: str) -> None:
-        self.browser = browser
-        self.base_url = base_url
-        self.contexts: list[BrowserContext] = []
-        self.errors: list[str] = []
-
-    async def login(self, username: str) -> Page:
-        context = await self.browser.new_context(
-            viewport=DESKTOP, locale="zh-CN", timezone_id="Europe/London"
-        )
-        context.set_default_timeout(WAIT_MS)
-        self.contexts.append(context)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        await page.goto(f"{self.base_url}/console/")
-        await page.locator("#login-form input[name=username]").fill(username)
-        await page.locator("#login-form input[name=password]").fill(PASSWORD)
-        await page.locator("#login-submit").click()
-        await expect(page.locator("#logout")).to_be_visible()
-        return page
-
-    async def close(self) -> None:
-        for context in self.contexts:
-            await context.close()
 
 
 @pytest.fixture
@@ -75,17 +46,6 @@ async def desk(browser: Browser, base_url: str) -> AsyncIterator[Desk]:
     yield desk
     await desk.close()
     assert not desk.errors, desk.errors
-
-
-def lead_and_second(journey: Journey) -> tuple[Staff, Staff]:
-    by_id = {s.id: s for s in journey.inspectors}
-    lead_id, second_id = journey.case["inspector_ids"]
-    return by_id[lead_id], by_id[second_id]
-
-
-async def case_page(page: Page, case_id: str) -> None:
-    await page.goto(f"{page.url.split('#')[0]}#/case/{case_id}")
-    await expect(page.locator("#case-title")).to_be_visible()
 
 
 async def test_dispatcher_takes_in_a_case_draws_and_issues_a_link(

@@ -5,7 +5,6 @@ the time each photo was taken (not the time it reached the server)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -20,14 +19,13 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from starlette.routing import Mount
 
-from server.cases.models import Case
 from server.evidence.service import haversine_m
 from server.inspection.models import VerdictRow
 from tests.e2e.conftest import WAIT_MS, Shots, phone_context
+from tests.e2e.phone import in_progress_case, photo_taken, registered_ago
 from tests.fixtures.app import PASSWORD, Api
-from tests.flows import Journey, add_inspector, assign, open_case, schedule, start_journey
+from tests.flows import Journey, assign, open_case
 from tests.helpers import wait_until
-from tests.images import jpeg
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=WAIT_MS)
@@ -82,38 +80,6 @@ UPDATE = "navigator.serviceWorker.getRegistration().then((r) => r.update()).then
 
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-async def registered_ago(api: Api, journey: Journey, ago: timedelta) -> None:
-    """Date the case's registration back: on-site inspections come days after intake."""
-    async with api.ctx.sessionmaker() as session:
-        case = await session.get(Case, journey.case_id)
-        assert case is not None
-        case.created_at = datetime.now(UTC) - ago
-        await session.commit()
-
-
-def photo_taken(tmp_path: Path, ago: timedelta) -> tuple[Path, datetime]:
-    """A camera file without an EXIF time, written ``ago`` (the phone's own file time)."""
-    taken = (datetime.now(UTC) - ago).replace(microsecond=0)
-    path = tmp_path / "site.jpg"
-    path.write_bytes(jpeg((640, 480), taken=None))
-    os.utime(path, (taken.timestamp(), taken.timestamp()))
-    return path, taken
-
-
-async def in_progress_case(api: Api) -> Journey:
-    journey = await start_journey(api)
-    for _ in range(2):
-        await add_inspector(journey, ["CB"])
-    await open_case(journey, matters=["CB"])
-    await assign(journey, pool=0)
-    await schedule(journey)
-    started = await api.client.post(
-        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=journey.inspector_headers(0)
-    )
-    assert started.status_code == 200, started.text
-    return journey
 
 
 @pytest.fixture

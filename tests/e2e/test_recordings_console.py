@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import Shots
-from tests.e2e.test_console import Desk, case_page
+from tests.e2e.desk import Desk, case_page
 from tests.evidence.recording import AWAY, record, started_case
 from tests.fixtures.app import Api
 

@@ -12,9 +12,8 @@ from playwright.async_api import Browser, Page, expect
 
 from server.db import utcnow
 from tests.e2e.conftest import Shots
-from tests.e2e.test_applicant_followup import image_loaded, rectification_open
-from tests.e2e.test_console import Desk, case_page, lead_and_second
-from tests.e2e.test_offline import in_progress_case
+from tests.e2e.desk import Desk, case_page, lead_and_second
+from tests.e2e.phone import image_loaded, in_progress_case, rectification_open
 from tests.fixtures.app import Api
 from tests.flows import Journey, refresh, upload_photo
 from tests.rectification.steps import FIXABLE, photo, rounds

@@ -25,9 +25,8 @@ from server.auth.models import Role, Staff
 from server.cases.models import CaseLink
 from server.db import utcnow
 from tests.e2e.conftest import Shots, phone_context
-from tests.e2e.test_applicant import link_url, no_horizontal_scroll, offered_case
-from tests.e2e.test_applicant_followup import image_loaded
-from tests.e2e.test_console import Desk, case_page
+from tests.e2e.desk import Desk, case_page
+from tests.e2e.phone import image_loaded, link_url, no_horizontal_scroll, offered_case
 from tests.fixtures.app import Api
 from tests.flows import add_inspector, start_journey
 

@@ -93,16 +93,6 @@ def flip_one_byte(seaweed: SeaweedServer, bucket: str, key: str) -> tuple[str, s
     return before, hashlib.sha256(data).hexdigest()
 
 
-async def refusals(journey: Journey) -> list[dict[str, Any]]:
-    async with journey.api.ctx.sessionmaker() as session:
-        rows = await session.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.action == "evidence.integrity_failed")
-            .order_by(AuditRecord.seq)
-        )
-        return [{"case_id": r.case_id, **r.detail} for r in rows]
-
-
 def refused(response: httpx.Response, evidence_id: str) -> None:
     assert response.status_code == 500, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -111,13 +101,6 @@ def refused(response: httpx.Response, evidence_id: str) -> None:
     assert problem["evidence_id"] == evidence_id
     assert problem["detail"]  # zh-CN
     assert "url" not in problem
-
-
-async def row(journey: Journey, evidence_id: str) -> Evidence:
-    async with journey.api.ctx.sessionmaker() as session:
-        found = await session.get(Evidence, evidence_id)
-    assert found is not None
-    return found
 
 
 async def onsite_photo(team: Team, case_id: str, item_id: str, data: bytes = b"") -> str:

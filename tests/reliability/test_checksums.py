@@ -30,7 +30,13 @@ from tests.inspection.team import (
 )
 from tests.opinions.drafting import to_review
 from tests.rectification.steps import FIXABLE, journey, photo, request
-from tests.reliability.tampering import flip_one_byte, onsite_photo, refusals, refused, row
+from tests.reliability.tampering import (
+    evidence_row,
+    flip_one_byte,
+    integrity_records,
+    onsite_photo,
+    refused,
+)
 
 __all__ = ["journey"]
 
@@ -47,7 +53,7 @@ async def test_a_flipped_byte_is_refused_and_audited_on_every_read_path(
     assert view.status_code == 200, view.text
     shown = view.json()[0]["items"][0]["failure_photo_urls"]
     assert failure_photo in shown  # the path works while the bytes are intact
-    photo_row = await row(journey, failure_photo)
+    photo_row = await evidence_row(journey, failure_photo)
     segment = await recorded_segment(journey)
     expected: list[tuple[str, str, str, str]] = []  # evidence, what, before, after
 
@@ -71,7 +77,7 @@ async def test_a_flipped_byte_is_refused_and_audited_on_every_read_path(
     refused(listing, segment.id)
     expected.append((segment.id, "segment", before, after))
 
-    records = await refusals(journey)
+    records = await integrity_records(journey)
     print(f"\n#16 read paths refused and audited: {len(records)} of {len(expected)}")
     assert [
         (r["evidence_id"], r["what"], r["expected_sha256"], r["actual_sha256"]) for r in records

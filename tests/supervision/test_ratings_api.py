@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from server.auth.models import Role
 from server.cases.states import CaseState
 from server.notifications.models import Notification
-from server.notifications.templates import TEMPLATES
 from server.supervision.models import FollowUp, Rating
-from server.supervision.service import BAD_RATING_TEMPLATE
 from tests.fixtures.app import Api
 from tests.flows import Journey, issue_opinion, start_journey, walk_until_closure_issue
 from tests.flows import open_case as open_journey_case
@@ -147,9 +144,6 @@ async def test_a_bad_rating_opens_a_follow_up_and_a_good_one_does_not(api: Api) 
     assert follow_up["opened_at_local"].endswith("+08:00")
 
 
-@pytest.mark.skipif(
-    BAD_RATING_TEMPLATE not in TEMPLATES, reason="notifications has no bad_rating template yet"
-)
 async def test_a_bad_rating_tells_the_supervisors(api: Api) -> None:
     case_id, applicant, _ = await _closed_case(api, "RT-TELL")
     response = await api.client.post(_rating_url(case_id), json={"score": 1}, headers=applicant)

@@ -1,4 +1,5 @@
-"""Who may see which case: a pure rule plus the one loader every case endpoint goes through.
+"""Who may see which case: one rule (``visible_to``, a condition on ``Case``) used both by the
+loader every case endpoint goes through and by the case list.
 
 A case the caller may not see answers 404, exactly like a case that does not exist, so ids
 cannot be probed. What a visible case allows (write a verdict, approve…) is checked by role

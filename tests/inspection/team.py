@@ -43,10 +43,16 @@ class Team:
         return headers
 
     def follow_draw(self, case_id: str, pair: list[str]) -> None:
-        """Name the pair as the draw placed it on the team's first case."""
+        """Name the pair as the draw placed it on the team's first case. The two header dicts
+        trade contents in place, so headers a test took before its first case follow."""
         if not self.cases and pair == [self.ids["second"], self.ids["lead"]]:
-            for names in (self.ids, self.headers):
-                names["lead"], names["second"] = names["second"], names["lead"]
+            self.ids["lead"], self.ids["second"] = self.ids["second"], self.ids["lead"]
+            lead, second = self.headers["lead"], self.headers["second"]
+            was_lead = dict(lead)
+            lead.clear()
+            lead.update(second)
+            second.clear()
+            second.update(was_lead)
         self.cases.append(case_id)
 
 

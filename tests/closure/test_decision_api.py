@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -210,3 +211,18 @@ async def test_bad_input_is_refused_and_changes_nothing(api: Api) -> None:
     assert await stored_decisions(api) == 0
     assert await closings(api, journey.case_id) == []
     assert (await refresh(journey))["state"] == "issued"
+
+
+async def test_two_simultaneous_decisions_store_exactly_one(api: Api) -> None:
+    journey = await issued_case(api, "CL-RACE")
+    _, window = await api.staff_headers(Role.window)
+    url = decision_url(journey.case_id)
+    responses = await asyncio.gather(
+        *(
+            api.client.post(url, json=decision_body(outcome), headers=window)
+            for outcome in ("granted", "refused")
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    assert await stored_decisions(api) == 1
+    assert len(await closings(api, journey.case_id)) == 1

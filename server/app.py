@@ -20,6 +20,7 @@ from server.cases.router import matters_router
 from server.cases.router import router as cases_router
 from server.catalogue import load as load_catalogue
 from server.catalogue import matter_lookup
+from server.closure.router import router as closure_router
 from server.config import Settings
 from server.context import AppContext
 from server.db import make_engine
@@ -161,6 +162,7 @@ def create_app(
         playback_router,
         uploads_router,
         rectification_router,
+        closure_router,
     )
     for router in routers:
         app.include_router(router)

@@ -5,6 +5,7 @@ from server.assignment.models import Draw, InspectorConflict, InspectorProfile
 from server.audit.models import AuditHead, AuditRecord
 from server.auth.models import LoginThrottle, Staff, StaffSession
 from server.cases.models import Case, CaseInspector, CaseLink
+from server.closure import models as closure_models
 from server.db import Base
 from server.evidence import models as evidence_models
 from server.inspection import models as inspection_models
@@ -30,6 +31,7 @@ __all__ = [
     "Slot",
     "Staff",
     "StaffSession",
+    "closure_models",
     "evidence_models",
     "inspection_models",
     "notification_models",

@@ -6,16 +6,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-from server.audit.service import Actor
 from server.auth.models import Role, Staff
-from server.cases.models import Case
-from server.cases.states import CaseAction, CaseState
-from server.cases.workflow import transition
+from server.cases.states import CaseState
 from server.db import utcnow
+from server.platform.time import CHINA_TZ
 from tests.fixtures.app import Api
 from tests.images import jpeg
 
@@ -373,27 +371,27 @@ async def issue_opinion(journey: Journey) -> dict[str, Any]:
     return await refresh(journey)
 
 
-# --- until the closure issue (#15) -------------------------------------------------------------
-# No user can close a case (办结) yet: the journey reaches "issued" through the endpoints and only
-# the last step, closing, is taken with the real ``transition``. Replace it with the endpoint
-# when closure lands; never add another state-setting helper.
+def decision_body(outcome: str = "granted", **changes: Any) -> dict[str, Any]:
+    """A licensing decision taken today (Beijing calendar) on the issued opinion."""
+    body: dict[str, Any] = {
+        "outcome": outcome,
+        "decision_no": "闽审批许字〔2026〕第0001号",
+        "decided_on": utcnow().astimezone(CHINA_TZ).date().isoformat(),
+    }
+    body.update(changes)
+    return body
 
 
-async def walk_until_closure_issue(
-    journey: Journey, target: Literal[CaseState.closed] = CaseState.closed
-) -> dict[str, Any]:
-    """Issue the journey's case through the endpoints (unless it is issued already), then close
-    it with the real ``transition`` (until the closure issue (#15)). Only ``closed`` is taken
-    directly: reach every other state through the steps above."""
-    if target is not CaseState.closed:
-        raise ValueError(f"reach {target} through the flows steps, not transition()")
+async def close(journey: Journey, outcome: str = "granted") -> dict[str, Any]:
+    """Issue the opinion if needed, then window staff record the licensing decision, which
+    closes the case (办结). Returns the closed case."""
     if journey.case.get("state") != CaseState.issued:
         await issue_opinion(journey)
-    async with journey.api.ctx.sessionmaker() as session:
-        case = await session.get(Case, journey.case_id)
-        assert case is not None
-        await transition(session, Actor.system("test"), case, CaseAction.close)
-        await session.commit()
+    _, window = await journey.api.staff_headers(Role.window)
+    decided = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/decision", json=decision_body(outcome), headers=window
+    )
+    assert decided.status_code == 201, decided.text
     closed = await refresh(journey)
     assert closed["state"] == CaseState.closed, closed
     return closed

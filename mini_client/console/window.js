@@ -1,8 +1,9 @@
-// Window staff: issued opinions, the signed PDF, its public verification, acknowledging receipt.
+// Window staff: issued opinions, the signed PDF, its public verification, acknowledging receipt,
+// and the licensing decision that closes the case (办结).
 import { api } from "../shared/api.js";
 import { formatDateTime, getLang, t } from "../shared/i18n.js";
 import { bundleButton, opinionSection, pdfButton } from "./opinion.js";
-import { banner, busy, errorText, h, section } from "./ui.js";
+import { banner, busy, errorText, field, h, section, stateLabel } from "./ui.js";
 
 /** A problem as /verify words it ("中文 / English"): the part in the page's language. */
 function problemText(problem) {
@@ -76,7 +77,7 @@ function opinionRow(o) {
   return h(
     "tr",
     { dataset: { opinionId: o.id, caseNumber: o.case_number } },
-    h("td", {}, o.case_number, h("br"), h("small", { class: "muted" }, o.application_no)),
+    h("td", {}, h("a", { href: `#/case/${o.case_id}` }, o.case_number), h("br"), h("small", { class: "muted" }, o.application_no)),
     h("td", {}, o.applicant),
     h("td", {}, o.matters.join("、")),
     h("td", {}, h("span", { class: `conclusion c-${o.conclusion}` }, t(`conclusion_${o.conclusion}`)), o.version > 1 ? ` (v${o.version})` : ""),
@@ -107,6 +108,70 @@ export async function renderWindowHome(root) {
   root.append(section("issued_opinions", h("p", { class: "muted" }, t("window_hint")), table));
 }
 
+/** Today on the Beijing calendar (YYYY-MM-DD), whatever the desk's own zone. */
+function beijingToday() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+}
+
+function decisionView(d) {
+  const pairs = [
+    ["decision_outcome", h("strong", { class: d.outcome === "granted" ? "ok-text" : "warn-text" }, t(`outcome_${d.outcome}`))],
+    ["decision_no", d.decision_no],
+    ["decided_on", d.decided_on],
+    ["decision_recorded_at", formatDateTime(d.recorded_at)],
+  ];
+  if (d.note) pairs.push(["decision_note", d.note]);
+  return h("dl", { class: "facts", id: "decision", dataset: { outcome: d.outcome } }, pairs.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]));
+}
+
+function decisionForm(kase, body) {
+  const today = beijingToday();
+  const outcome = h(
+    "select",
+    { name: "outcome", id: "decision-outcome" },
+    ["granted", "refused"].map((o) => h("option", { value: o }, t(`outcome_${o}`))),
+  );
+  const number = h("input", { name: "decision_no", id: "decision-no", maxlength: 64, "aria-required": "true", autocomplete: "off" });
+  const day = h("input", { name: "decided_on", id: "decided-on", type: "date", value: today, max: today, required: true });
+  const note = h("textarea", { name: "note", id: "decision-note", rows: 2, maxlength: 500 });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", id: "record-decision" }, t("record_decision"));
+  const form = h("form", { id: "decision-form" }, field("decision_outcome", outcome), field("decision_no", number), field("decided_on", day), field("decision_note", note), submit, out);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!number.value.trim()) {
+      banner(out, "error", t("decision_missing_no"));
+      return;
+    }
+    const payload = { outcome: outcome.value, decision_no: number.value.trim(), decided_on: day.value, note: note.value.trim() };
+    const done = await busy(submit, out, () => api(`/api/v1/cases/${kase.id}/decision`, { method: "POST", body: payload }));
+    if (!done) return;
+    const state = document.getElementById("case-state");
+    if (state) state.replaceChildren(stateLabel(done.case_state));
+    const ok = h("div", {});
+    banner(ok, "ok", t("decision_recorded"));
+    body.replaceChildren(ok, decisionView(done));
+  });
+  return form;
+}
+
+/** The licensing decision: a form on an issued case, the recorded decision on a closed one. */
+async function decisionSection(kase) {
+  const body = h("div", { id: "decision-body" });
+  if (kase.state === "issued") {
+    body.append(h("p", { class: "muted" }, t("decision_hint")), decisionForm(kase, body));
+  } else if (kase.state === "closed") {
+    try {
+      body.append(decisionView(await api(`/api/v1/cases/${kase.id}/decision`)));
+    } catch (error) {
+      banner(body, "error", errorText(error));
+    }
+  } else {
+    return null;
+  }
+  return section("decision_title", body);
+}
+
 export async function windowCaseSections(kase, ctx) {
-  return [await opinionSection(kase, ctx)];
+  return [await opinionSection(kase, ctx), await decisionSection(kase)];
 }

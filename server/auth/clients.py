@@ -42,6 +42,8 @@ CLIENT_ENDPOINTS: dict[tuple[str, str], ClientScope | None] = {
     ("GET", "/api/v1/cases/{case_id}/opinion/pdf"): ClientScope.cases_read_results,
     ("GET", "/api/v1/cases/{case_id}/opinion/json"): ClientScope.cases_read_results,
     ("GET", "/api/v1/cases/{case_id}/opinion/json/signature"): ClientScope.cases_read_results,
+    ("POST", "/api/v1/cases/{case_id}/decision"): ClientScope.decisions_write,
+    ("GET", "/api/v1/cases/{case_id}/decision"): ClientScope.cases_read_results,
 }
 
 

@@ -40,7 +40,11 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if principal.kind == "applicant":
         return Case.id == principal.case_id
     if principal.kind == "client":  # which endpoints: ``auth.clients.CLIENT_ENDPOINTS``
-        return true() if ClientScope.cases_read_results in principal.scopes else false()
+        if ClientScope.cases_read_results in principal.scopes:
+            return true()
+        if ClientScope.decisions_write in principal.scopes:  # what window staff decide on
+            return Case.state.in_(WINDOW_STATES)
+        return false()
     match principal.role:
         case Role.admin | Role.dispatcher:
             return true()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.models import Role
 from server.cases.access import current_inspectors
 from server.cases.models import Case
+from server.cases.states import Label
 from server.config import Settings
 from server.notifications.service import configured_channels, notify
 from server.platform.time import shanghai_time
@@ -91,6 +92,26 @@ async def no_show(
         case_id=case.id,
         staff_ids=await current_inspectors(session, case.id),
         roles=(Role.dispatcher.value,),
+    )
+
+
+async def case_closed(
+    session: AsyncSession, settings: Settings, case: Case, *, outcome: Label, decision_no: str
+) -> None:
+    """The case is closed (办结): the applicant hears the decision and is asked to rate."""
+    await notify(
+        session,
+        template="case_closed",
+        params={
+            "case_number": case.number,
+            "outcome_zh": outcome.zh,
+            "outcome_en": outcome.en,
+            "decision_no": decision_no,
+        },
+        event=f"closed:{case.id}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        applicant=True,
     )
 
 

@@ -106,6 +106,13 @@ _ALL = [
         "The electronic inspection opinion for case {case_number} has been issued; "
         "conclusion: {conclusion_en}. The service window will tell you the approval decision.",
     ),
+    _t(
+        "case_closed",
+        "您好，您的申请（案件编号{case_number}）已办结：{outcome_zh}（决定书编号{decision_no}）。"
+        "欢迎通过踏勘链接对本次踏勘服务进行评价。",
+        "Your application (case {case_number}) is complete: {outcome_en} (decision no. "
+        "{decision_no}). Please rate our inspection service through your inspection link.",
+    ),
     # to staff
     _t(
         "inspector_assigned",

@@ -18,7 +18,7 @@ from typing import Any
 from server.auth.models import Role
 from server.db import utcnow
 from tests.fixtures.app import Api
-from tests.flows import intake_body, slot
+from tests.flows import decision_body, intake_body, slot
 
 CALLERS = (
     "anonymous",
@@ -77,6 +77,7 @@ class World:
                 "items": [{"item_id": "SH-01", "instruction": "请整改"}],
             },
             "review": lambda: {"accepted": True},
+            "decision": decision_body,
             "upload": lambda: {
                 "idempotency_key": f"k-{n}-abcdef",
                 "content_type": "image/jpeg",
@@ -287,6 +288,10 @@ ENDPOINTS = [
         {},
         others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404},
     ),
+    # The decision (办结): window staff decide on issued cases (this one is only "assigned", so
+    # they do not see it); the supervisors, the inspector and the applicant are refused by role.
+    Endpoint("POST", f"{CASE}/decision", {}, "decision", others=NOT_VISIBLE),
+    Endpoint("GET", f"{CASE}/decision", {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
     # Rows below change the world for what follows, so they come last.
     Endpoint(
         "DELETE",

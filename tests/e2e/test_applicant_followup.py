@@ -10,7 +10,6 @@ from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from server.auth.models import Role
-from server.cases.states import CaseState
 from server.evidence.models import Evidence
 from tests.e2e.conftest import Shots
 from tests.e2e.phone import (
@@ -23,10 +22,10 @@ from tests.e2e.phone import (
 )
 from tests.fixtures.app import Api
 from tests.flows import (
+    close,
     open_case,
     refresh,
     start_journey,
-    walk_until_closure_issue,
 )
 from tests.inspection.team import applicant_headers, make_team
 from tests.opinions.drafting import drafted_case, post, to_review
@@ -114,7 +113,7 @@ async def test_applicant_rates_a_closed_case_once(
     journey = await start_journey(e2e_api)
     case_id = (await open_case(journey, "RT-E2E"))["id"]
     dispatcher, applicant = journey.dispatcher, journey.applicant
-    await walk_until_closure_issue(journey, CaseState.closed)
+    await close(journey)
     token = applicant["Authorization"].removeprefix("Bearer ")
     page = await phone.new_page()
     await page.goto(f"{base_url}/applicant/#{token}")

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from server.auth.models import Role
 from server.cases.models import Case
-from server.cases.states import CaseState
 from server.db import utcnow
 from server.platform.time import CHINA_TZ
 from server.sla.clock import SlaPolicy
@@ -18,11 +17,11 @@ from server.sla.service import restart_for_case
 from server.supervision.repository import case_timings
 from tests.fixtures.app import Api
 from tests.flows import (
+    close,
     issue_opinion,
     schedule,
     start_inspection,
     start_journey,
-    walk_until_closure_issue,
 )
 from tests.flows import open_case as open_journey_case
 from tests.supervision import BOARD, open_case, sh
@@ -68,7 +67,7 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
     assert draw.status_code < 500, draw.text
     waiting, _ = await open_case(api, dispatcher, "BD-WAIT")
     closed = (await open_journey_case(journey, "BD-DONE"))["id"]
-    await walk_until_closure_issue(journey, CaseState.closed)
+    await close(journey)
     await open_journey_case(
         journey, "BD-ONSITE", mode="offline_onsite", override_reason="需现场核验"
     )
@@ -125,7 +124,7 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
 async def test_a_bad_rating_shows_on_the_board(api: Api) -> None:
     journey = await start_journey(api)
     await open_journey_case(journey, "BD-RATED")
-    await walk_until_closure_issue(journey, CaseState.closed)
+    await close(journey)
     rating = await api.client.post(
         f"/api/v1/cases/{journey.case_id}/rating",
         json={"score": 1, "comment": "很不满意"},
@@ -161,7 +160,7 @@ async def test_a_finished_case_is_timed_to_the_issue_of_its_opinion(api: Api) ->
         )
         issued_at = clock.stopped_at
     assert issued_at is not None
-    await walk_until_closure_issue(journey, CaseState.closed)
+    await close(journey)
     async with api.ctx.sessionmaker() as session:
         case = await session.get(Case, case_id)
         assert case is not None

@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from server.auth.models import Role
-from server.cases.states import CaseState
 from server.notifications.models import Notification
 from server.supervision.models import FollowUp, Rating
 from tests.fixtures.app import Api
-from tests.flows import Journey, issue_opinion, start_journey, walk_until_closure_issue
+from tests.flows import Journey, close, issue_opinion, start_journey
 from tests.flows import open_case as open_journey_case
 from tests.supervision import FOLLOW_UPS, audit_count, open_case
 
@@ -29,7 +28,7 @@ async def _closed_case(
     a dispatcher's headers."""
     journey = journey or await start_journey(api)
     await open_journey_case(journey, number)
-    await walk_until_closure_issue(journey, CaseState.closed)
+    await close(journey)
     return journey.case_id, journey.applicant, journey.dispatcher
 
 
@@ -120,7 +119,7 @@ async def test_the_applicant_sees_whether_they_can_rate(api: Api) -> None:
     applicant = journey.applicant
     status = (await api.client.get(_rating_url(case_id), headers=applicant)).json()
     assert (status["rated"], status["can_rate"], status["rating"]) == (False, False, None)
-    await walk_until_closure_issue(journey, CaseState.closed)
+    await close(journey)
     status = (await api.client.get(_rating_url(case_id), headers=applicant)).json()
     assert (status["rated"], status["can_rate"]) == (False, True)
 

@@ -198,8 +198,9 @@ async def swept_once_expired(journey: Journey, upload_key: str, expires_at: date
     sent = await post(form["url"], form["fields"], data, "image/jpeg")
     assert sent.status_code == 204  # sent in time, to be finalized later
     assert await ctx.store.exists(upload_key)  # the re-post landed, where nothing reads it
-    early = expires_at - timedelta(seconds=1)
-    assert await sweep_spent_keys(ctx.sessionmaker, ctx.store, early) == 0
+    # A second before this form expires, only older forms' keys may go (the journey's own
+    # uploads, announced earlier: how much earlier depends on the machine's load).
+    await sweep_spent_keys(ctx.sessionmaker, ctx.store, expires_at - timedelta(seconds=1))
     assert await ctx.store.exists(upload_key)  # the form could still write: too early
 
     after = expires_at + UPLOAD_WINDOW

@@ -2,5 +2,6 @@
 
 from tests.notifications.receiver import receiver
 from tests.notifications.smtp_server import smtp_inbox
+from tests.rectification.steps import journey
 
-__all__ = ["receiver", "smtp_inbox"]
+__all__ = ["journey", "receiver", "smtp_inbox"]

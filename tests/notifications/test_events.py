@@ -7,7 +7,7 @@ from __future__ import annotations
 from server.auth.models import Role
 from tests.fixtures.app import Api
 from tests.flows import Journey, issue_opinion, start_journey
-from tests.notifications.test_reminders import templates
+from tests.notifications.feeds import templates
 from tests.rectification.steps import requested_and_submitted
 
 

@@ -7,23 +7,13 @@ Cases reach their state through the endpoints; the job is called as the schedule
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from server.db import utcnow
 from server.notifications.reminders import send_reminders
 from tests.fixtures.app import Api
 from tests.flows import Journey, assign, slot, start_journey
+from tests.notifications.feeds import feed, templates
 from tests.rectification.steps import FIXABLE, request, rounds
-
-
-async def feed(api: Api, headers: dict[str, str]) -> list[dict[str, Any]]:
-    response = await api.client.get("/api/v1/feed", headers=headers)
-    assert response.status_code == 200, response.text
-    return list(response.json())
-
-
-async def templates(api: Api, headers: dict[str, str]) -> list[str]:
-    return [item["template"] for item in await feed(api, headers)]
 
 
 async def booked(api: Api, hours_ahead: float) -> tuple[Journey, datetime]:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.appointments.models import Appointment
 from server.cases.models import Case
 from server.config import Settings
+from server.notifications import repository
 from server.notifications.service import configured_channels, notify
 from server.platform.time import shanghai_time
 from server.rectification.models import RectificationRound
@@ -62,20 +62,8 @@ def _rectification_reminder(r: RectificationRound, now: datetime) -> Due | None:
 
 
 async def due_reminders(session: AsyncSession, now: datetime) -> list[Due]:
-    appointments = await session.scalars(
-        select(Appointment).where(
-            Appointment.status == "scheduled",
-            Appointment.starts_at > now,
-            Appointment.starts_at <= now + DAY_BEFORE,
-        )
-    )
-    rounds = await session.scalars(
-        select(RectificationRound).where(
-            RectificationRound.status == "open",
-            RectificationRound.deadline > now,
-            RectificationRound.deadline <= now + DAY_BEFORE,
-        )
-    )
+    appointments = await repository.appointments_starting(session, now, DAY_BEFORE)
+    rounds = await repository.open_rounds_due(session, now, DAY_BEFORE)
     found: Sequence[Due | None] = [_appointment_reminder(a, now) for a in appointments] + [
         _rectification_reminder(r, now) for r in rounds
     ]

@@ -121,7 +121,25 @@ class Settings(BaseSettings):
     # notification senders, configured by URL; none configured = in-app feed only
     sms_webhook_url: str = ""
     wechat_webhook_url: str = ""
-    email_webhook_url: str = ""
+    email_webhook_url: str = ""  # an HTTP e-mail gateway; used only when smtp_host is empty
+    # e-mail over SMTP: the channel is on when ``smtp_from`` is set
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""  # e.g. "云踏勘 <noreply@example.gov.cn>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    # SMS: "gateway" POSTs JSON to sms_webhook_url; "aliyun" calls Alibaba Cloud SendSms
+    sms_provider: Literal["gateway", "aliyun"] = "gateway"
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_access_key_id: str = ""
+    sms_access_key_secret: SecretStr = SecretStr("")
+    sms_sign_name: str = ""  # the approved signature, e.g. "云踏勘"
+    # template code per message template (JSON object); others use the generic template,
+    # which gets the whole text as its one parameter ``content``
+    sms_template_codes: dict[str, str] = Field(default_factory=dict)
+    sms_generic_template_code: str = ""
     approval_webhook_url: str = ""  # the approval system, told when an opinion is issued
     webhook_secret: SecretStr = SecretStr("")  # HMAC key for outgoing webhooks
     outbox_max_attempts: int = 8

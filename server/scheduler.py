@@ -17,6 +17,7 @@ from server.db import utcnow
 from server.logs import get_logger
 from server.notifications import events
 from server.notifications.jobs import deliver_due
+from server.notifications.reminders import send_reminders
 from server.rectification.jobs import expire_overdue
 from server.sla.jobs import sla_tick
 from server.uploads.sweep import sweep_spent_keys
@@ -38,6 +39,11 @@ async def run_outbox(ctx: AppContext) -> None:
         log.info(
             "outbox.tick", delivered=result.delivered, retried=result.retried, dead=result.dead
         )
+
+
+async def run_reminders(ctx: AppContext) -> None:
+    if added := await send_reminders(ctx.sessionmaker, ctx.settings, utcnow()):
+        log.info("reminders.enqueued", count=added)
 
 
 async def run_no_shows(ctx: AppContext) -> None:
@@ -79,6 +85,7 @@ def start_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         ("sla_tick", run_sla_tick, ctx.settings.sla_tick_seconds),
         ("outbox", run_outbox, ctx.settings.outbox_tick_seconds),
         ("no_shows", run_no_shows, NO_SHOW_TICK_SECONDS),
+        ("reminders", run_reminders, NO_SHOW_TICK_SECONDS),
         ("rectification_expiry", run_rectification_expiry, NO_SHOW_TICK_SECONDS),
         ("upload_sweep", run_upload_sweep, UPLOAD_SWEEP_SECONDS),
     ]

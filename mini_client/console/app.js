@@ -6,16 +6,18 @@ import { banner, busy, errorText, field, h } from "./ui.js";
 import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
 import { renderInspectorHome } from "./inspector.js";
 import { renderCase } from "./case.js";
+import { renderNotices } from "./notices.js";
 import { loadMatters } from "./matters.js";
 import { renderReviewerHome } from "./review.js";
 import { renderWindowHome } from "./window.js";
 
+const NOTICES = ["#/notices", "nav_notices"];
 const NAV = {
-  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"]],
-  admin: [["#/", "nav_cases"], ["#/board", "nav_board"]],
-  inspector: [["#/", "nav_my_cases"]],
-  reviewer: [["#/", "nav_review"], ["#/board", "nav_board"]],
-  window: [["#/", "nav_opinions"]],
+  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], NOTICES],
+  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], NOTICES],
+  inspector: [["#/", "nav_my_cases"], NOTICES],
+  reviewer: [["#/", "nav_review"], ["#/board", "nav_board"], NOTICES],
+  window: [["#/", "nav_opinions"], NOTICES],
 };
 
 const HOME = {
@@ -85,6 +87,7 @@ function route() {
   const match = hash.match(/^#\/case\/([\w-]+)/);
   if (match) return (root, ctx) => renderCase(root, ctx, match[1]);
   if (hash.startsWith("#/board")) return renderBoard;
+  if (hash.startsWith("#/notices")) return renderNotices;
   return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
 }
 

@@ -4,6 +4,7 @@ import { dispatcherCaseSections } from "./dispatcher.js";
 import { formatDateTime, t } from "../shared/i18n.js";
 import { inspectorCaseSections } from "./inspector.js";
 import { matterLabel } from "./matters.js";
+import { caseNoticesSection } from "./notices.js";
 import { reviewerCaseSections } from "./review.js";
 import { h, section, stateLabel } from "./ui.js";
 import { windowCaseSections } from "./window.js";
@@ -62,4 +63,6 @@ export async function renderCase(root, ctx, caseId) {
     const parts = await build(kase, ctx);
     root.append(...parts.filter(Boolean));
   }
+  const notices = await caseNoticesSection(kase, ctx);
+  if (notices) root.append(notices);
 }

@@ -366,4 +366,18 @@ addTexts({
   recording_gaps: ["{n} 处中断，最长 {s} 秒", "{n} break(s), longest {s} s"],
   recording_download: ["下载整段录像", "Download the whole track"],
   recording_save: ["保存 {name}", "Save {name}"],
+  // notices (notices.js): the in-app list and a case's delivery record
+  nav_notices: ["消息", "Notices"],
+  no_notices: ["暂无消息。", "No notices."],
+  notice_time: ["时间", "Time"],
+  notice_text: ["内容", "Message"],
+  notice_open_case: ["查看案件", "Open the case"],
+  case_notices: ["通知发送记录", "Notices sent"],
+  notice_recipient: ["接收人", "To"],
+  notice_channel: ["渠道", "Channel"],
+  notice_state: ["发送情况", "Delivery"],
+  audience_applicant: ["申请人", "Applicant"],
+  audience_staff: ["工作人员", "Staff member"],
+  audience_role: ["岗位", "Role"],
+  audience_system: ["审批系统", "Approval system"],
 });

@@ -18,6 +18,8 @@ class ApplicantIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     id_no: str = Field(default="", max_length=64)
     phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,30}$")
+    # optional: notices also go out by e-mail when set (and the e-mail channel is configured)
+    email: str = Field(default="", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SiteIn(BaseModel):

@@ -47,7 +47,10 @@ def default_mode_and_class(settings: Sequence[MatterSettings]) -> tuple[str, str
 
 
 def intake_fingerprint(body: CaseIntake) -> str:
-    return hashlib.sha256(canonical_json(body.model_dump(mode="json")).encode()).hexdigest()
+    # an intake without an e-mail hashes as it did before the field existed
+    unset = {"applicant": {"email"}} if not body.applicant.email else None
+    dumped = body.model_dump(mode="json", exclude=unset)
+    return hashlib.sha256(canonical_json(dumped).encode()).hexdigest()
 
 
 def _resolve_matters(body: CaseIntake, lookup: MatterLookup) -> list[MatterSettings]:
@@ -113,6 +116,7 @@ async def intake(
         sla_class=sla_class,
         override_reason=body.override_reason,
         state=initial_state,
+        extra={"applicant_email": body.applicant.email} if body.applicant.email else {},
     )
     session.add(case)
     try:

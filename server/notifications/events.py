@@ -135,3 +135,37 @@ def card_notifier(settings: Settings) -> OnCard:
         )
 
     return on_card
+
+
+async def cosign_requested(
+    session: AsyncSession, settings: Settings, case: Case, draft_key: str
+) -> None:
+    """The lead signed the draft ``draft_key`` (opinion id and content hash): the second
+    inspector is asked to co-sign (会签)."""
+    inspectors = await current_inspectors(session, case.id)
+    if len(inspectors) < 2:
+        return
+    await notify(
+        session,
+        template="cosign_requested",
+        params={"case_number": case.number},
+        event=f"cosign:{draft_key}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        staff_ids=(inspectors[1],),
+    )
+
+
+async def rectification_submitted(
+    session: AsyncSession, settings: Settings, case: Case, *, round_number: int, items: int
+) -> None:
+    """The applicant handed in a rectification round: the case's inspectors review it."""
+    await notify(
+        session,
+        template="rectification_submitted",
+        params={"case_number": case.number, "round": round_number, "items": items},
+        event=f"rectification_submitted:{case.id}:{round_number}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        staff_ids=await current_inspectors(session, case.id),
+    )

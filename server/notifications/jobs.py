@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.config import Settings
 from server.db import new_id, utcnow
 from server.logs import get_logger
+from server.notifications.channels import build_senders
 from server.notifications.models import Channel, DeliveryStatus, Notification
-from server.notifications.senders import DeliveryError, Outgoing, Sender, build_senders
+from server.notifications.senders import DeliveryError, Outgoing, Sender
 
 log = get_logger(__name__)
 

@@ -20,7 +20,7 @@ class Audience(StrEnum):
 
 
 class Channel(StrEnum):
-    feed = "feed"  # in-app; read through the API, delivered on enqueue
+    feed = "feed"  # in-app; read through the API (status ``in_app``: never "delivered")
     sms = "sms"
     wechat = "wechat"
     email = "email"
@@ -30,7 +30,8 @@ class Channel(StrEnum):
 class DeliveryStatus(StrEnum):
     pending = "pending"  # due at next_attempt_at
     sending = "sending"  # claimed by a worker until next_attempt_at (the lease)
-    delivered = "delivered"
+    delivered = "delivered"  # the provider / mail server accepted it (已发送); not "read"
+    in_app = "in_app"  # a feed row: shown in the app only (仅站内), nothing was sent
     failed = "failed"  # dead: not retryable, or attempts exhausted
 
 

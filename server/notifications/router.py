@@ -37,4 +37,4 @@ async def case_notifications(
 ) -> list[DeliveryRecord]:
     """Every notification of a case on every channel, with its delivery status."""
     rows = await service.deliveries_for_case(session, view.case.id)
-    return [DeliveryRecord.model_validate(row) for row in rows]
+    return [DeliveryRecord.of(row) for row in rows]

@@ -21,9 +21,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from server.config import Settings
-from server.notifications.models import Channel
-
 SIGNATURE_HEADER = "X-CloudInspect-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "X-CloudInspect-Event"
@@ -156,8 +153,8 @@ class WeChatSender(GatewaySender):
     """WeChat template-message gateway (微信模板消息); ``to`` is the phone it maps to an openid."""
 
 
-class EmailSender(GatewaySender):
-    """E-mail gateway; ``to`` is an e-mail address."""
+class EmailGatewaySender(GatewaySender):
+    """An HTTP e-mail gateway (used when no SMTP server is set); ``to`` is an e-mail address."""
 
 
 class ApprovalSender(WebhookSender):
@@ -173,15 +170,3 @@ class ApprovalSender(WebhookSender):
                 retryable=False,
             )
         await super().send(message)
-
-
-def build_senders(settings: Settings, client: httpx.AsyncClient) -> dict[str, Sender]:
-    """A sender for each channel that has a URL."""
-    secret = settings.webhook_secret.get_secret_value()
-    gateways: list[tuple[type[WebhookSender], Channel, str]] = [
-        (SmsSender, Channel.sms, settings.sms_webhook_url),
-        (WeChatSender, Channel.wechat, settings.wechat_webhook_url),
-        (EmailSender, Channel.email, settings.email_webhook_url),
-        (ApprovalSender, Channel.approval_system, settings.approval_webhook_url),
-    ]
-    return {channel.value: cls(client, url, secret) for cls, channel, url in gateways if url}

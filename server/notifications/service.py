@@ -1,9 +1,9 @@
 """Enqueue notifications in the caller's transaction, and read the in-app feed.
 
-``notify`` writes one in-app ``feed`` row per recipient (delivered at once: the feed is read
-through the API) and one ``pending`` row per configured external channel; the outbox job
-(``jobs.deliver_due``) sends those after the caller commits. A repeated call for the same
-``event`` adds nothing: every row carries a unique ``dedupe_key``.
+``notify`` writes one in-app ``feed`` row per recipient (status ``in_app``: the feed is read
+through the API, nothing is sent) and one ``pending`` row per configured external channel;
+the outbox job (``jobs.deliver_due``) sends those after the caller commits. A repeated call
+for the same ``event`` adds nothing: every row carries a unique ``dedupe_key``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from server.cases.models import Case
 from server.config import Settings
 from server.db import new_id, utcnow
 from server.errors import not_found
+from server.notifications.channels import enabled_channels
 from server.notifications.models import Audience, Channel, DeliveryStatus, Notification
 from server.notifications.templates import Rendered, render
 
@@ -36,14 +37,8 @@ STAFF_CHANNELS = (Channel.sms, Channel.wechat)
 
 
 def configured_channels(settings: Settings) -> frozenset[Channel]:
-    """The external channels whose sender has a URL; pass this as ``channels``."""
-    urls = {
-        Channel.sms: settings.sms_webhook_url,
-        Channel.wechat: settings.wechat_webhook_url,
-        Channel.email: settings.email_webhook_url,
-        Channel.approval_system: settings.approval_webhook_url,
-    }
-    return frozenset(channel for channel, url in urls.items() if url)
+    """The external channels that have a sender; pass this as ``channels``."""
+    return enabled_channels(settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +114,12 @@ class _Enqueue:
             "text_zh": self.rendered.text_zh,
             "text_en": self.rendered.text_en,
             "body": body,
-            "status": (DeliveryStatus.delivered if feed else DeliveryStatus.pending).value,
+            "status": (DeliveryStatus.in_app if feed else DeliveryStatus.pending).value,
             "attempts": 0,
             "next_attempt_at": None if feed else self.now,
             "claim": "",
             "last_error": "",
-            "delivered_at": self.now if feed else None,
+            "delivered_at": None,
             "dedupe_key": dedupe_key(self.event, audience, recipient, channel.value),
         }
 

@@ -121,6 +121,18 @@ _ALL = [
         "Please book a time with the applicant.",
     ),
     _t(
+        "cosign_requested",
+        "案件{case_number}的踏勘意见书草稿已由主办踏勘人员签名，等待您会签，请及时处理。",
+        "The draft inspection opinion for case {case_number} has been signed by the lead "
+        "inspector and awaits your co-signature.",
+    ),
+    _t(
+        "rectification_submitted",
+        "案件{case_number}的申请人已提交第{round}轮补齐补正材料（{items}项），请及时复核。",
+        "The applicant of case {case_number} has submitted rectification round {round} "
+        "({items} item(s)); please review it.",
+    ),
+    _t(
         "review_requested",
         "案件{case_number}的踏勘意见书已提交审核，请及时处理。",
         "The inspection opinion for case {case_number} awaits your review.",

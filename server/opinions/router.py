@@ -64,9 +64,11 @@ async def draft(
 
 
 @router.post(f"{CASE}/submit")
-async def submit(view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep) -> OpinionOut:
+async def submit(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+) -> OpinionOut:
     """The lead inspector signs the draft and sends it for co-signing."""
-    return _out(await service.submit(session, principal.actor, view))
+    return _out(await service.submit(session, ctx.settings, principal.actor, view))
 
 
 @router.post(f"{CASE}/cosign")

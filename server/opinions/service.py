@@ -25,6 +25,7 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import new_id, utcnow
 from server.errors import Conflict, Forbidden
+from server.notifications import events
 from server.notifications.service import configured_channels, notify
 from server.opinions.assemble import assemble
 from server.opinions.content import Inspector, OpinionContent, Reviewer, new_verification_code
@@ -138,8 +139,10 @@ def _signed_inspector(person: Inspector, at: datetime | None) -> Inspector:
     return person.model_copy(update={"signed_at": at})
 
 
-async def submit(session: AsyncSession, actor: Actor, view: CaseView) -> Opinion:
-    """The lead signs the draft and hands it to the second inspector (提交会签)."""
+async def submit(
+    session: AsyncSession, settings: Settings, actor: Actor, view: CaseView
+) -> Opinion:
+    """The lead signs the draft and hands it to the second inspector (提交会签), who is told."""
     require_lead(actor, view)
     _require_state(view.case, CaseAction.submit_draft)
     opinion = await require_current(session, view.case.id)
@@ -151,6 +154,8 @@ async def submit(session: AsyncSession, actor: Actor, view: CaseView) -> Opinion
     opinion.status = "awaiting_cosign"
     await transition(session, actor, view.case, CaseAction.submit_draft)
     await audit(session, actor, "submitted", opinion, content_hash=opinion.content_hash)
+    draft_key = f"{opinion.id}:{opinion.content_hash}"
+    await events.cosign_requested(session, settings, view.case, draft_key)
     return opinion
 
 

@@ -66,13 +66,15 @@ async def list_rounds(
 
 @router.post("/submit")
 async def submit_rectification(
-    view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep
+    view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep, ctx: ContextDep
 ) -> RoundOut:
-    """The applicant hands in the photos of every item; the re-inspection clock starts."""
+    """The applicant hands in the photos of every item; the re-inspection clock starts and the
+    inspectors are told."""
     submitted = await service.submit(
         session,
         principal=applicant,
         view=view,
+        settings=ctx.settings,
         now=utcnow(),
     )
     return round_out(submitted, staff=False)

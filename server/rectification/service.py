@@ -39,6 +39,7 @@ from server.errors import BadInput, Conflict, InvalidState, not_found
 from server.evidence import repository as evidence_repository
 from server.evidence import service as evidence
 from server.inspection import service as inspection
+from server.notifications import events
 from server.notifications.service import configured_channels, notify
 from server.platform.storage import ObjectStore
 from server.platform.time import shanghai_time
@@ -292,9 +293,11 @@ async def submit(
     *,
     principal: Principal,
     view: CaseView,
+    settings: Settings,
     now: datetime,
 ) -> Round:
-    """The applicant hands in the round: every item needs at least one new photo."""
+    """The applicant hands in the round: every item needs at least one new photo. The case's
+    inspectors are told."""
     case = view.case
     _require(case, CaseAction.submit_rectification)
     current = await _latest_round(session, case.id, "open")
@@ -318,6 +321,9 @@ async def submit(
         CaseAction.submit_rectification,
         detail={"round": current.round.number},
         now=now,
+    )
+    await events.rectification_submitted(
+        session, settings, case, round_number=current.round.number, items=len(current.items)
     )
     return current
 

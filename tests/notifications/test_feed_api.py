@@ -137,8 +137,10 @@ async def test_dispatcher_sees_the_delivery_record_of_a_case(api: Api) -> None:
     assert (sms["status"], sms["attempts"], sms["last_error"]) == ("pending", 0, "")
     assert sms["recipient"] == "13800138000"
     feed = record[("opinion_issued_window", "feed")]
-    assert feed["status"] == "delivered"
-    assert feed["delivered_at"]
+    # nothing was sent for a feed row: it is in-app only, never "delivered"
+    assert (feed["status"], feed["state"], feed["delivered_at"]) == ("in_app", "in_app", None)
+    assert (feed["state_zh"], feed["state_en"]) == ("仅站内", "in-app only")
+    assert (sms["state"], sms["state_zh"], sms["channel_zh"]) == ("queued", "已排队", "短信")
 
 
 async def test_delivery_record_is_for_operators_only(api: Api) -> None:

@@ -134,7 +134,8 @@ async def test_only_the_feed_when_no_sender_is_configured(
     await enqueue(sessionmaker, settings, case_id, roles=[Role.window])
     stored = await rows(sessionmaker)
     assert {(r.audience, r.channel) for r in stored} == {("applicant", "feed"), ("role", "feed")}
-    assert all(r.status == DeliveryStatus.delivered and r.delivered_at for r in stored)
+    # in-app only: nothing was sent, so nothing is "delivered"
+    assert all(r.status == DeliveryStatus.in_app and r.delivered_at is None for r in stored)
     assert stored[0].text_zh.startswith("【云踏勘】")
     assert "YTK0001" in stored[0].text_en
     assert await deliver_due(sessionmaker, settings) == DeliveryResult()

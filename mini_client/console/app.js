@@ -7,13 +7,15 @@ import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
 import { renderInspectorHome } from "./inspector.js";
 import { renderCase } from "./case.js";
 import { loadMatters } from "./matters.js";
+import { renderOrders } from "./orders.js";
 import { renderReviewerHome } from "./review.js";
 import { renderWindowHome } from "./window.js";
 
 const NAV = {
-  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"]],
-  admin: [["#/", "nav_cases"], ["#/board", "nav_board"]],
-  inspector: [["#/", "nav_my_cases"]],
+  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"]],
+  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"]],
+  head: [["#/", "nav_orders"]],
+  inspector: [["#/", "nav_my_cases"], ["#/orders", "nav_orders"]],
   reviewer: [["#/", "nav_review"], ["#/board", "nav_board"]],
   window: [["#/", "nav_opinions"]],
 };
@@ -21,6 +23,7 @@ const NAV = {
 const HOME = {
   dispatcher: renderDispatcherHome,
   admin: renderDispatcherHome,
+  head: renderOrders,
   inspector: renderInspectorHome,
   reviewer: renderReviewerHome,
   window: renderWindowHome,
@@ -85,6 +88,7 @@ function route() {
   const match = hash.match(/^#\/case\/([\w-]+)/);
   if (match) return (root, ctx) => renderCase(root, ctx, match[1]);
   if (hash.startsWith("#/board")) return renderBoard;
+  if (hash.startsWith("#/orders")) return renderOrders;
   return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
 }
 

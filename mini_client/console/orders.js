@@ -87,7 +87,7 @@ function decideButtons(procedure) {
     });
     return button;
   };
-  return h("div", { class: "row" }, decide("approve", ""), decide("decline", "secondary"), out);
+  return h("div", { class: "row" }, decide("approve", null), decide("decline", "secondary"), out);
 }
 
 async function approvals(me) {

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from server.auth.models import Role
 from server.sla.models import SlaClockRow
 from tests.fixtures.app import Api
-from tests.flows import Journey, assign, reschedule, schedule, start_journey
+from tests.flows import Journey, assign, reschedule, schedule, start_inspection, start_journey
+from tests.rectification.steps import FIXABLE, mark_both, requested_and_submitted
 
 BOARD = "/api/v1/board"
 
@@ -155,3 +156,22 @@ async def test_only_the_named_approver_decides_and_a_procedure_ends_once(api: Ap
         "/api/v1/special-procedures/nope/end", json={}, headers=journey.dispatcher
     )
     assert unknown.status_code == 404, unknown.text
+
+
+async def test_a_re_inspection_clock_started_during_a_procedure_stays_held(api: Api) -> None:
+    journey = await start_journey(api)
+    await start_inspection(journey)
+    await mark_both(journey, FIXABLE, "fail")
+    head, head_headers = await api.staff_headers(Role.head)
+    asked = await _request(api, journey, journey.inspector_headers(0), head.id)
+    url = f"/api/v1/special-procedures/{asked.json()['id']}"
+    assert (await api.client.post(f"{url}/approve", json={}, headers=head_headers)).is_success
+    await requested_and_submitted(journey)  # the applicant's photos start a re-inspection clock
+    clock = await _clock(api, journey)
+    assert (clock["phase"], clock["paused"], clock["held_by"]) == (
+        "reinspection",
+        True,
+        asked.json()["id"],
+    )
+    assert (await api.client.post(f"{url}/end", json={}, headers=head_headers)).is_success
+    assert (await _clock(api, journey))["paused"] is False

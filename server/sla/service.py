@@ -14,6 +14,9 @@ How transitions move the clock (see ``on_transition``):
   starts a fresh ``reinspection``-class clock: the paused wait is over, and the verification
   is "immediate" (复核), measured on its own short allowance. Each further submission after a
   rejected one starts a new re-inspection clock; that clock runs until the opinion is issued.
+* while a special procedure (特别程序) holds the clock (``held_by``, see ``suspension.py``) it
+  stays paused: the end of a wait on the applicant does not resume it, and a new clock started
+  meanwhile starts paused.
 """
 
 from __future__ import annotations
@@ -313,20 +316,14 @@ async def on_transition(
 
 
 async def _move(
-    session: AsyncSession,
-    row: SlaClockRow,
-    now: datetime,
-    policy: SlaPolicy,
-    *,
-    paused: bool,
-    reason: str = "",
+    session: AsyncSession, row: SlaClockRow, now: datetime, policy: SlaPolicy, *, paused: bool
 ) -> None:
     clock = clock_state(row)
     if clock.paused is paused:  # already there (a row written before this rule): leave it
         return
     # A clock's moments are in order; a caller's clock running behind must not break that.
     at = max(now, clock.started_at, *(m for p in clock.pauses for m in _moments(p)))
-    clock = pause(clock, at, reason) if paused else resume(clock, at)
+    clock = pause(clock, at) if paused else resume(clock, at)
     refresh(row, clock, calendar=await load_calendar(session), policy=policy)
 
 

@@ -254,13 +254,14 @@ function statesTable(states) {
 
 function specialList(special) {
   if (!special || !special.cases.length) return h("p", { class: "muted", id: "special-procedures" }, t("no_special_procedures"));
-  return h(
+  const list = h(
     "ul",
-    { id: "special-procedures", class: "flagged", dataset: { total: special.total } },
+    { class: "flagged" },
     special.cases.map((c) =>
       h("li", {}, h("a", { href: `#/case/${c.case_id}` }, c.case_number), ` · ${pick(c.kind_zh, c.kind_en)} · ${c.reason} · `, t("special_since", { when: formatDateTime(c.since) })),
     ),
   );
+  return h("div", { id: "special-procedures", dataset: { total: special.total } }, h("p", { class: "muted" }, t("special_total", { n: special.total })), list);
 }
 
 export async function renderBoard(root) {

@@ -6,6 +6,7 @@ import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { busy, field, h, section } from "./ui.js";
 
 const ANSWERING = ["head", "admin"];
+const ENDING = ["head", "admin", "dispatcher"];
 
 function reload() {
   window.dispatchEvent(new HashChangeEvent("hashchange"));
@@ -111,6 +112,39 @@ async function approvals(me) {
   return section("procedure_approvals", h("p", { class: "muted" }, t("procedure_hint")), body);
 }
 
+function endButton(procedure) {
+  const out = h("span", { "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "secondary" }, t("procedure_end"));
+  button.addEventListener("click", async () => {
+    if (!window.confirm(t("confirm_procedure_end"))) return;
+    const done = await busy(button, out, () => api(`/api/v1/special-procedures/${procedure.id}/end`, { method: "POST", body: {} }));
+    if (done) reload();
+  });
+  return h("div", { class: "row" }, button, out);
+}
+
+async function running(me) {
+  if (!ENDING.includes(me.role)) return null;
+  const active = await api("/api/v1/special-procedures?status=active");
+  const body = active.length
+    ? h(
+        "ul",
+        { id: "procedures-running" },
+        active.map((p) =>
+          h(
+            "li",
+            { dataset: { procedureId: p.id } },
+            h("a", { href: `#/case/${p.case_id}` }, p.case_number),
+            ` · ${pick(p.kind_zh, p.kind_en)} · ${p.reason} · `,
+            t("special_since", { when: formatDateTime(p.started_at) }),
+            endButton(p),
+          ),
+        ),
+      )
+    : h("p", { class: "muted", id: "procedures-running" }, t("no_special_procedures"));
+  return section("special_procedures", body);
+}
+
 export async function renderOrders(root, { me }) {
   const orders = await api("/api/v1/supervision-orders");
   const open = orders.filter((o) => o.status === "open");
@@ -120,7 +154,8 @@ export async function renderOrders(root, { me }) {
     h("p", { class: "muted" }, t(me.role === "inspector" ? "orders_hint_inspector" : "orders_hint")),
     section("orders_open", orderList(open, me, "no_open_orders")),
   );
-  const decisions = await approvals(me);
+  const [decisions, procedures] = await Promise.all([approvals(me), running(me)]);
   if (decisions) root.append(decisions);
+  if (procedures) root.append(procedures);
   root.append(section("orders_closed", orderList(closed, me, "no_closed_orders")));
 }

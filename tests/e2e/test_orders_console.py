@@ -77,3 +77,15 @@ async def test_the_head_approves_a_special_procedure_and_the_board_lists_it(
     await board.locator("nav a[href='#/board']").click()
     await expect(board.locator("#special-procedures")).to_contain_text(journey.case["number"])
     await expect(board.locator("#special-procedures")).to_contain_text("申请人要求听证")
+    await expect(board.locator("#special-procedures")).to_contain_text("共 1 件")
+
+    # The dispatcher ends it from the orders page: the clock runs again.
+    board.on("dialog", lambda dialog: dialog.accept())
+    await board.locator("nav a[href='#/orders']").click()
+    running = board.locator(f"#procedures-running li[data-procedure-id='{asked.json()['id']}']")
+    await running.get_by_role("button").click()
+    await expect(board.locator("#procedures-running")).to_have_text("没有进行特别程序的案件。")
+    clock = await e2e_api.client.get(
+        f"/api/v1/cases/{journey.case_id}/clock", headers=journey.dispatcher
+    )
+    assert clock.json()["paused"] is False

@@ -45,8 +45,12 @@ async def _overdue_case(api: Api) -> tuple[Journey, dict[str, Any], dict[str, st
     return journey, order, head
 
 
+def _when(moment: str) -> datetime:
+    return datetime.fromisoformat(moment)
+
+
 def _opened(order: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(order["opened_at"])
+    return _when(order["opened_at"])
 
 
 async def test_a_red_card_opens_one_order_for_the_head_naming_the_lead(api: Api) -> None:
@@ -152,7 +156,8 @@ async def test_an_unanswered_order_escalates_once_per_period_and_the_next_level_
     opened = _opened(order)
     await escalate_orders(api, opened + timedelta(hours=1))  # within the answer time
     assert (await _order(api, head, order["id"]))["level"] == 0
-    later = opened + timedelta(days=5)  # past two working days, whatever the weekday
+    assert _when(order["next_escalation_at"]) > opened + timedelta(days=1)  # 2 working days
+    later = _when(order["next_escalation_at"]) + timedelta(minutes=1)
     await escalate_orders(api, later)
     await escalate_orders(api, later)  # run twice at once: one escalation
     escalated = await _order(api, head, order["id"])
@@ -161,6 +166,6 @@ async def test_an_unanswered_order_escalates_once_per_period_and_the_next_level_
     assert await _audits(api, "supervision.order_escalated", journey.case_id) == 1
     [notice] = await _feed(api, journey.admin, "supervision_order_escalated")
     assert "第1级" in notice["text_zh"]
-    await escalate_orders(api, later + timedelta(days=5))
+    await escalate_orders(api, _when(escalated["next_escalation_at"]) + timedelta(minutes=1))
     assert (await _order(api, head, order["id"]))["level"] == 2
     assert await _audits(api, "supervision.order_escalated", journey.case_id) == 2

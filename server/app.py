@@ -41,6 +41,7 @@ from server.opinions.evidence_router import router as opinion_evidence_router
 from server.opinions.router import router as opinions_router
 from server.ops import MetricsMiddleware
 from server.ops import router as ops_router
+from server.oversight.router import router as oversight_router
 from server.platform.seaweed import SeaweedProcess
 from server.platform.storage import ObjectStore
 from server.rectification.router import router as rectification_router
@@ -156,6 +157,7 @@ def create_app(
         sla_router,
         inspection_router,
         supervision_router,
+        oversight_router,
         opinions_router,
         opinion_evidence_router,
         evidence_router,

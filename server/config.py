@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     sla_complex_working_days: int = 3
     sla_yellow_share: float = Field(default=0.75, gt=0, lt=1)
     no_show_minutes: int = 15
+    # a supervision order (督办单) unanswered this many working days escalates one level
+    supervision_order_answer_days: int = Field(default=2, ge=1)
 
     # notification senders, configured by URL; none configured = in-app feed only
     sms_webhook_url: str = ""

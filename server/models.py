@@ -11,6 +11,7 @@ from server.evidence import models as evidence_models
 from server.inspection import models as inspection_models
 from server.notifications import models as notification_models
 from server.opinions import models as opinion_models
+from server.oversight import models as oversight_models
 from server.rectification import models as rectification_models
 from server.sla import models as sla_models
 from server.supervision import models as supervision_models
@@ -36,6 +37,7 @@ __all__ = [
     "inspection_models",
     "notification_models",
     "opinion_models",
+    "oversight_models",
     "rectification_models",
     "sla_models",
     "supervision_models",

@@ -4,7 +4,7 @@ in the database, so several app processes may run the same jobs side by side."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from server.logs import get_logger
 from server.notifications import events
 from server.notifications.jobs import deliver_due
 from server.notifications.reminders import send_reminders
+from server.oversight.jobs import escalate_orders, order_opener
 from server.rectification.jobs import expire_overdue
 from server.sla.jobs import sla_tick
 from server.uploads.sweep import sweep_spent_keys
@@ -25,12 +26,19 @@ from server.uploads.sweep import sweep_spent_keys
 log = get_logger(__name__)
 NO_SHOW_TICK_SECONDS = 60
 UPLOAD_SWEEP_SECONDS = 300
+ORDER_ESCALATION_SECONDS = 300
 
 
-async def run_sla_tick(ctx: AppContext) -> None:
-    result = await sla_tick(ctx.sessionmaker, on_card=events.card_notifier(ctx.settings))
+async def run_sla_tick(ctx: AppContext, now: datetime | None = None) -> None:
+    on_card = order_opener(ctx.settings, then=events.card_notifier(ctx.settings))
+    result = await sla_tick(ctx.sessionmaker, now=now, on_card=on_card)
     if result.yellow or result.red or result.failed:
         log.info("sla.tick", yellow=result.yellow, red=result.red, failed=result.failed)
+
+
+async def run_order_escalation(ctx: AppContext, now: datetime | None = None) -> None:
+    if raised := await escalate_orders(ctx.sessionmaker, ctx.settings, now or utcnow()):
+        log.info("supervision.orders_escalated", count=raised)
 
 
 async def run_outbox(ctx: AppContext) -> None:
@@ -88,6 +96,7 @@ def start_scheduler(ctx: AppContext) -> AsyncIOScheduler:
         ("reminders", run_reminders, NO_SHOW_TICK_SECONDS),
         ("rectification_expiry", run_rectification_expiry, NO_SHOW_TICK_SECONDS),
         ("upload_sweep", run_upload_sweep, UPLOAD_SWEEP_SECONDS),
+        ("order_escalation", run_order_escalation, ORDER_ESCALATION_SECONDS),
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

@@ -14,6 +14,7 @@ from server.auth.models import Role, Staff
 from server.cases.states import CaseState
 from server.db import utcnow
 from server.platform.time import CHINA_TZ
+from server.scheduler import run_order_escalation, run_sla_tick
 from tests.fixtures.app import Api
 from tests.images import jpeg
 
@@ -395,3 +396,26 @@ async def close(journey: Journey, outcome: str = "granted") -> dict[str, Any]:
     closed = await refresh(journey)
     assert closed["state"] == CaseState.closed, closed
     return closed
+
+
+async def tick_sla(api: Api, now: datetime) -> None:
+    """The scheduler's SLA tick job (cards, their notices, supervision orders) run at ``now``."""
+    await run_sla_tick(api.ctx, now=now)
+
+
+async def escalate_orders(api: Api, now: datetime) -> None:
+    """The scheduler's job that escalates unanswered supervision orders, run at ``now``."""
+    await run_order_escalation(api.ctx, now=now)
+
+
+async def overdue(journey: Journey, days: int = 30) -> dict[str, Any]:
+    """Assign the case if needed, then the SLA tick runs ``days`` later: its clock is past due
+    and the tick raises the red card, which opens a supervision order. Returns that order."""
+    if not journey.case or not journey.case.get("inspector_ids"):
+        await assign(journey)
+    await tick_sla(journey.api, utcnow() + timedelta(days=days))
+    _, head = await journey.api.staff_headers(Role.head)
+    listed = await journey.api.client.get("/api/v1/supervision-orders", headers=head)
+    assert listed.status_code == 200, listed.text
+    [order] = [o for o in listed.json() if o["case_id"] == journey.case_id]
+    return dict(order)

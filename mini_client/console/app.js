@@ -8,14 +8,16 @@ import { renderInspectorHome } from "./inspector.js";
 import { renderCase } from "./case.js";
 import { renderNotices } from "./notices.js";
 import { loadMatters } from "./matters.js";
+import { renderOrders } from "./orders.js";
 import { renderReviewerHome } from "./review.js";
 import { renderWindowHome } from "./window.js";
 
 const NOTICES = ["#/notices", "nav_notices"];
 const NAV = {
-  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], NOTICES],
-  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], NOTICES],
-  inspector: [["#/", "nav_my_cases"], NOTICES],
+  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"], NOTICES],
+  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"], NOTICES],
+  head: [["#/", "nav_orders"], NOTICES],
+  inspector: [["#/", "nav_my_cases"], ["#/orders", "nav_orders"], NOTICES],
   reviewer: [["#/", "nav_review"], ["#/board", "nav_board"], NOTICES],
   window: [["#/", "nav_opinions"], NOTICES],
 };
@@ -23,6 +25,7 @@ const NAV = {
 const HOME = {
   dispatcher: renderDispatcherHome,
   admin: renderDispatcherHome,
+  head: renderOrders,
   inspector: renderInspectorHome,
   reviewer: renderReviewerHome,
   window: renderWindowHome,
@@ -88,6 +91,7 @@ function route() {
   if (match) return (root, ctx) => renderCase(root, ctx, match[1]);
   if (hash.startsWith("#/board")) return renderBoard;
   if (hash.startsWith("#/notices")) return renderNotices;
+  if (hash.startsWith("#/orders")) return renderOrders;
   return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
 }
 

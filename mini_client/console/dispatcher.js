@@ -252,6 +252,18 @@ function statesTable(states) {
   );
 }
 
+function specialList(special) {
+  if (!special || !special.cases.length) return h("p", { class: "muted", id: "special-procedures" }, t("no_special_procedures"));
+  const list = h(
+    "ul",
+    { class: "flagged" },
+    special.cases.map((c) =>
+      h("li", {}, h("a", { href: `#/case/${c.case_id}` }, c.case_number), ` · ${pick(c.kind_zh, c.kind_en)} · ${c.reason} · `, t("special_since", { when: formatDateTime(c.since) })),
+    ),
+  );
+  return h("div", { id: "special-procedures", dataset: { total: special.total } }, h("p", { class: "muted" }, t("special_total", { n: special.total })), list);
+}
+
 export async function renderBoard(root) {
   root.append(h("h2", { class: "page-title" }, t("nav_board")));
   const board = await api("/api/v1/board");
@@ -277,6 +289,7 @@ export async function renderBoard(root) {
     h("p", { class: "muted" }, t("generated_at", { when: formatDateTime(board.generated_at) }), " · ", t("total_cases", { n: board.total_cases })),
     section("cards", cardTotals(board.cards)),
     section("overdue", overdue),
+    section("special_procedures", specialList(board.special_procedures)),
     section("unassigned", unassigned),
     section("by_state", statesTable(board.states)),
   );

@@ -17,6 +17,7 @@ class Role(StrEnum):
     inspector = "inspector"
     reviewer = "reviewer"
     window = "window"
+    head = "head"  # 科室负责人: answers supervision orders, approves special procedures
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -25,6 +26,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.inspector: ("踏勘人员", "Inspector"),
     Role.reviewer: ("审核人员", "Reviewer"),
     Role.window: ("窗口人员", "Window staff"),
+    Role.head: ("科室负责人", "Department head"),
 }
 
 

@@ -46,7 +46,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
             return Case.state.in_(WINDOW_STATES)
         return false()
     match principal.role:
-        case Role.admin | Role.dispatcher:
+        case Role.admin | Role.dispatcher | Role.head:
             return true()
         case Role.inspector:
             return Case.id.in_(

@@ -27,6 +27,7 @@ DEMO_STAFF = [
     ("inspector4", "踏勘员 赵丽", Role.inspector, "农业农村局"),
     ("reviewer", "审核员 孙洁", Role.reviewer, "行政审批局"),
     ("window", "窗口人员 刘洋", Role.window, "政务服务中心"),
+    ("head", "科室负责人 吴强", Role.head, "行政审批局"),
 ]
 
 

@@ -156,6 +156,24 @@ _ALL = [
         "Red card: case {case_number} became overdue at {due}; act now and record the reason.",
     ),
     _t(
+        "supervision_order",
+        "督办：案件{case_number}已于{due}超期，已生成督办单，请督促主办踏勘人员说明原因并答复处理措施。",
+        "Supervision order: case {case_number} became overdue at {due}. Please have the lead "
+        "inspector record the reason and answer with the measures taken.",
+    ),
+    _t(
+        "supervision_order_escalated",
+        "督办升级：案件{case_number}的督办单超过{days}个工作日未答复，已升级至第{level}级，请督促办理。",
+        "Supervision order escalated: the order on case {case_number} was not answered within "
+        "{days} working day(s) and is now at level {level}; please see to it.",
+    ),
+    _t(
+        "special_procedure_requested",
+        "案件{case_number}申请启动特别程序（{kind_zh}），原因：{reason}。请审批。",
+        "A special procedure ({kind_en}) is requested on case {case_number} (reason: "
+        "{reason}); please approve or decline it.",
+    ),
+    _t(
         "bad_rating",
         "差评提醒：案件{case_number}的申请人评价为{score}分，请回访并填写处理情况。",
         "Bad rating: the applicant of case {case_number} rated the service {score}/5; "

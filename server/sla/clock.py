@@ -68,6 +68,7 @@ class SlaPolicy:
 class Pause:
     paused_at: datetime
     resumed_at: datetime | None = None
+    reason: str = ""  # empty: the applicant's wait; else why (e.g. a special procedure)
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,11 @@ def start_clock(sla_class: SlaClass, policy: SlaPolicy, started_at: datetime) ->
     return ClockState(sla_class, policy.allowance(sla_class), started_at)
 
 
-def pause(clock: ClockState, at: datetime) -> ClockState:
-    """Stop the clock while the case waits on the applicant."""
+def pause(clock: ClockState, at: datetime, reason: str = "") -> ClockState:
+    """Stop the clock while the case waits on the applicant, or for ``reason``."""
     if clock.paused:
         raise InvalidState(current="paused", attempted="pause", allowed=["resume"])
-    return replace(clock, pauses=(*clock.pauses, Pause(at)))
+    return replace(clock, pauses=(*clock.pauses, Pause(at, reason=reason)))
 
 
 def resume(clock: ClockState, at: datetime) -> ClockState:

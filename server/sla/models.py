@@ -14,7 +14,9 @@ from server.db import Base, IdMixin, TimestampMixin, utcnow
 class SlaClockRow(IdMixin, TimestampMixin, Base):
     """One clock of a case: the initial inspection, or one re-inspection round (复核).
 
-    ``pauses`` holds ``[paused_at, resumed_at | null]`` ISO strings. ``due_at``,
+    ``pauses`` holds ``[paused_at, resumed_at | null]`` ISO strings, with the reason as a third
+    item when the pause is not the applicant's wait. ``held_by`` names the special procedure
+    (特别程序) suspending the clock: while set, the clock stays paused. ``due_at``,
     ``provisional`` and ``next_check_at`` are caches the service recomputes on every change;
     the tick looks only at rows whose ``next_check_at`` has come (NULL: nothing can change).
     """
@@ -46,6 +48,7 @@ class SlaClockRow(IdMixin, TimestampMixin, Base):
     yellow_at: Mapped[datetime | None]
     red_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    held_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class CalendarOverrideRow(Base):

@@ -14,6 +14,9 @@ How transitions move the clock (see ``on_transition``):
   starts a fresh ``reinspection``-class clock: the paused wait is over, and the verification
   is "immediate" (复核), measured on its own short allowance. Each further submission after a
   rejected one starts a new re-inspection clock; that clock runs until the opinion is issued.
+* while a special procedure (特别程序) holds the clock (``held_by``, see ``suspension.py``) it
+  stays paused: the end of a wait on the applicant does not resume it, and a new clock started
+  meanwhile starts paused.
 """
 
 from __future__ import annotations
@@ -87,8 +90,12 @@ class ClockFields(Protocol):
 
 def clock_state(row: ClockFields) -> ClockState:
     pauses = tuple(
-        Pause(datetime.fromisoformat(str(p)), None if r is None else datetime.fromisoformat(r))
-        for p, r in row.pauses
+        Pause(
+            datetime.fromisoformat(str(p)),
+            None if r is None else datetime.fromisoformat(r),
+            str(rest[0] or "") if rest else "",
+        )
+        for p, r, *rest in row.pauses
     )
     allowance = Allowance(row.allowance_amount, AllowanceUnit(row.allowance_unit))
     return ClockState(SlaClass(row.sla_class), allowance, row.started_at, pauses)
@@ -97,6 +104,7 @@ def clock_state(row: ClockFields) -> ClockState:
 def pauses_json(pauses: Sequence[Pause]) -> list[list[str | None]]:
     return [
         [p.paused_at.isoformat(), None if p.resumed_at is None else p.resumed_at.isoformat()]
+        + ([p.reason] if p.reason else [])
         for p in pauses
     ]
 
@@ -234,6 +242,9 @@ async def _start(
         active=True,
         card=Card.none.value,
     )
+    if running is not None and running.held_by:  # a special procedure still holds the case
+        row.held_by = running.held_by
+        clock = pause(clock, now, _open_reason(running))
     refresh(row, clock, calendar=calendar, policy=policy)
     session.add(row)
     await _flush_new_clock(session)
@@ -249,6 +260,11 @@ async def _flush_new_clock(session: AsyncSession) -> None:
             "该案件的办理时限正在被同时启动，请重试。",
             "This case's SLA clock is being started concurrently; retry.",
         ) from exc
+
+
+def _open_reason(row: SlaClockRow) -> str:
+    clock = clock_state(row)
+    return clock.pauses[-1].reason if clock.paused else ""
 
 
 def _start_detail(row: SlaClockRow) -> dict[str, Any]:
@@ -294,7 +310,8 @@ async def on_transition(
     elif new in APPLICANT_WAIT_STATES and old not in APPLICANT_WAIT_STATES:
         await _move(session, row, now, policy, paused=True)
     elif old in APPLICANT_WAIT_STATES and new not in APPLICANT_WAIT_STATES:
-        await _move(session, row, now, policy, paused=False)
+        if not row.held_by:  # a special procedure keeps the clock paused until it ends
+            await _move(session, row, now, policy, paused=False)
     await session.flush()
 
 
@@ -339,6 +356,7 @@ class ClockView(BaseModel):
     card: str
     yellow_at: datetime | None
     red_at: datetime | None
+    held_by: str | None = None  # the special procedure (特别程序) suspending the clock
     message_zh: str
     message_en: str
 
@@ -367,7 +385,10 @@ async def clock_view(
     card = higher_card(Card(row.card), status.card)
     due = None if status.due is None else status.due.due_utc
     provisional = _provisional(status)
-    zh, en = _message(card, paused=status.paused, active=row.active, provisional=provisional)
+    held = row.active and bool(row.held_by)
+    zh, en = _message(
+        card, paused=status.paused, active=row.active, provisional=provisional, held=held
+    )
     return ClockView(
         case_id=case_id,
         clock_id=row.id,
@@ -388,6 +409,7 @@ async def clock_view(
         card=card.value,
         yellow_at=row.yellow_at,
         red_at=row.red_at,
+        held_by=row.held_by if held else None,
         message_zh=zh,
         message_en=en,
     )
@@ -404,10 +426,14 @@ _CARD_TEXT = {
 }
 
 
-def _message(card: Card, *, paused: bool, active: bool, provisional: bool) -> tuple[str, str]:
+def _message(
+    card: Card, *, paused: bool, active: bool, provisional: bool, held: bool = False
+) -> tuple[str, str]:
     zh, en = _CARD_TEXT[card]
     if not active:
         zh, en = f"已停止计时（{zh}）", f"Clock stopped ({en})"
+    elif held:
+        zh, en = f"暂停计时，特别程序进行中（{zh}）", f"Paused for a special procedure ({en})"
     elif paused:
         zh, en = f"暂停计时，等待申请人（{zh}）", f"Paused, waiting for the applicant ({en})"
     if provisional:

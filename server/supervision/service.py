@@ -22,6 +22,7 @@ from server.errors import BadInput, Conflict, not_found
 from server.notifications.models import Channel
 from server.notifications.service import configured_channels, notify
 from server.notifications.templates import TEMPLATES
+from server.oversight.repository import active_procedures
 from server.sla.calendar import WorkCalendar
 from server.supervision import board as b
 from server.supervision import repository as repo
@@ -78,6 +79,7 @@ async def build_board(
         unassigned_total=unassigned_total,
         unassigned=b.unassigned_cases(waiting),
         ratings=await repo.rating_summary(session),
+        special_procedures=b.special_procedures(*await active_procedures(session)),
     )
 
 

@@ -78,6 +78,13 @@ class World:
             },
             "review": lambda: {"accepted": True},
             "decision": decision_body,
+            "measures": lambda: {"measures": "已约谈主办人员"},
+            "procedure": lambda: {
+                "kind": "expert_review",
+                "reason": "需专家评审",
+                "approver_id": self.ids["admin_id"],
+            },
+            "empty": lambda: {},
             "upload": lambda: {
                 "idempotency_key": f"k-{n}-abcdef",
                 "content_type": "image/jpeg",
@@ -104,6 +111,7 @@ EVERYONE = (*STAFF, "applicant", "applicant_other")
 VISIBLE = ("admin", "dispatcher", "inspector", "applicant")
 NOT_VISIBLE = {"inspector_other": 404, "reviewer": 404, "window": 404, "applicant_other": 404}
 CASE = "/api/v1/cases/{case_id}"
+BOARD_READERS = ("admin", "dispatcher", "reviewer")
 AN_INSPECTOR = {"staff_id": "inspector_id"}
 OPINION = f"{CASE}/opinion"
 # In this world the case is "assigned": the draw made "inspector" its lead and paired them with an
@@ -292,6 +300,49 @@ ENDPOINTS = [
     # they do not see it); the supervisors, the inspector and the applicant are refused by role.
     Endpoint("POST", f"{CASE}/decision", {}, "decision", others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/decision", {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
+    # Supervision orders (督办单): none exists in this world (no red card).
+    Endpoint(
+        "GET",
+        "/api/v1/supervision-orders",
+        dict.fromkeys(("admin", "dispatcher", "inspector", "inspector_other"), 200),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/supervision-orders/{order_id}",
+        dict.fromkeys(("admin", "dispatcher", "inspector", "inspector_other"), 404),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/supervision-orders/{order_id}/reason",
+        {"inspector": 404, "inspector_other": 404},
+        "reason",
+    ),
+    Endpoint("POST", "/api/v1/supervision-orders/{order_id}/answer", {"admin": 404}, "measures"),
+    # Special procedures (特别程序): the admin may not name themself as approver (422); the
+    # dispatcher's request (approver: the admin) is the case's one open request, so the lead's
+    # is refused (409).
+    Endpoint(
+        "POST",
+        f"{CASE}/special-procedures",
+        {"admin": 422, "dispatcher": 201, "inspector": 409},
+        "procedure",
+        others=NOT_VISIBLE,
+    ),
+    Endpoint(
+        "GET",
+        f"{CASE}/special-procedures",
+        dict.fromkeys(("admin", "dispatcher", "inspector"), 200),
+        others=NOT_VISIBLE,
+    ),
+    Endpoint("GET", "/api/v1/special-procedures", dict.fromkeys(BOARD_READERS, 200)),
+    Endpoint("POST", "/api/v1/special-procedures/{procedure_id}/approve", {"admin": 404}, "empty"),
+    Endpoint("POST", "/api/v1/special-procedures/{procedure_id}/decline", {"admin": 404}, "empty"),
+    Endpoint(
+        "POST",
+        "/api/v1/special-procedures/{procedure_id}/end",
+        dict.fromkeys(("admin", "dispatcher", "inspector", "inspector_other"), 404),
+        "empty",
+    ),
     # Rows below change the world for what follows, so they come last.
     Endpoint(
         "DELETE",
@@ -382,5 +433,8 @@ async def build_world(api: Api) -> World:
         "upload_id": "no-such-upload",
         "code": "NONE-NONE-NONE-NONE",
         "client_id": "no-such-client",
+        "order_id": "no-such-order",
+        "procedure_id": "no-such-procedure",
+        "admin_id": staff_ids["admin"],
     }
     return World(api, headers, ids)

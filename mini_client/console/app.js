@@ -4,6 +4,7 @@ import { api, getToken, setToken, useTokenStore } from "../shared/api.js";
 import { applyI18n, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { banner, busy, errorText, field, h } from "./ui.js";
 import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
+import { renderFollowUps } from "./followups.js";
 import { renderInspectorHome } from "./inspector.js";
 import { renderCase } from "./case.js";
 import { loadMatters } from "./matters.js";
@@ -11,8 +12,8 @@ import { renderReviewerHome } from "./review.js";
 import { renderWindowHome } from "./window.js";
 
 const NAV = {
-  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"]],
-  admin: [["#/", "nav_cases"], ["#/board", "nav_board"]],
+  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/follow-ups", "nav_follow_ups"]],
+  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/follow-ups", "nav_follow_ups"]],
   inspector: [["#/", "nav_my_cases"]],
   reviewer: [["#/", "nav_review"], ["#/board", "nav_board"]],
   window: [["#/", "nav_opinions"]],
@@ -85,6 +86,7 @@ function route() {
   const match = hash.match(/^#\/case\/([\w-]+)/);
   if (match) return (root, ctx) => renderCase(root, ctx, match[1]);
   if (hash.startsWith("#/board")) return renderBoard;
+  if (hash.startsWith("#/follow-ups")) return renderFollowUps;
   return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
 }
 

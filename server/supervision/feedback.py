@@ -10,7 +10,9 @@ Services only flush; the request's session commits.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import Actor, append
@@ -133,6 +135,15 @@ async def phone_list(
     return PhoneFollowUpList(share=share, total=len(rows), cases=rows[:PHONE_LIST_LIMIT])
 
 
+def _already_called(reached_at: datetime | None) -> Conflict:
+    when = "刚刚" if reached_at is None else f"已于 {b.local(reached_at):%Y-%m-%d %H:%M} "
+    return Conflict(
+        f"本案{when}回访并接通，不再重复记录。",
+        "The applicant of this case was already reached on a follow-up call.",
+        reason="already_called",
+    )
+
+
 def _check_call(body: PhoneCallIn) -> None:
     if body.reached and body.satisfied is None:
         raise BadInput(
@@ -170,20 +181,20 @@ async def record_call(
         )
     reached_at = await repo.was_reached(session, case.id)
     if reached_at is not None:
-        raise Conflict(
-            f"本案已于 {b.local(reached_at):%Y-%m-%d %H:%M} 回访并接通，不再重复记录。",
-            "The applicant of this case was already reached on a follow-up call.",
-            reason="already_called",
-        )
+        raise _already_called(reached_at)
     call = PhoneCall(
         case_id=case.id,
         reached=body.reached,
         satisfied=body.satisfied,
         words=body.words.strip(),
         called_by=caller.id,
+        reached_case_id=case.id if body.reached else None,
     )
     session.add(call)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent call that reached the applicant won
+        raise _already_called(None) from exc
     follow_up = None
     if body.satisfied is False:
         follow_up = FollowUp(case_id=case.id, source="phone", call_id=call.id, status="open")

@@ -48,6 +48,9 @@ class PhoneCall(IdMixin, Base):
     words: Mapped[str] = mapped_column(Text, default="")  # what the applicant said
     called_by: Mapped[str] = mapped_column(String(32))
     called_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The case's id on the call that reached the applicant, else None: unique, so a case has
+    # one such call even when two are recorded at once (一事一评).
+    reached_case_id: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class FollowUp(IdMixin, Base):

@@ -3,6 +3,8 @@ and a dissatisfied applicant opens a follow-up."""
 
 from __future__ import annotations
 
+import asyncio
+
 from server.auth.models import Role
 from server.supervision.feedback import in_sample
 from server.supervision.models import FollowUp, PhoneCall
@@ -112,3 +114,17 @@ async def test_the_list_holds_the_configured_share_of_closed_cases(api: Api) -> 
     listed = [c["case_id"] for c in half["cases"]]
     assert listed == ([journey.case_id] if in_sample(journey.case_id, 0.5) else [])
     assert (await api.client.get(PHONE_LIST, headers=dispatcher)).json() == half
+
+
+async def test_two_simultaneous_reached_calls_store_exactly_one(api: Api) -> None:
+    journey = await closed_journey(api, "PF-RACE")
+    body = {"reached": True, "satisfied": True, "words": "挺好的"}
+    responses = await asyncio.gather(
+        *(
+            api.client.post(call_url(journey.case_id), json=body, headers=journey.dispatcher)
+            for _ in range(2)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    assert await count(api, PhoneCall) == 1
+    assert await audit_count(api, "case.follow_up_called") == 1

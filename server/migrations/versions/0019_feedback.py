@@ -51,11 +51,13 @@ def upgrade() -> None:
         sa.Column("words", sa.Text(), nullable=False),
         sa.Column("called_by", sa.String(length=32), nullable=False),
         sa.Column("called_at", server.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reached_case_id", sa.String(length=32), nullable=True),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_phone_calls_case_id_cases"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_phone_calls")),
+        sa.UniqueConstraint("reached_case_id", name=op.f("uq_phone_calls_reached_case_id")),
     )
     with op.batch_alter_table("phone_calls") as batch:
         batch.create_index(batch.f("ix_phone_calls_case_id"), ["case_id"], unique=False)

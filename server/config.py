@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     # a supervision order (督办单) unanswered this many working days escalates one level
     supervision_order_answer_days: int = Field(default=2, ge=1)
 
+    # what the applicant is shown, and the bureau's phone follow-up (一事一评回访)
+    bureau_consult_phone: str = "12345"  # 咨询电话
+    bureau_complaint_phone: str = "12345"  # 投诉电话
+    phone_follow_up_share: float = Field(default=1, ge=0, le=1)  # share of closed cases to call
+
     # notification senders, configured by URL; none configured = in-app feed only
     sms_webhook_url: str = ""
     wechat_webhook_url: str = ""

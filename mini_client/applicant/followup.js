@@ -1,8 +1,9 @@
 // After the call: rectification (补齐补正) uploads, the issued opinion, and the rating (好差评).
 // Its texts are the page's (applicant/texts.js).
 import { api, ApiError } from "../shared/api.js";
-import { applyI18n, formatTime, getLang, t } from "../shared/i18n.js";
+import { applyI18n, formatTime, getLang, pick, t } from "../shared/i18n.js";
 import { randomHex, refusal, sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
+import { loadAftercare, renderAftercare, wireAftercare } from "./aftercare.js";
 
 const OPINION_STATES = new Set(["issued", "closed"]);
 const KEY_PREFIX = "ci.rect.key";
@@ -232,21 +233,38 @@ function renderRating() {
   $("rating-scores").replaceChildren(
     ...[1, 2, 3, 4, 5].map((score) => {
       const input = el("input", { type: "radio", name: "score", value: String(score) });
+      input.addEventListener("change", showReasons);
       return el("label", { className: "score" }, input, t(`score_${score}`));
     }),
   );
+  $("rating-reasons").replaceChildren(
+    ...(r.bad_reasons || []).map((reason) => {
+      const input = el("input", { type: "checkbox", name: "reason", value: reason.code });
+      return el("label", { className: "reason" }, input, pick(reason.zh, reason.en));
+    }),
+  );
+  showReasons();
+}
+
+/** A bad rating (1–2) asks why: the reasons show once such a score is chosen. */
+function showReasons() {
+  const chosen = document.querySelector("#rating-scores input[name=score]:checked");
+  $("rating-reasons-set").hidden = !chosen || Number(chosen.value) > 2;
 }
 
 async function sendRating(event) {
   event.preventDefault();
   const chosen = document.querySelector("#rating-scores input[name=score]:checked");
   if (!chosen) return void ($("rating-message").textContent = t("rating_choose"));
+  const score = Number(chosen.value);
+  const reasons = score > 2 ? [] : [...document.querySelectorAll("#rating-reasons input:checked")].map((i) => i.value);
+  if (score <= 2 && !reasons.length) return void ($("rating-message").textContent = t("rating_reason_needed"));
   const button = $("rating-send");
   button.disabled = true;
   try {
     await api(`/api/v1/cases/${fs.caseId}/rating`, {
       method: "POST",
-      body: { score: Number(chosen.value), comment: $("rating-comment").value.trim() },
+      body: { score, reasons, comment: $("rating-comment").value.trim() },
     });
     $("rating-message").textContent = "";
   } catch (error) {
@@ -266,6 +284,7 @@ export function renderFollowup() {
   renderRound();
   renderOpinion();
   renderRating();
+  renderAftercare();
 }
 
 /** Load what applies to the case's state and show it; safe to call again after a change. */
@@ -283,6 +302,7 @@ export async function loadFollowup(caseData) {
   if (caseData.state === "closed") {
     jobs.push(api(`/api/v1/cases/${fs.caseId}/rating`).then((r) => (fs.rating = r)).catch(() => (fs.rating = null)));
   } else fs.rating = null;
+  jobs.push(loadAftercare(fs.caseId));
   await Promise.all(jobs);
   renderFollowup();
 }
@@ -293,8 +313,10 @@ export function wireFollowup({ onError, onChanged }) {
   $("rect-submit").addEventListener("click", submitRound);
   $("opinion-download").addEventListener("click", downloadOpinion);
   $("rating-form").addEventListener("submit", sendRating);
+  wireAftercare({ onError });
 }
 
 export function hideFollowup() {
-  for (const id of ["rect-card", "rect-done", "opinion-card", "rating-card"]) $(id).hidden = true;
+  const ids = ["rect-card", "rect-done", "opinion-card", "rating-card", "progress-card", "result-card", "complaint-card"];
+  for (const id of ids) $(id).hidden = true;
 }

@@ -4,6 +4,7 @@ import { api, getToken, setToken, useTokenStore } from "../shared/api.js";
 import { applyI18n, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { banner, busy, errorText, field, h } from "./ui.js";
 import { renderBoard, renderDispatcherHome } from "./dispatcher.js";
+import { renderFollowUps } from "./followups.js";
 import { renderInspectorHome } from "./inspector.js";
 import { renderCase } from "./case.js";
 import { renderNotices } from "./notices.js";
@@ -14,8 +15,8 @@ import { renderWindowHome } from "./window.js";
 
 const NOTICES = ["#/notices", "nav_notices"];
 const NAV = {
-  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"], NOTICES],
-  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"], NOTICES],
+  dispatcher: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"], ["#/follow-ups", "nav_follow_ups"], NOTICES],
+  admin: [["#/", "nav_cases"], ["#/board", "nav_board"], ["#/orders", "nav_orders"], ["#/follow-ups", "nav_follow_ups"], NOTICES],
   head: [["#/", "nav_orders"], NOTICES],
   inspector: [["#/", "nav_my_cases"], ["#/orders", "nav_orders"], NOTICES],
   reviewer: [["#/", "nav_review"], ["#/board", "nav_board"], NOTICES],
@@ -92,6 +93,7 @@ function route() {
   if (hash.startsWith("#/board")) return renderBoard;
   if (hash.startsWith("#/notices")) return renderNotices;
   if (hash.startsWith("#/orders")) return renderOrders;
+  if (hash.startsWith("#/follow-ups")) return renderFollowUps;
   return HOME[me.role] || ((root) => root.replaceChildren(h("p", {}, t("no_view_for_role"))));
 }
 

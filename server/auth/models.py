@@ -40,6 +40,7 @@ class Staff(IdMixin, TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(String(20))
     organisation: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
+    badge_number: Mapped[str] = mapped_column(String(32), default="")  # 执法证号
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    StringConstraints,
+    model_validator,
+)
 
 from server.auth import clients
 from server.auth.clients import ClientScope, IssuedKey
 from server.auth.models import ApiClient, Role
 from server.auth.passwords import MIN_PASSWORD_LENGTH
+
+# 执法证号: letters, digits and a few separators (some carry a province character)
+BadgeNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=32, pattern=r"^[\w\-/（）()]*$")
+]
 
 
 class LoginIn(BaseModel):
@@ -26,6 +38,8 @@ class StaffOut(BaseModel):
     display_name: str
     role: Role
     organisation: str
+    phone: str
+    badge_number: str  # 执法证号
     active: bool
 
 
@@ -42,6 +56,7 @@ class StaffCreate(BaseModel):
     role: Role
     organisation: str = Field(default="", max_length=100)
     phone: str = Field(default="", max_length=32)
+    badge_number: BadgeNumber = ""  # 执法证号, shown to the applicant
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
 
 
@@ -50,6 +65,8 @@ class StaffUpdate(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: Role | None = None
     organisation: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    badge_number: BadgeNumber | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
 

@@ -49,6 +49,7 @@ async def create_staff(session: AsyncSession, actor: Actor, body: StaffCreate) -
         role=body.role,
         organisation=body.organisation,
         phone=body.phone,
+        badge_number=body.badge_number,
         password_hash=await hash_password(body.password),
     )
     session.add(staff)

@@ -29,7 +29,8 @@ from server.cases.models import Case
 from server.cases.states import CaseState
 from server.sla.models import SlaClockRow
 from server.supervision import board as b
-from server.supervision.models import FollowUp, Rating
+from server.supervision.models import Complaint, FollowUp, PhoneCall, Rating
+from server.supervision.schemas import FollowUpRow
 
 OVERDUE_LIMIT = 200
 UNASSIGNED_LIMIT = 200
@@ -204,11 +205,13 @@ async def rating_summary(session: AsyncSession) -> b.RatingSummary:
     )
 
 
-def _follow_up_query() -> Select[FollowUp, str, int, str]:
+def _follow_up_query() -> Select[FollowUp, str, Rating, Complaint, PhoneCall]:
     return (
-        select(FollowUp, Case.number, Rating.score, Rating.comment)
+        select(FollowUp, Case.number, Rating, Complaint, PhoneCall)
         .join(Case, Case.id == FollowUp.case_id)
-        .join(Rating, Rating.id == FollowUp.rating_id)
+        .outerjoin(Rating, Rating.id == FollowUp.rating_id)
+        .outerjoin(Complaint, Complaint.id == FollowUp.complaint_id)
+        .outerjoin(PhoneCall, PhoneCall.id == FollowUp.call_id)
     )
 
 
@@ -224,37 +227,58 @@ async def rating_of(session: AsyncSession, case_id: str) -> tuple[Rating, str | 
     return None if row is None else (row[0], row[1])
 
 
-async def follow_ups(
-    session: AsyncSession, *, status: str | None, limit: int
-) -> list[tuple[FollowUp, str, int, str]]:
-    """Follow-ups with their case number and rating, the oldest first."""
+async def follow_ups(session: AsyncSession, *, status: str | None, limit: int) -> list[FollowUpRow]:
+    """Follow-ups with their case number and what opened them, the oldest first."""
     query = _follow_up_query().order_by(FollowUp.opened_at, FollowUp.id).limit(limit)
     if status is not None:
         query = query.where(FollowUp.status == status)
-    return [
-        (f, number, score, comment) for f, number, score, comment in await session.execute(query)
-    ]
+    return [(f, n, r, c, p) for f, n, r, c, p in await session.execute(query)]
+
+
+async def answer_if_open(
+    session: AsyncSession,
+    follow_up_id: str,
+    *,
+    answer: str,
+    answered_by: str,
+    recorded_by: str,
+    now: datetime,
+) -> bool:
+    """Record the answer (整改反馈) of an open follow-up; False when it is not open (or none).
+    A later answer replaces an earlier one until the follow-up is closed."""
+    result = await session.execute(
+        update(FollowUp)
+        .where(FollowUp.id == follow_up_id, FollowUp.status == "open")
+        .values(
+            answer=answer, answered_by=answered_by, answer_recorded_by=recorded_by, answered_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def close_if_open(
     session: AsyncSession, follow_up_id: str, *, closed_by: str, note: str, now: datetime
 ) -> bool:
-    """Close the follow-up if it is still open; False when it was not (or does not exist).
+    """Close the follow-up if it is still open and answered; False when it was not (or does
+    not exist).
 
     A conditional update: of two concurrent closes only one matches ``status = 'open'``."""
     result = await session.execute(
         update(FollowUp)
-        .where(FollowUp.id == follow_up_id, FollowUp.status == "open")
+        .where(
+            FollowUp.id == follow_up_id,
+            FollowUp.status == "open",
+            FollowUp.answered_at.is_not(None),
+        )
         .values(status="closed", closed_at=now, closed_by=closed_by, note=note)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def follow_up(
-    session: AsyncSession, follow_up_id: str
-) -> tuple[FollowUp, str, int, str] | None:
-    """One follow-up with its case number and rating, read afresh from the database."""
+async def follow_up(session: AsyncSession, follow_up_id: str) -> FollowUpRow | None:
+    """One follow-up with its case number and what opened it, read afresh from the database."""
     row = (
         await session.execute(
             _follow_up_query()
@@ -262,4 +286,4 @@ async def follow_up(
             .execution_options(populate_existing=True)
         )
     ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])

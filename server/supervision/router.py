@@ -21,12 +21,20 @@ from server.deps import (
 from server.sla.service import load_calendar
 from server.supervision import service
 from server.supervision.board import Board
-from server.supervision.schemas import CloseIn, FollowUpOut, RatingIn, RatingOut, RatingStatus
+from server.supervision.feedback_router import router as feedback_router
+from server.supervision.schemas import (
+    AnswerIn,
+    CloseIn,
+    FollowUpOut,
+    RatingIn,
+    RatingOut,
+    RatingStatus,
+)
 from server.timeinputs import BeijingDate
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])
 BoardReaderDep = Annotated[
-    Principal, Depends(require_roles(Role.admin, Role.dispatcher, Role.reviewer))
+    Principal, Depends(require_roles(Role.admin, Role.dispatcher, Role.head, Role.reviewer))
 ]
 SupervisorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 
@@ -65,6 +73,7 @@ async def rate(
         applicant,
         view.case,
         score=body.score,
+        reasons=body.reasons,
         comment=body.comment,
         settings=settings,
     )
@@ -83,8 +92,21 @@ async def list_follow_ups(
     status: Literal["open", "closed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=service.FOLLOW_UP_LIMIT)] = service.FOLLOW_UP_LIMIT,
 ) -> list[FollowUpOut]:
-    """Follow-ups of bad ratings (差评回访), the oldest first."""
+    """Follow-ups of bad ratings, complaints and dissatisfied calls, the oldest first."""
     return await service.list_follow_ups(session, status=status, limit=limit)
+
+
+@router.post("/follow-ups/{follow_up_id}/answer")
+async def answer_follow_up(
+    body: AnswerIn,
+    supervisor: SupervisorDep,
+    session: SessionDep,
+    follow_up_id: Annotated[str, Path(max_length=64)],
+) -> FollowUpOut:
+    """Record the answer (整改反馈): what was done and by whom; needed before it can close."""
+    return await service.answer_follow_up(
+        session, supervisor.actor, follow_up_id, answer=body.answer, answered_by=body.answered_by
+    )
 
 
 @router.post("/follow-ups/{follow_up_id}/close")
@@ -94,5 +116,8 @@ async def close_follow_up(
     session: SessionDep,
     follow_up_id: Annotated[str, Path(max_length=64)],
 ) -> FollowUpOut:
-    """Close a follow-up with a note of what was done; only once."""
+    """Close an answered follow-up with a note; only once."""
     return await service.close_follow_up(session, supervisor.actor, follow_up_id, note=body.note)
+
+
+router.include_router(feedback_router)

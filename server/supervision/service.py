@@ -26,11 +26,14 @@ from server.oversight.repository import active_procedures
 from server.sla.calendar import WorkCalendar
 from server.supervision import board as b
 from server.supervision import repository as repo
+from server.supervision.labels import BAD_REASONS, OTHER_REASON
 from server.supervision.models import FollowUp, Rating
 from server.supervision.schemas import (
     FollowUpOut,
+    FollowUpRow,
     RatingOut,
     RatingStatus,
+    choices,
     follow_up_out,
     rating_out,
 )
@@ -100,10 +103,13 @@ async def rate(
     case: Case,
     *,
     score: int,
+    reasons: list[str],
     comment: str,
     settings: Settings,
 ) -> RatingOut:
     """Record the applicant's rating of a closed case; a bad one opens a follow-up."""
+    comment = comment.strip()
+    reasons = check_reasons(score, reasons, comment)
     if case.state != CaseState.closed.value:
         label = b.state_label(case.state)
         raise Conflict(
@@ -114,7 +120,9 @@ async def rate(
         )
     if await session.scalar(select(Rating.id).where(Rating.case_id == case.id)) is not None:
         raise _already_rated()
-    rating = Rating(case_id=case.id, score=score, comment=comment.strip(), link_id=applicant.id)
+    rating = Rating(
+        case_id=case.id, score=score, reasons=reasons, comment=comment, link_id=applicant.id
+    )
     session.add(rating)
     try:
         await session.flush()
@@ -122,12 +130,13 @@ async def rate(
         raise _already_rated() from exc
     follow_up = None
     if score <= BAD_SCORE:
-        follow_up = FollowUp(case_id=case.id, rating_id=rating.id, status="open")
+        follow_up = FollowUp(case_id=case.id, source="rating", rating_id=rating.id, status="open")
         session.add(follow_up)
         await session.flush()
     detail = {
         "rating": rating.id,
         "score": score,
+        "reasons": reasons,
         "comment_chars": len(rating.comment),
         "follow_up": None if follow_up is None else follow_up.id,
     }
@@ -135,6 +144,37 @@ async def rate(
     if follow_up is not None:
         await _notify_supervisors(session, case, rating, configured_channels(settings))
     return rating_out(rating, None if follow_up is None else follow_up.id)
+
+
+def check_reasons(score: int, reasons: list[str], comment: str) -> list[str]:
+    """A bad rating (1–2) names one or more reasons of the fixed list (``other`` with words);
+    a good one names none. Returns the reasons without repeats, in the list's order."""
+    unknown = [r for r in reasons if r not in BAD_REASONS]
+    if unknown:
+        raise BadInput(
+            f"评价原因“{unknown[0]}”不在可选范围内，请从列表中选择。",
+            f"The reason '{unknown[0]}' is not one of the choices; pick from the list.",
+            field="reasons",
+        )
+    if score > BAD_SCORE and reasons:
+        raise BadInput(
+            "只有“不满意”或“非常不满意”时才需要选择原因。",
+            "Reasons are chosen only for a 'dissatisfied' or 'very dissatisfied' rating.",
+            field="reasons",
+        )
+    if score <= BAD_SCORE and not reasons:
+        raise BadInput(
+            "请至少选择一个不满意的原因，方便我们改进。",
+            "Please choose at least one reason you were dissatisfied, so we can improve.",
+            field="reasons",
+        )
+    if OTHER_REASON in reasons and not comment:
+        raise BadInput(
+            "选择了“其他”原因，请在下方写明具体情况。",
+            "You chose 'something else': please say what in the box below.",
+            field="comment",
+        )
+    return [r for r in BAD_REASONS if r in reasons]
 
 
 async def _notify_supervisors(
@@ -158,12 +198,15 @@ async def _notify_supervisors(
 async def rating_status(session: AsyncSession, case: Case) -> RatingStatus:
     found = await repo.rating_of(session, case.id)
     rating = None if found is None else rating_out(*found)
+    scores, bad_reasons = choices()
     return RatingStatus(
         case_id=case.id,
         state=case.state,
         rated=rating is not None,
         can_rate=rating is None and case.state == CaseState.closed.value,
         rating=rating,
+        scores=scores,
+        bad_reasons=bad_reasons,
     )
 
 
@@ -175,13 +218,55 @@ async def list_follow_ups(
 ) -> list[FollowUpOut]:
     """Follow-ups, the oldest first (open ones are the supervisors' to-do list)."""
     rows = await repo.follow_ups(session, status=status, limit=limit)
-    return [follow_up_out(*row) for row in rows]
+    return [follow_up_out(row) for row in rows]
+
+
+async def answer_follow_up(
+    session: AsyncSession, actor: Actor, follow_up_id: str, *, answer: str, answered_by: str
+) -> FollowUpOut:
+    """Record the answer (整改反馈) of an open follow-up: what was done, and by whom."""
+    answer, answered_by = answer.strip(), answered_by.strip()
+    if not answer:
+        raise BadInput(
+            "请填写整改反馈：针对差评或投诉做了什么（如：已约谈踏勘人员，改进预约安排）。",
+            "Say what was done about the bad rating or complaint (e.g. talked to the inspectors,"
+            " changed how appointments are offered).",
+            field="answer",
+        )
+    if not answered_by:
+        raise BadInput(
+            "请填写由谁整改（人员或科室）。",
+            "Say who did it (a person or a section).",
+            field="answered_by",
+        )
+    done = await repo.answer_if_open(
+        session,
+        follow_up_id,
+        answer=answer,
+        answered_by=answered_by,
+        recorded_by=actor.id,
+        now=utcnow(),
+    )
+    row = await _require_follow_up(session, follow_up_id)
+    if not done:
+        raise _already_closed(row[0])
+    detail = {"follow_up": follow_up_id, "answer": answer, "answered_by": answered_by}
+    await append(session, actor, "follow_up.answered", case_id=row[0].case_id, detail=detail)
+    return follow_up_out(row)
+
+
+async def _require_follow_up(session: AsyncSession, follow_up_id: str) -> FollowUpRow:
+    row = await repo.follow_up(session, follow_up_id)
+    if row is None:
+        raise not_found("该回访记录", "Follow-up")
+    return row
 
 
 async def close_follow_up(
     session: AsyncSession, actor: Actor, follow_up_id: str, *, note: str
 ) -> FollowUpOut:
-    """Close an open follow-up with the supervisor's note; a closed one stays closed (409)."""
+    """Close an open, answered follow-up with the supervisor's note; a closed one stays closed
+    (409), an unanswered one cannot close (409)."""
     note = note.strip()
     if not note:
         raise BadInput(
@@ -191,20 +276,28 @@ async def close_follow_up(
         )
     now = utcnow()
     closed = await repo.close_if_open(session, follow_up_id, closed_by=actor.id, note=note, now=now)
-    row = await repo.follow_up(session, follow_up_id)
-    if row is None:
-        raise not_found("该差评回访记录", "Follow-up")
+    row = await _require_follow_up(session, follow_up_id)
     follow_up = row[0]
     if not closed:
+        if follow_up.status == "open":
+            raise _not_answered()
         raise _already_closed(follow_up)
     await append(
         session,
         actor,
         "follow_up.closed",
         case_id=follow_up.case_id,
-        detail={"follow_up": follow_up.id, "rating": follow_up.rating_id, "note": note},
+        detail={"follow_up": follow_up.id, "source": follow_up.source, "note": note},
     )
-    return follow_up_out(*row)
+    return follow_up_out(row)
+
+
+def _not_answered() -> Conflict:
+    return Conflict(
+        "请先记录整改反馈（做了什么、由谁整改），再办结回访。",
+        "Record the answer first (what was done, and by whom), then close the follow-up.",
+        reason="not_answered",
+    )
 
 
 def _already_closed(follow_up: FollowUp) -> Conflict:
@@ -212,7 +305,7 @@ def _already_closed(follow_up: FollowUp) -> Conflict:
         "" if follow_up.closed_at is None else f"于 {b.local(follow_up.closed_at):%Y-%m-%d %H:%M} "
     )
     return Conflict(
-        f"该差评回访已{when}办结，不能重复办结。",
-        "This follow-up is already closed; it cannot be closed again.",
+        f"该回访已{when}办结，不能再修改或重复办结。",
+        "This follow-up is already closed; it cannot be changed or closed again.",
         reason="already_closed",
     )

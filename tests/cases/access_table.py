@@ -71,6 +71,9 @@ class World:
             "current_item": lambda: {"item_id": "SH-01"},
             "rating": lambda: {"score": 5, "comment": "满意"},
             "close_note": lambda: {"note": "已电话回访"},
+            "answer": lambda: {"answer": "已约谈踏勘人员", "answered_by": "审批科"},
+            "complaint": lambda: {"text": f"第 {n} 条投诉：预约没人联系"},
+            "call": lambda: {"reached": False},
             "comments": lambda: {"comments": "请修改"},
             "rectification": lambda: {
                 "deadline": (utcnow() + timedelta(days=3)).isoformat(),
@@ -216,6 +219,24 @@ ENDPOINTS = [
         "/api/v1/follow-ups/{follow_up_id}/close",
         {"admin": 404, "dispatcher": 404},
         "close_note",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/follow-ups/{follow_up_id}/answer",
+        {"admin": 404, "dispatcher": 404},
+        "answer",
+    ),
+    Endpoint("GET", f"{CASE}/progress", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
+    Endpoint("POST", f"{CASE}/complaints", {"applicant": 201}, "complaint", others=NOT_VISIBLE),
+    Endpoint("GET", f"{CASE}/complaints", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
+    Endpoint("GET", "/api/v1/phone-follow-ups", {"admin": 200, "dispatcher": 200}),
+    # The case is only "assigned": supervisors may record a call, but not yet (409).
+    Endpoint(
+        "POST",
+        f"{CASE}/phone-follow-up",
+        {"admin": 409, "dispatcher": 409},
+        "call",
+        others=NOT_VISIBLE,
     ),
     # The case is only "assigned": the applicant may rate, but not yet (409).
     Endpoint("POST", f"{CASE}/rating", {"applicant": 409}, "rating", others=NOT_VISIBLE),

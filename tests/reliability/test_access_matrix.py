@@ -76,6 +76,8 @@ GLOBAL = {  # no case in the path: refused by role, and must not carry a case on
     ("GET", "/api/v1/board"),
     ("GET", "/api/v1/follow-ups"),
     ("POST", "/api/v1/follow-ups/{follow_up_id}/close"),
+    ("POST", "/api/v1/follow-ups/{follow_up_id}/answer"),
+    ("GET", "/api/v1/phone-follow-ups"),
     ("GET", "/api/v1/opinions"),
     ("POST", "/api/v1/opinions/{opinion_id}/acknowledge"),
 }

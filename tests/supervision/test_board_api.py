@@ -127,7 +127,7 @@ async def test_a_bad_rating_shows_on_the_board(api: Api) -> None:
     await close(journey)
     rating = await api.client.post(
         f"/api/v1/cases/{journey.case_id}/rating",
-        json={"score": 1, "comment": "很不满意"},
+        json={"score": 1, "reasons": ["slow"], "comment": "很不满意"},
         headers=journey.applicant,
     )
     assert rating.status_code == 201

@@ -59,7 +59,9 @@ async def test_the_applicant_rates_a_closed_case_once(api: Api) -> None:
     assert (rating["score"], rating["comment"]) == (5, "视频踏勘很方便，省了跑一趟。")
     assert rating["follow_up_id"] is None
     assert rating["created_at_local"].endswith("+08:00")
-    again = await api.client.post(_rating_url(case_id), json={"score": 1}, headers=applicant)
+    again = await api.client.post(
+        _rating_url(case_id), json={"score": 1, "reasons": ["slow"]}, headers=applicant
+    )
     assert again.status_code == 409
     assert again.json()["reason"] == "already_rated"
     assert "已评价过" in again.json()["detail"]
@@ -128,7 +130,7 @@ async def test_a_bad_rating_opens_a_follow_up_and_a_good_one_does_not(api: Api) 
     journey = await start_journey(api)  # one journey: every drawn inspector is one of its own
     bad_case, bad_applicant, dispatcher = await _closed_case(api, "RT-SAD", journey)
     good_case, good_applicant, _ = await _closed_case(api, "RT-GLAD", journey)
-    body = {"score": 2, "comment": "等了很久才预约上"}
+    body = {"score": 2, "reasons": ["appointment"], "comment": "等了很久才预约上"}
     bad = await api.client.post(_rating_url(bad_case), json=body, headers=bad_applicant)
     good = await api.client.post(_rating_url(good_case), json={"score": 3}, headers=good_applicant)
     assert (bad.status_code, good.status_code) == (201, 201)
@@ -145,7 +147,8 @@ async def test_a_bad_rating_opens_a_follow_up_and_a_good_one_does_not(api: Api) 
 
 async def test_a_bad_rating_tells_the_supervisors(api: Api) -> None:
     case_id, applicant, _ = await _closed_case(api, "RT-TELL")
-    response = await api.client.post(_rating_url(case_id), json={"score": 1}, headers=applicant)
+    body = {"score": 1, "reasons": ["attitude"]}
+    response = await api.client.post(_rating_url(case_id), json=body, headers=applicant)
     assert response.status_code == 201
     async with api.ctx.sessionmaker() as session:
         rows = (await session.scalars(select(Notification))).all()
@@ -157,8 +160,14 @@ async def test_a_bad_rating_tells_the_supervisors(api: Api) -> None:
 
 async def _open_follow_up(api: Api, number: str) -> tuple[str, dict[str, str]]:
     case_id, applicant, dispatcher = await _closed_case(api, number)
-    response = await api.client.post(_rating_url(case_id), json={"score": 1}, headers=applicant)
+    body = {"score": 1, "reasons": ["slow"]}
+    response = await api.client.post(_rating_url(case_id), json=body, headers=applicant)
     follow_up_id: str = response.json()["follow_up_id"]
+    answer = {"answer": "已约谈踏勘人员，调整预约排期", "answered_by": "审批科 李四"}
+    answered = await api.client.post(
+        f"{FOLLOW_UPS}/{follow_up_id}/answer", json=answer, headers=dispatcher
+    )
+    assert answered.status_code == 200, answered.text
     return follow_up_id, dispatcher
 
 

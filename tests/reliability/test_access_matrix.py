@@ -78,6 +78,14 @@ GLOBAL = {  # no case in the path: refused by role, and must not carry a case on
     ("POST", "/api/v1/follow-ups/{follow_up_id}/close"),
     ("POST", "/api/v1/follow-ups/{follow_up_id}/answer"),
     ("GET", "/api/v1/phone-follow-ups"),
+    ("GET", "/api/v1/supervision-orders"),
+    ("GET", "/api/v1/supervision-orders/{order_id}"),
+    ("POST", "/api/v1/supervision-orders/{order_id}/reason"),
+    ("POST", "/api/v1/supervision-orders/{order_id}/answer"),
+    ("GET", "/api/v1/special-procedures"),
+    ("POST", "/api/v1/special-procedures/{procedure_id}/approve"),
+    ("POST", "/api/v1/special-procedures/{procedure_id}/decline"),
+    ("POST", "/api/v1/special-procedures/{procedure_id}/end"),
     ("GET", "/api/v1/opinions"),
     ("POST", "/api/v1/opinions/{opinion_id}/acknowledge"),
 }
@@ -284,6 +292,9 @@ def global_ids(world: dict[str, Case]) -> dict[str, str]:
         "draw_id": "no-such-draw",
         "date": "2027-01-01",
         "follow_up_id": "0" * 32,
+        "order_id": "0" * 32,
+        "procedure_id": "0" * 32,
+        "admin_id": "0" * 32,  # an approver no one is: the body of a refused request
         "opinion_id": "no-such-opinion",
     }
 

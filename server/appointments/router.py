@@ -6,11 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from server.appointments import service
-from server.appointments.schemas import AcceptIn, AppointmentOut, RescheduleIn, SlotOut, SlotsIn
+from server.appointments import ending, resend, service
+from server.appointments.schemas import (
+    AcceptIn,
+    AppointmentOut,
+    RescheduleIn,
+    SlotOut,
+    SlotsIn,
+    WithdrawIn,
+)
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.cases.schemas import CaseOut, ReasonIn, case_out
+from server.cases.schemas import CaseOut, LinkOut, ReasonIn, case_out, link_out
 from server.cases.states import CaseState
 from server.db import utcnow
 from server.deps import (
@@ -33,8 +40,33 @@ async def cancel(
     body: ReasonIn, view: VisibleCaseDep, principal: CancelDep, session: SessionDep
 ) -> CaseOut:
     """Cancel the case with a reason (dispatcher or admin); its open slots and appointment end."""
-    await service.cancel_case(session, principal.actor, view.case, body.reason)
+    await ending.cancel_case(session, principal.actor, view.case, body.reason)
     return case_out(view)
+
+
+@router.post("/withdraw", tags=["cases"])
+async def withdraw(
+    body: WithdrawIn,
+    view: VisibleCaseDep,
+    applicant: CaseApplicantDep,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> CaseOut:
+    """The applicant withdraws the application (撤回申请) with a reason, before the opinion is
+    issued: the case ends, its slots and appointment end and the staff are told."""
+    await ending.withdraw_case(session, ctx.settings, applicant.actor, view.case, body.reason)
+    return case_out(view)
+
+
+@router.post("/links/resend", status_code=201, tags=["cases"])
+async def resend_link(
+    view: VisibleCaseDep, principal: CancelDep, session: SessionDep, ctx: ContextDep
+) -> LinkOut:
+    """Stop the applicant's links and send a fresh one (dispatcher or admin)."""
+    issued = await resend.resend_link(
+        session, ctx.settings, principal.actor, view.case, access_ended=ctx.access_ended
+    )
+    return link_out(issued)
 
 
 @router.get("/appointment")

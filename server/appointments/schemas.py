@@ -31,6 +31,13 @@ class RescheduleIn(BaseModel):
     reason: str = Field(min_length=2, max_length=500)
 
 
+class WithdrawIn(BaseModel):
+    """The applicant's withdrawal; an empty reason is refused in words by the service."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=500)
+
+
 class SlotOut(BaseModel):
     id: str
     starts_at: datetime

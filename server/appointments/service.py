@@ -152,14 +152,6 @@ async def reschedule(
     return await transition(session, actor, case, action, reason=reason)
 
 
-async def cancel_case(session: AsyncSession, actor: Actor, case: Case, reason: str) -> CaseState:
-    if not reason.strip():
-        raise BadInput("撤销案件需要说明理由。", "A reason is required to cancel the case.")
-    _require_action(case, CaseAction.cancel)
-    await _close_current(session, case, "cancelled", actor, reason)
-    return await transition(session, actor, case, CaseAction.cancel, reason=reason)
-
-
 async def record_applicant_joined(session: AsyncSession, case_id: str, at: datetime) -> None:
     """Called when the applicant's phone joins the call; stops the no-show rule."""
     await session.execute(

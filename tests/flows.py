@@ -324,6 +324,15 @@ async def cancel(journey: Journey, reason: str = "申请人撤回申请") -> dic
     return await refresh(journey)
 
 
+async def withdraw(journey: Journey, reason: str = "店铺不再经营，撤回申请") -> httpx.Response:
+    """The applicant withdraws the application (撤回申请) through their link; the answer."""
+    return await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/withdraw",
+        json={"reason": reason},
+        headers=journey.applicant,
+    )
+
+
 async def issue(
     api: Api, case_id: str, lead: dict[str, str], second: dict[str, str]
 ) -> dict[str, Any]:

@@ -35,7 +35,8 @@ async def _end_bookings(session: AsyncSession, case: Case, actor: Actor, reason:
 
 
 def _ends_with(case: Case, action: CaseAction, who_zh: str, who_en: str) -> None:
-    if action in allowed_actions(CaseState(case.state)):
+    allowed = allowed_actions(CaseState(case.state))
+    if action in allowed:
         return
     label = STATE_LABELS[CaseState(case.state)]
     raise Conflict(
@@ -43,6 +44,8 @@ def _ends_with(case: Case, action: CaseAction, who_zh: str, who_en: str) -> None
         f"The case is '{label.en}'; {who_en}.",
         reason="cannot_end",
         current=case.state,
+        attempted=action.value,
+        allowed=[a.value for a in allowed],
     )
 
 

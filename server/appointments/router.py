@@ -14,6 +14,7 @@ from server.appointments.schemas import (
     SlotOut,
     SlotsIn,
     WithdrawIn,
+    slot_out,
 )
 from server.auth.models import Role
 from server.auth.principal import Principal
@@ -93,7 +94,7 @@ async def propose(
     ctx: ContextDep,
 ) -> list[SlotOut]:
     """Offer the applicant times for the video inspection."""
-    rows = await service.propose_slots(
+    rows, late = await service.propose_slots(
         session,
         ctx.settings,
         inspector.actor,
@@ -101,7 +102,7 @@ async def propose(
         [(s.starts_at, s.ends_at) for s in body.slots],
         utcnow(),
     )
-    return [SlotOut(id=r.id, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
+    return [slot_out(r.id, r.starts_at, r.ends_at, late) for r in rows]
 
 
 @router.post("/appointment")
@@ -113,10 +114,10 @@ async def accept(
     ctx: ContextDep,
 ) -> SlotOut:
     """The applicant accepts one of the offered slots."""
-    appointment = await service.accept_slot(
+    appointment, late = await service.accept_slot(
         session, ctx.settings, applicant.actor, view.case, body.slot_id, utcnow()
     )
-    return SlotOut(id=appointment.id, starts_at=appointment.starts_at, ends_at=appointment.ends_at)
+    return slot_out(appointment.id, appointment.starts_at, appointment.ends_at, late)
 
 
 @router.post("/appointment/reschedule")

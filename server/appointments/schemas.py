@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.appointments.booking_rules import LateWarning
 from server.appointments.service import MAX_SLOTS
 from server.timeinputs import BeijingDateTime
 
@@ -42,6 +43,21 @@ class SlotOut(BaseModel):
     id: str
     starts_at: datetime
     ends_at: datetime
+    # set when the booking went through past an already missed due time (booking_rules)
+    warning_zh: str = ""
+    warning_en: str = ""
+
+
+def slot_out(
+    id_: str, starts_at: datetime, ends_at: datetime, late: LateWarning | None = None
+) -> SlotOut:
+    return SlotOut(
+        id=id_,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        warning_zh="" if late is None else late.zh,
+        warning_en="" if late is None else late.en,
+    )
 
 
 class AppointmentOut(BaseModel):

@@ -19,7 +19,7 @@ async def test_applicant_picks_an_offered_slot_and_the_case_is_scheduled(api: Ap
     await assign(journey)
     url = f"/api/v1/cases/{journey.case_id}"
     offered = await api.client.post(
-        f"{url}/slots", json={"slots": [slot(3), slot(24)]}, headers=journey.inspector_headers(1)
+        f"{url}/slots", json={"slots": [slot(3), slot(4.5)]}, headers=journey.inspector_headers(1)
     )
     assert offered.status_code == 201, offered.text
     seen = await api.client.get(f"{url}/appointment", headers=journey.applicant)

@@ -47,7 +47,7 @@ function showError(error) {
 function linkInvalid() {
   showBanner("error", "link_invalid");
   $("loading").hidden = true;
-  for (const id of ["case-card", "appointment-card", "guide-card", "call-card", "feed-card"]) {
+  for (const id of ["case-card", "appointment-card", "guide-card", "call-card", "feed-card", "withdraw-card"]) {
     $(id).hidden = true;
   }
   hideFollowup();

@@ -52,15 +52,22 @@ def check_link(case: Case, link: CaseLink, now: datetime, window: timedelta) -> 
             reason="link_invalid",
         )
     ends = link_ends_at(case, link, window)
-    if ends is not None and ends <= now:
+    if ends is None or now < ends:
+        return
+    if case.ended_at is None:  # a link issued with a fixed end, before links lived with cases
         raise NotAuthenticated(
-            f"案件已结束，查看结果和评价的期限已于 {shanghai_time(ends)}（北京时间）截止，"
-            "此链接已失效。如有疑问请联系受理窗口。",
-            f"The case has ended and the period to see its outcome and rate it ended on "
-            f"{shanghai_time(ends)} (Beijing time); this link no longer works. Contact the "
-            "service window with any questions.",
+            "此链接已失效，请联系受理窗口重新获取。",
+            "This link has expired; ask the service window for a new one.",
             reason="link_invalid",
         )
+    raise NotAuthenticated(
+        f"案件已结束，查看结果和评价的期限已于 {shanghai_time(ends)}（北京时间）截止，"
+        "此链接已失效。如有疑问请联系受理窗口。",
+        f"The case has ended and the period to see its outcome and rate it ended on "
+        f"{shanghai_time(ends)} (Beijing time); this link no longer works. Contact the "
+        "service window with any questions.",
+        reason="link_invalid",
+    )
 
 
 async def issue_link(session: AsyncSession, actor: Actor, case: Case, base_url: str) -> IssuedLink:

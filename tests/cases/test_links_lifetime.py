@@ -7,6 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from server.cases.links import check_link
+from server.cases.models import Case, CaseLink
+from server.db import utcnow
+from server.errors import NotAuthenticated
 from tests.cases.later import link_clock_at
 from tests.fixtures.app import Api
 from tests.flows import cancel, close, open_case, start_journey
@@ -85,3 +89,13 @@ async def test_a_revoked_link_says_so_and_points_to_the_latest_link(api: Api) ->
     refused = await api.client.get(case, headers=holder)
     assert refused.status_code == 401
     assert "已被撤销" in refused.json()["detail"]
+
+
+def test_a_link_issued_with_a_fixed_end_still_ends_then_in_plain_words() -> None:
+    now = utcnow()
+    case = Case(ended_at=None)
+    old = CaseLink(expires_at=now - timedelta(minutes=1), revoked_at=None)
+    with pytest.raises(NotAuthenticated) as refused:
+        check_link(case, old, now, timedelta(days=15))
+    assert refused.value.message_zh == "此链接已失效，请联系受理窗口重新获取。"
+    check_link(case, CaseLink(expires_at=None, revoked_at=None), now, timedelta(days=15))

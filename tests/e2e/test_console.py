@@ -14,7 +14,6 @@ from playwright.async_api import Browser, expect
 
 from server.auth.models import Role
 from server.config import Settings
-from server.db import utcnow
 from server.devtools.tsa import DevTsaServer
 from server.opinions.bundle_check import check_bundle
 from server.opinions.models import Opinion
@@ -30,6 +29,7 @@ from tests.flows import (
     open_case,
     refresh,
     schedule,
+    slot,
     start_journey,
     upload_photo,
 )
@@ -114,10 +114,12 @@ async def test_inspector_offers_slots_marks_items_and_the_lead_resolves_a_disagr
     await shots(page, "my_cases")
 
     await case_page(page, journey.case_id)
-    tomorrow = (utcnow() + SHANGHAI + timedelta(days=1)).date().isoformat()
+    # Two times on a working day before the case's due time (the booking rules refuse others).
+    first_at = datetime.fromisoformat(slot(2)["starts_at"]) + SHANGHAI
+    first_at += timedelta(minutes=15 - first_at.minute % 15)  # the form takes quarter hours
     starts = page.locator("#slot-rows .slot-start")
-    await starts.nth(0).fill(f"{tomorrow}T10:00")
-    await starts.nth(1).fill(f"{tomorrow}T14:30")
+    await starts.nth(0).fill(f"{first_at:%Y-%m-%dT%H:%M}")
+    await starts.nth(1).fill(f"{first_at + timedelta(hours=2):%Y-%m-%dT%H:%M}")
     await page.locator("#offer-slots").click()
     await expect(page.locator("#open-slots li")).to_have_count(2)
     await shots(page, "slots_offered")
@@ -127,7 +129,7 @@ async def test_inspector_offers_slots_marks_items_and_the_lead_resolves_a_disagr
         f"/api/v1/cases/{journey.case_id}/appointment", headers=journey.applicant
     )
     first = offered.json()["open_slots"][0]
-    assert first["starts_at"].startswith(f"{tomorrow}T02:00"), first  # 10:00 in Shanghai
+    assert first["starts_at"].startswith(f"{first_at - SHANGHAI:%Y-%m-%dT%H:%M}"), first
     accepted = await client.post(
         f"/api/v1/cases/{journey.case_id}/appointment",
         json={"slot_id": first["id"]},

@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(PLACEHOLDER)
     staff_token_minutes: int = 60 * 8  # absolute lifetime of a login
     staff_idle_minutes: int = 60  # idle timeout
-    applicant_link_hours: int = 72
+    # The applicant's link lives as long as the case, then this many calendar days after the
+    # case ended (closed, cancelled or withdrawn) so the applicant can still read the outcome
+    # and rate the service (好差评). 15 calendar days (about half a month) is the rating period
+    # government service "good/bad review" schemes commonly give after completion; calendar,
+    # not working days, because the applicant is not bound to office hours. Adjust to local rules.
+    rating_window_days: int = Field(default=15, ge=1, le=366)
     # argon2id cost (RFC 9106 second recommendation by default); tests turn it down
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=64 * 1024, ge=1024)

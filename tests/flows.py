@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ from server.cases.states import CaseState
 from server.db import utcnow
 from server.platform.time import CHINA_TZ
 from server.scheduler import run_order_escalation, run_sla_tick
+from server.sla.calendar import WorkCalendar
 from tests.fixtures.app import Api
 from tests.images import jpeg
 
@@ -123,7 +124,16 @@ async def assign(journey: Journey, pool: int = 3, matter: str | None = None) -> 
 
 
 def slot(hours_from_now: float, minutes: int = 60, now: datetime | None = None) -> dict[str, str]:
-    start = (now or utcnow()) + timedelta(hours=hours_from_now)
+    """A slot ``hours_from_now`` ahead; one that would fall on a rest day (no bookings then)
+    moves to the next working day, the same time after 09:00 as it was after ``now``."""
+    now = now or utcnow()
+    start = now + timedelta(hours=hours_from_now)
+    calendar = WorkCalendar()
+    if hours_from_now > 0 and not calendar.is_workday(start.astimezone(CHINA_TZ).date()):
+        day = start.astimezone(CHINA_TZ).date()
+        while not calendar.is_workday(day):
+            day += timedelta(days=1)
+        start = datetime.combine(day, time(9), tzinfo=CHINA_TZ) + (start - now)
     return {
         "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
@@ -323,6 +333,15 @@ async def cancel(journey: Journey, reason: str = "申请人撤回申请") -> dic
     )
     assert response.status_code == 200, response.text
     return await refresh(journey)
+
+
+async def withdraw(journey: Journey, reason: str = "店铺不再经营，撤回申请") -> httpx.Response:
+    """The applicant withdraws the application (撤回申请) through their link; the answer."""
+    return await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/withdraw",
+        json={"reason": reason},
+        headers=journey.applicant,
+    )
 
 
 async def issue(

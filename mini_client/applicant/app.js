@@ -5,6 +5,7 @@ import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../sha
 import { Signaling } from "../shared/signaling.js";
 import { openCamera, Peer, phoneTransceivers, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
 import { hideFollowup, loadFollowup, renderFollowup, wireFollowup } from "./followup.js";
+import { renderWithdraw, wireWithdraw } from "./withdraw.js";
 
 const $ = (id) => document.getElementById(id);
 const LARGE_KEY = "ci.largeText";
@@ -46,7 +47,7 @@ function showError(error) {
 function linkInvalid() {
   showBanner("error", "link_invalid");
   $("loading").hidden = true;
-  for (const id of ["case-card", "appointment-card", "guide-card", "call-card", "feed-card"]) {
+  for (const id of ["case-card", "appointment-card", "guide-card", "call-card", "feed-card", "withdraw-card"]) {
     $(id).hidden = true;
   }
   hideFollowup();
@@ -80,6 +81,7 @@ function renderCase() {
   if (note) $("timeline-note").textContent = t(note);
   const joinable = JOINABLE.has(c.state);
   $("join-call").disabled = !joinable || Boolean(state.call);
+  renderWithdraw({ ...c, id: state.caseId });
 }
 
 async function loadCase() {
@@ -455,6 +457,7 @@ function wire() {
   window.addEventListener("offline", () => showBanner("warn", "offline"));
   window.addEventListener("online", () => bannerKey && bannerKey.keyOrError === "offline" && clearBanner());
   onLangChange(rerender);
+  wireWithdraw({ onError: showError, onChanged: async () => Promise.all([loadCase(), loadAppointment()]) });
   wireFollowup({
     onError: showError,
     onChanged: async () => {

@@ -178,27 +178,32 @@ function replaceSection(kase, pool) {
 function linkSection(kase) {
   const out = h("div", { "aria-live": "polite", id: "link-out" });
   const button = h("button", { type: "button", id: "issue-link" }, t("issue_link"));
+  const resend = h("button", { type: "button", id: "resend-link", class: "secondary" }, t("resend_link"));
   button.addEventListener("click", async () => {
     const link = await busy(button, out, () => api(`/api/v1/cases/${kase.id}/links`, { method: "POST" }));
-    if (!link) return;
-    const url = h("input", { type: "text", readonly: true, id: "link-url", value: link.url });
-    const copy = h("button", { type: "button", class: "secondary" }, t("copy"));
-    copy.addEventListener("click", async () => {
-      url.select();
-      try {
-        await navigator.clipboard.writeText(link.url);
-        copy.textContent = t("copied");
-      } catch {
-        copy.textContent = t("copy_manually");
-      }
-    });
-    out.replaceChildren(
-      h("div", { class: "banner warn" }, t("link_once", { when: formatDateTime(link.expires_at) })),
-      field("applicant_link", url),
-      h("div", { class: "row" }, copy),
-    );
+    if (link) showLink(out, link, t("link_once"));
   });
-  return section("applicant_link", h("p", { class: "muted" }, t("link_hint")), h("div", { class: "row" }, button), out);
+  resend.addEventListener("click", async () => {
+    if (!window.confirm(t("confirm_resend_link"))) return;
+    const link = await busy(resend, out, () => api(`/api/v1/cases/${kase.id}/links/resend`, { method: "POST" }));
+    if (link) showLink(out, link, t("link_resent"));
+  });
+  return section("applicant_link", h("p", { class: "muted" }, t("link_hint")), h("div", { class: "row" }, button, resend), out);
+}
+
+function showLink(out, link, banner) {
+  const url = h("input", { type: "text", readonly: true, id: "link-url", value: link.url });
+  const copy = h("button", { type: "button", class: "secondary" }, t("copy"));
+  copy.addEventListener("click", async () => {
+    url.select();
+    try {
+      await navigator.clipboard.writeText(link.url);
+      copy.textContent = t("copied");
+    } catch {
+      copy.textContent = t("copy_manually");
+    }
+  });
+  out.replaceChildren(h("div", { class: "banner warn" }, banner), field("applicant_link", url), h("div", { class: "row" }, copy));
 }
 
 function cancelSection(kase) {

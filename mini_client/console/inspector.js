@@ -67,7 +67,7 @@ function slotsForm(kase, after) {
         const ms = Number(r.querySelector(".slot-minutes").value) * 60_000;
         return { starts_at: startsAt, ends_at: new Date(Date.parse(startsAt) + ms).toISOString() };
       });
-    const done = await busy(submit, out, () => api(`/api/v1/cases/${kase.id}/slots`, { method: "POST", body: { slots } }), (r) => t("slots_offered", { n: r.length }));
+    const done = await busy(submit, out, () => api(`/api/v1/cases/${kase.id}/slots`, { method: "POST", body: { slots } }), (r) => [t("slots_offered", { n: r.length }), r[0]?.warning_zh ? pick(r[0].warning_zh, r[0].warning_en) : ""].join(" "));
     if (done) after();
   });
   return form;

@@ -6,11 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from server.appointments import service
-from server.appointments.schemas import AcceptIn, AppointmentOut, RescheduleIn, SlotOut, SlotsIn
+from server.appointments import ending, resend, service
+from server.appointments.schemas import (
+    AcceptIn,
+    AppointmentOut,
+    RescheduleIn,
+    SlotOut,
+    SlotsIn,
+    WithdrawIn,
+    slot_out,
+)
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.cases.schemas import CaseOut, ReasonIn, case_out
+from server.cases.schemas import CaseOut, LinkOut, ReasonIn, case_out, link_out
 from server.cases.states import CaseState
 from server.db import utcnow
 from server.deps import (
@@ -33,8 +41,33 @@ async def cancel(
     body: ReasonIn, view: VisibleCaseDep, principal: CancelDep, session: SessionDep
 ) -> CaseOut:
     """Cancel the case with a reason (dispatcher or admin); its open slots and appointment end."""
-    await service.cancel_case(session, principal.actor, view.case, body.reason)
+    await ending.cancel_case(session, principal.actor, view.case, body.reason)
     return case_out(view)
+
+
+@router.post("/withdraw", tags=["cases"])
+async def withdraw(
+    body: WithdrawIn,
+    view: VisibleCaseDep,
+    applicant: CaseApplicantDep,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> CaseOut:
+    """The applicant withdraws the application (撤回申请) with a reason, before the opinion is
+    issued: the case ends, its slots and appointment end and the staff are told."""
+    await ending.withdraw_case(session, ctx.settings, applicant.actor, view.case, body.reason)
+    return case_out(view)
+
+
+@router.post("/links/resend", status_code=201, tags=["cases"])
+async def resend_link(
+    view: VisibleCaseDep, principal: CancelDep, session: SessionDep, ctx: ContextDep
+) -> LinkOut:
+    """Stop the applicant's links and send a fresh one (dispatcher or admin)."""
+    issued = await resend.resend_link(
+        session, ctx.settings, principal.actor, view.case, access_ended=ctx.access_ended
+    )
+    return link_out(issued)
 
 
 @router.get("/appointment")
@@ -61,7 +94,7 @@ async def propose(
     ctx: ContextDep,
 ) -> list[SlotOut]:
     """Offer the applicant times for the video inspection."""
-    rows = await service.propose_slots(
+    rows, late = await service.propose_slots(
         session,
         ctx.settings,
         inspector.actor,
@@ -69,7 +102,7 @@ async def propose(
         [(s.starts_at, s.ends_at) for s in body.slots],
         utcnow(),
     )
-    return [SlotOut(id=r.id, starts_at=r.starts_at, ends_at=r.ends_at) for r in rows]
+    return [slot_out(r.id, r.starts_at, r.ends_at, late) for r in rows]
 
 
 @router.post("/appointment")
@@ -81,10 +114,10 @@ async def accept(
     ctx: ContextDep,
 ) -> SlotOut:
     """The applicant accepts one of the offered slots."""
-    appointment = await service.accept_slot(
+    appointment, late = await service.accept_slot(
         session, ctx.settings, applicant.actor, view.case, body.slot_id, utcnow()
     )
-    return SlotOut(id=appointment.id, starts_at=appointment.starts_at, ends_at=appointment.ends_at)
+    return slot_out(appointment.id, appointment.starts_at, appointment.ends_at, late)
 
 
 @router.post("/appointment/reschedule")

@@ -9,6 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.appointments.booking_rules import (
+    LateWarning,
+    booking_limits,
+    check_due_time,
+    check_working_days,
+)
 from server.appointments.models import Appointment, Slot
 from server.audit.service import Actor, append
 from server.cases.models import Case
@@ -57,9 +63,14 @@ async def propose_slots(
     case: Case,
     slots: list[tuple[datetime, datetime]],
     now: datetime,
-) -> list[Slot]:
+) -> tuple[list[Slot], LateWarning | None]:
+    """Offer slots on working days before the due time (``booking_rules``); a warning when
+    the case is already past it."""
     _require_action(case, CaseAction.schedule)
     check_slots(slots, now)
+    limits = await booking_limits(session, case.id, now)
+    check_working_days(slots, limits.calendar)
+    late = check_due_time(slots, limits, by_applicant=False)
     rows = [Slot(case_id=case.id, starts_at=s, ends_at=e, proposed_by=actor.id) for s, e in slots]
     session.add_all(rows)
     await session.flush()
@@ -68,11 +79,11 @@ async def propose_slots(
         actor,
         "appointment.slots_proposed",
         case_id=case.id,
-        detail={"slots": [[s.isoformat(), e.isoformat()] for s, e in slots]},
+        detail={"slots": [[s.isoformat(), e.isoformat()] for s, e in slots], "late": bool(late)},
     )
     first = min(rows, key=lambda r: r.starts_at)
     await events.slots_proposed(session, settings, case, first.starts_at, first.id)
-    return rows
+    return rows, late
 
 
 async def open_slots(session: AsyncSession, case_id: str, now: datetime) -> list[Slot]:
@@ -94,8 +105,9 @@ async def current_appointment(session: AsyncSession, case_id: str) -> Appointmen
 
 async def accept_slot(
     session: AsyncSession, settings: Settings, actor: Actor, case: Case, slot_id: str, now: datetime
-) -> Appointment:
-    """The applicant picks a slot; the other open slots are withdrawn; both sides are told."""
+) -> tuple[Appointment, LateWarning | None]:
+    """The applicant picks a slot; the other open slots are withdrawn; both sides are told.
+    The booking rules are checked again: the calendar or the due time may have moved."""
     _require_action(case, CaseAction.schedule)
     slot = await session.get(Slot, slot_id)
     if slot is None or slot.case_id != case.id:
@@ -104,6 +116,9 @@ async def accept_slot(
         raise Conflict(
             "该时段已不可选，请选择其他时段。", "That slot is no longer available; pick another."
         )
+    limits = await booking_limits(session, case.id, now)
+    check_working_days([(slot.starts_at, slot.ends_at)], limits.calendar)
+    late = check_due_time([(slot.starts_at, slot.ends_at)], limits, by_applicant=True)
     await session.execute(
         update(Slot)
         .where(Slot.case_id == case.id, Slot.status == "open")
@@ -120,12 +135,16 @@ async def accept_slot(
         actor,
         case,
         CaseAction.schedule,
-        detail={"appointment": appointment.id, "starts_at": slot.starts_at.isoformat()},
+        detail={
+            "appointment": appointment.id,
+            "starts_at": slot.starts_at.isoformat(),
+            "late": bool(late),
+        },
     )
     await events.appointment_confirmed(
         session, settings, case, appointment.starts_at, appointment.id
     )
-    return appointment
+    return appointment, late
 
 
 async def _close_current(
@@ -150,14 +169,6 @@ async def reschedule(
     _require_action(case, action)
     await _close_current(session, case, "rescheduled", actor, reason)
     return await transition(session, actor, case, action, reason=reason)
-
-
-async def cancel_case(session: AsyncSession, actor: Actor, case: Case, reason: str) -> CaseState:
-    if not reason.strip():
-        raise BadInput("撤销案件需要说明理由。", "A reason is required to cancel the case.")
-    _require_action(case, CaseAction.cancel)
-    await _close_current(session, case, "cancelled", actor, reason)
-    return await transition(session, actor, case, CaseAction.cancel, reason=reason)
 
 
 async def record_applicant_joined(session: AsyncSession, case_id: str, at: datetime) -> None:

@@ -27,6 +27,7 @@ from server.assignment.models import Draw, InspectorConflict, InspectorProfile
 from server.audit.service import Actor, append
 from server.auth.models import Role, Staff
 from server.auth.principal import Principal
+from server.cases.links import issue_link
 from server.cases.models import Case, CaseInspector
 from server.cases.states import CaseAction, CaseState, next_state
 from server.cases.workflow import transition
@@ -130,7 +131,8 @@ async def draw_for_case(
         session.add(CaseInspector(case_id=case.id, staff_id=staff_id, position=position))
     case.extra = {k: v for k, v in case.extra.items() if k != "unassigned"}
     await transition(session, actor, case, CaseAction.assign, detail={"pair": list(result.pair)})
-    await events.case_assigned(session, settings, case)
+    issued = await issue_link(session, actor, case, settings.effective_base_url)
+    await events.case_assigned(session, settings, case, issued.url)
     return stored
 
 

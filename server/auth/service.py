@@ -17,6 +17,7 @@ from server.auth.passwords import verify_password
 from server.auth.principal import Principal
 from server.auth.throttle import ThrottlePolicy
 from server.auth.tokens import APPLICANT_PREFIX, STAFF_PREFIX, hash_token, new_token
+from server.cases.links import check_link
 from server.cases.models import Case, CaseLink
 from server.config import Settings
 from server.db import utcnow
@@ -176,7 +177,8 @@ def _link_invalid() -> NotAuthenticated:
     )
 
 
-async def resolve_applicant(session: AsyncSession, token: str) -> Principal:
+async def resolve_applicant(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    """The applicant behind a link; the link lives as long as its case (``cases.links``)."""
     now = utcnow()
     row = (
         await session.execute(
@@ -188,8 +190,7 @@ async def resolve_applicant(session: AsyncSession, token: str) -> Principal:
     if row is None:
         raise _link_invalid()
     link, case = row
-    if link.revoked_at is not None or link.expires_at <= now:
-        raise _link_invalid()
+    check_link(case, link, now, timedelta(days=settings.rating_window_days))
     if link.last_used_at is None or now - link.last_used_at > LAST_SEEN_RESOLUTION:
         link.last_used_at = now
     return Principal("applicant", link.id, case_id=case.id, display_name=case.applicant_name)
@@ -199,5 +200,5 @@ async def resolve_token(session: AsyncSession, settings: Settings, token: str) -
     if token.startswith(STAFF_PREFIX):
         return await resolve_staff(session, settings, token)
     if token.startswith(APPLICANT_PREFIX):
-        return await resolve_applicant(session, token)
+        return await resolve_applicant(session, settings, token)
     raise _expired()

@@ -35,6 +35,9 @@ class Case(IdMixin, TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # When the case reached a terminal state (closed, cancelled, withdrawn): the applicant's
+    # links stay valid until this moment plus the rating window (``settings.rating_window_days``).
+    ended_at: Mapped[datetime | None]
 
     # Optimistic locking: two concurrent transitions of one case cannot both win.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -54,7 +57,10 @@ class CaseInspector(IdMixin, Base):
 
 
 class CaseLink(IdMixin, TimestampMixin, Base):
-    """The applicant's per-case link; the token itself is shown once and stored hashed."""
+    """The applicant's per-case link; the token itself is shown once and stored hashed.
+
+    A link has no fixed end: it lives as long as its case (see ``server.cases.links``).
+    ``expires_at`` is only set on links issued before that rule (a fixed end, still honoured)."""
 
     __tablename__ = "case_links"
     __table_args__ = (UniqueConstraint("token_hash"),)
@@ -62,6 +68,6 @@ class CaseLink(IdMixin, TimestampMixin, Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(32), default="")
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.cases import service
+from server.cases import links, service
 from server.cases.access import CaseView, current_inspectors, visible_to
 from server.cases.models import Case
 from server.cases.schemas import (
@@ -19,6 +19,7 @@ from server.cases.schemas import (
     MatterOut,
     MatterScenarioOut,
     case_out,
+    link_out,
 )
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
@@ -68,15 +69,12 @@ async def get_case(view: VisibleCaseDep) -> CaseOut:
 async def create_link(
     view: VisibleCaseDep, principal: LinkIssuerDep, session: SessionDep, ctx: ContextDep
 ) -> LinkOut:
-    """Issue the applicant a new link (the token is shown only in this response)."""
-    link, token, url = await service.create_link(
-        session,
-        principal,
-        view.case,
-        ctx.settings.applicant_link_hours,
-        ctx.settings.effective_base_url,
+    """Issue the applicant a new link (the token is shown only in this response); it stays
+    valid while the case is open and for the rating window after it ends."""
+    issued = await links.issue_link(
+        session, principal.actor, view.case, ctx.settings.effective_base_url
     )
-    return LinkOut(id=link.id, token=token, url=url, expires_at=link.expires_at)
+    return link_out(issued)
 
 
 @router.delete("/{case_id}/links/{link_id}", status_code=204)
@@ -88,7 +86,9 @@ async def revoke_link(
     link_id: Annotated[str, Path(max_length=64)],
 ) -> None:
     """Revoke an applicant link at once (and the applicant's live call on it)."""
-    await service.revoke_link(session, principal, view.case, link_id, access_ended=ctx.access_ended)
+    await links.revoke_link(
+        session, principal.actor, view.case, link_id, access_ended=ctx.access_ended
+    )
 
 
 matters_router = APIRouter(prefix="/api/v1/matters", tags=["cases"])

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.cases.access import CaseView
+from server.cases.links import IssuedLink
 
 MATTER_CODE = r"^[A-Za-z][A-Za-z0-9_]{1,40}$"
 
@@ -81,7 +82,8 @@ class LinkOut(BaseModel):
     id: str
     token: str
     url: str
-    expires_at: datetime
+    # None: no fixed end, the link lives as long as the case (see ``server.cases.links``)
+    expires_at: datetime | None
 
 
 class ReasonIn(BaseModel):
@@ -104,6 +106,11 @@ class MatterOut(BaseModel):
     default_mode: str
     default_sla_class: str
     scenarios: list[MatterScenarioOut]
+
+
+def link_out(issued: IssuedLink) -> LinkOut:
+    link = issued.link
+    return LinkOut(id=link.id, token=issued.token, url=issued.url, expires_at=link.expires_at)
 
 
 def case_out(view: CaseView) -> CaseOut:

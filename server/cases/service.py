@@ -1,25 +1,21 @@
-"""Case intake and the applicant's links."""
+"""Case intake (the applicant's links are in ``server.cases.links``)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import Actor, append, canonical_json
-from server.auth.ended import AccessEnded, AccessEndedHook, announce_after_commit
-from server.auth.principal import Principal
-from server.auth.tokens import APPLICANT_PREFIX, new_token
 from server.cases.hooks import case_opened
-from server.cases.models import Case, CaseLink
+from server.cases.models import Case
 from server.cases.schemas import CaseIntake
 from server.db import new_id, utcnow
-from server.errors import BadInput, Conflict, not_found
+from server.errors import BadInput, Conflict
 from server.platform.time import shanghai_time
 
 MODE_RANK = {"online_video": 0, "rectification": 0, "offline_onsite": 1}
@@ -145,48 +141,3 @@ def _replayed(existing: Case, fingerprint: str) -> Case:
             case_id=existing.id,
         )
     return existing
-
-
-async def create_link(
-    session: AsyncSession, principal: Principal, case: Case, hours: int, base_url: str
-) -> tuple[CaseLink, str, str]:
-    """Issue a new applicant link; returns the row, the token (shown once) and the URL."""
-    token, token_hash = new_token(APPLICANT_PREFIX, nbytes=24)
-    link = CaseLink(
-        case_id=case.id,
-        token_hash=token_hash,
-        created_by=principal.id,
-        expires_at=utcnow() + timedelta(hours=hours),
-    )
-    session.add(link)
-    await session.flush()
-    await append(
-        session,
-        principal.actor,
-        "case.link_created",
-        case_id=case.id,
-        detail={"link": link.id, "expires_at": link.expires_at.isoformat()},
-    )
-    return link, token, f"{base_url}/applicant/#{token}"
-
-
-async def revoke_link(
-    session: AsyncSession,
-    principal: Principal,
-    case: Case,
-    link_id: str,
-    *,
-    access_ended: Sequence[AccessEndedHook],
-) -> None:
-    """Revoke an applicant link; once committed, the applicant's live call on it ends."""
-    result = await session.execute(
-        update(CaseLink)
-        .where(CaseLink.id == link_id, CaseLink.case_id == case.id, CaseLink.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise not_found("该链接", "Link")
-    await append(
-        session, principal.actor, "case.link_revoked", case_id=case.id, detail={"link": link_id}
-    )
-    announce_after_commit(session, access_ended, AccessEnded(link_id, "link_revoked"))

@@ -41,6 +41,8 @@ rectification_submitted (the fix cannot be verified from photos)::
 allowed wherever a pair is assigned but no call is running. ``cancel`` leads from every state
 except ``issued``, ``closed`` and ``cancelled`` to ``cancelled``: an issued opinion is already
 with the window staff, so that case can only be closed; revoking an opinion is not a cancel.
+``withdraw`` (撤回申请) is the applicant's own way out, through their link, from the same states
+and to the same end (``cancelled``, 已撤销); the audit record tells who ended it and why.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class CaseAction(StrEnum):
     close = "close"
     replace_inspector = "replace_inspector"
     cancel = "cancel"
+    withdraw = "withdraw"
 
 
 class Label(NamedTuple):
@@ -178,6 +181,7 @@ def _build_transitions() -> Mapping[tuple[CaseState, CaseAction], CaseState]:
     table.update({(s, A.replace_inspector): s for s in _REPLACEABLE})
     table.update({(s, A.switch_offline): S.offline_pending for s in _OFFLINE_FROM})
     table.update({(s, A.cancel): S.cancelled for s in _CANCELLABLE})
+    table.update({(s, A.withdraw): S.cancelled for s in _CANCELLABLE})
     return MappingProxyType(table)
 
 
@@ -225,6 +229,7 @@ ACTION_LABELS: Mapping[CaseAction, Label] = MappingProxyType(
         A.close: Label("办结", "close"),
         A.replace_inspector: Label("更换踏勘人员", "replace an inspector"),
         A.cancel: Label("撤销", "cancel"),
+        A.withdraw: Label("申请人撤回申请", "the applicant withdraws the application"),
     }
 )
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from server.audit.service import Actor, append
 from server.cases.hooks import case_moved
 from server.cases.models import Case
-from server.cases.states import CaseAction, CaseState, next_state
+from server.cases.states import CaseAction, CaseState, is_terminal, next_state
 from server.db import utcnow
 from server.errors import Conflict
 
@@ -36,6 +36,8 @@ async def transition(
     old = CaseState(case.state)
     new = next_state(old, action)
     case.state = new
+    if is_terminal(new):
+        case.ended_at = now  # the applicant's links run on for the rating window from here
     try:
         await session.flush()
     except StaleDataError as exc:

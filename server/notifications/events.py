@@ -21,12 +21,19 @@ POSITIONS = {
 }
 
 
-async def case_assigned(session: AsyncSession, settings: Settings, case: Case) -> None:
+async def case_assigned(
+    session: AsyncSession, settings: Settings, case: Case, link_url: str
+) -> None:
+    """The pair is drawn: the applicant gets the case's link, each inspector their position."""
     channels = configured_channels(settings)
     await notify(
         session,
-        template="case_assigned",
-        params={"case_number": case.number},
+        template="case_assigned_link",
+        params={
+            "case_number": case.number,
+            "url": link_url,
+            "days": settings.rating_window_days,
+        },
         event=f"assigned:{case.id}:{case.version}",
         channels=channels,
         case_id=case.id,
@@ -49,6 +56,37 @@ async def case_assigned(session: AsyncSession, settings: Settings, case: Case) -
             case_id=case.id,
             staff_ids=(staff_id,),
         )
+
+
+async def link_resent(
+    session: AsyncSession, settings: Settings, case: Case, link_url: str, link_id: str
+) -> None:
+    """Staff resent the applicant's link: the fresh one goes to the applicant."""
+    await notify(
+        session,
+        template="applicant_link",
+        params={"case_number": case.number, "url": link_url, "days": settings.rating_window_days},
+        event=f"link:{case.id}:{link_id}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        applicant=True,
+    )
+
+
+async def case_withdrawn(
+    session: AsyncSession, settings: Settings, case: Case, reason: str
+) -> None:
+    """The applicant withdrew the application: the case's inspectors and dispatchers hear why."""
+    await notify(
+        session,
+        template="case_withdrawn",
+        params={"case_number": case.number, "reason": reason},
+        event=f"withdrawn:{case.id}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        staff_ids=await current_inspectors(session, case.id),
+        roles=(Role.dispatcher.value,),
+    )
 
 
 async def slots_proposed(

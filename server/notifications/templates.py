@@ -55,11 +55,22 @@ _ALL = [
         "been assigned. Staff will contact you soon to book the video inspection.",
     ),
     _t(
+        "case_assigned_link",
+        "您好，您的踏勘申请（案件编号{case_number}）已受理并安排踏勘人员。请用手机打开 {url} "
+        "查看进度、选择视频踏勘时间，无需安装软件；案件结束后{days}天内仍可用它查看结果和评价。"
+        "请勿将链接转发他人。",
+        "Your inspection request (case {case_number}) has been accepted and inspectors have been "
+        "assigned. Open {url} on your phone to follow it and book the video inspection (no app "
+        "is needed); it keeps working for {days} days after the case ends, to see the outcome "
+        "and rate us. Do not share it.",
+    ),
+    _t(
         "applicant_link",
-        "您好，案件{case_number}的云踏勘链接：{url}，有效期至{expires}。"
-        "请用手机打开，无需安装软件。请勿将链接转发他人。",
-        "Your cloud inspection link for case {case_number}: {url} (valid until {expires}). "
-        "Open it on your phone; no app is needed. Do not share it.",
+        "您好，案件{case_number}的云踏勘新链接：{url}。之前的链接已停用。请用手机打开，"
+        "无需安装软件；案件结束后{days}天内仍可使用。请勿将链接转发他人。",
+        "Your new cloud inspection link for case {case_number}: {url}. Earlier links no longer "
+        "work. Open it on your phone (no app is needed); it keeps working for {days} days after "
+        "the case ends. Do not share it.",
     ),
     _t(
         "appointment_proposed",
@@ -114,6 +125,12 @@ _ALL = [
         "{decision_no}). Please rate our inspection service through your inspection link.",
     ),
     # to staff
+    _t(
+        "case_withdrawn",
+        "案件{case_number}的申请人已撤回申请，案件已结束，未进行的预约一并取消。原因：{reason}",
+        "The applicant of case {case_number} withdrew the application; the case has ended and "
+        "any pending appointment is cancelled. Reason: {reason}",
+    ),
     _t(
         "inspector_assigned",
         "您已被抽取为案件{case_number}的{position_zh}，踏勘地点：{address}。请及时与申请人预约。",

@@ -19,7 +19,7 @@ async def test_applicant_picks_an_offered_slot_and_the_case_is_scheduled(api: Ap
     await assign(journey)
     url = f"/api/v1/cases/{journey.case_id}"
     offered = await api.client.post(
-        f"{url}/slots", json={"slots": [slot(3), slot(24)]}, headers=journey.inspector_headers(1)
+        f"{url}/slots", json={"slots": [slot(3), slot(4.5)]}, headers=journey.inspector_headers(1)
     )
     assert offered.status_code == 201, offered.text
     seen = await api.client.get(f"{url}/appointment", headers=journey.applicant)
@@ -57,7 +57,8 @@ async def test_bad_slots_are_refused_with_a_reason(api: Api) -> None:
 async def test_a_slot_without_an_offset_is_beijing_time(api: Api) -> None:
     journey = await start_journey(api)
     await assign(journey)
-    start = (utcnow() + timedelta(days=2)).astimezone(CHINA_TZ).replace(microsecond=0)
+    start = datetime.fromisoformat(slot(3)["starts_at"]).astimezone(CHINA_TZ)
+    start = start.replace(microsecond=0)  # a working day, before the due time
     naive = {
         "starts_at": start.replace(tzinfo=None).isoformat(),
         "ends_at": (start + timedelta(hours=1)).replace(tzinfo=None).isoformat(),

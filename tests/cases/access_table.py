@@ -373,6 +373,13 @@ ENDPOINTS = [
         # the applicant's own token, being that link, no longer authenticates.
         others={**NOT_VISIBLE, "dispatcher": 404, "applicant": 401},
     ),
+    # Resending stops every live link of the case (the applicant's is already revoked above).
+    Endpoint(
+        "POST",
+        f"{CASE}/links/resend",
+        {"admin": 201, "dispatcher": 201},
+        others={**NOT_VISIBLE, "applicant": 401},
+    ),
     Endpoint(
         "POST",
         f"{CASE}/cancel",
@@ -380,6 +387,8 @@ ENDPOINTS = [
         "reason",
         others={**NOT_VISIBLE, "dispatcher": 409, "applicant": 401},  # already cancelled
     ),
+    # Only the case's applicant withdraws (staff are refused by role; the link is revoked).
+    Endpoint("POST", f"{CASE}/withdraw", {}, "reason", others={**NOT_VISIBLE, "applicant": 401}),
 ]
 UNCHECKED = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/login")}
 

@@ -76,7 +76,7 @@ async def test_revoked_link_stops_working_at_once(api: Api) -> None:
     )
     refused = await api.client.get(f"/api/v1/cases/{world.case_id}", headers=applicant)
     assert refused.status_code == 401
-    assert "链接已失效" in refused.json()["detail"]
+    assert "链接已被撤销" in refused.json()["detail"]
 
 
 def test_every_api_route_is_in_the_access_table(app: Any) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.auth.models import Staff
+from server.platform.time import CHINA_TZ
 from tests.e2e.conftest import WAIT_MS
 from tests.fixtures.app import PASSWORD
 from tests.flows import (
     Journey,
+    slot,
 )
 
 
@@ -53,3 +57,13 @@ async def case_page(page: Page, case_id: str) -> None:
 
 
 DESKTOP = {"width": 1280, "height": 900}
+
+
+def slot_inputs() -> tuple[datetime, str, str]:
+    """Two times for the slots form (Beijing wall time, on its quarter hours), two hours apart,
+    on a working day before a fresh case's due time as the booking rules want; and the first
+    as an instant."""
+    first = datetime.fromisoformat(slot(2)["starts_at"]).astimezone(CHINA_TZ)
+    first = first.replace(second=0, microsecond=0) + timedelta(minutes=15 - first.minute % 15)
+    later = first + timedelta(hours=2)
+    return first, f"{first:%Y-%m-%dT%H:%M}", f"{later:%Y-%m-%dT%H:%M}"

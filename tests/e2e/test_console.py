@@ -14,13 +14,12 @@ from playwright.async_api import Browser, expect
 
 from server.auth.models import Role
 from server.config import Settings
-from server.db import utcnow
 from server.devtools.tsa import DevTsaServer
 from server.opinions.bundle_check import check_bundle
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from tests.e2e.conftest import WAIT_MS, Shots
-from tests.e2e.desk import Desk, case_page, lead_and_second
+from tests.e2e.desk import Desk, case_page, lead_and_second, slot_inputs
 from tests.fixtures.app import Api
 from tests.flows import (
     Journey,
@@ -114,10 +113,10 @@ async def test_inspector_offers_slots_marks_items_and_the_lead_resolves_a_disagr
     await shots(page, "my_cases")
 
     await case_page(page, journey.case_id)
-    tomorrow = (utcnow() + SHANGHAI + timedelta(days=1)).date().isoformat()
+    first_at, first, second = slot_inputs()
     starts = page.locator("#slot-rows .slot-start")
-    await starts.nth(0).fill(f"{tomorrow}T10:00")
-    await starts.nth(1).fill(f"{tomorrow}T14:30")
+    await starts.nth(0).fill(first)
+    await starts.nth(1).fill(second)
     await page.locator("#offer-slots").click()
     await expect(page.locator("#open-slots li")).to_have_count(2)
     await shots(page, "slots_offered")
@@ -127,7 +126,7 @@ async def test_inspector_offers_slots_marks_items_and_the_lead_resolves_a_disagr
         f"/api/v1/cases/{journey.case_id}/appointment", headers=journey.applicant
     )
     first = offered.json()["open_slots"][0]
-    assert first["starts_at"].startswith(f"{tomorrow}T02:00"), first  # 10:00 in Shanghai
+    assert datetime.fromisoformat(first["starts_at"]) == first_at, first
     accepted = await client.post(
         f"/api/v1/cases/{journey.case_id}/appointment",
         json={"slot_id": first["id"]},

@@ -25,7 +25,7 @@ from server.auth.models import Role, Staff
 from server.cases.models import CaseLink
 from server.db import utcnow
 from tests.e2e.conftest import Shots, phone_context
-from tests.e2e.desk import Desk, case_page
+from tests.e2e.desk import Desk, case_page, slot_inputs
 from tests.e2e.phone import image_loaded, link_url, no_horizontal_scroll, offered_case
 from tests.fixtures.app import Api
 from tests.flows import add_inspector, start_journey
@@ -131,10 +131,10 @@ async def fresh_case_page(page: Page, case_id: str) -> None:
 
 async def offer_slots(page: Page, case_id: str, shots: Shots) -> None:
     await case_page(page, case_id)
-    tomorrow = (utcnow() + SHANGHAI + timedelta(days=1)).date().isoformat()
+    _, first, second = slot_inputs()
     starts = page.locator("#slot-rows .slot-start")
-    await starts.nth(0).fill(f"{tomorrow}T10:00")
-    await starts.nth(1).fill(f"{tomorrow}T14:30")
+    await starts.nth(0).fill(first)
+    await starts.nth(1).fill(second)
     await page.locator("#offer-slots").click()
     await expect(page.locator("#open-slots li")).to_have_count(2)
     await shots(page, "lead_offered_slots")

@@ -31,10 +31,28 @@ SERIAL = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# A table of input variants (hostile files, impossible positions and times, a tampered bundle,
+# forms abused): its subject is the file or the form, not the database, so its rows run on
+# PostgreSQL, the production database, only. The rest of each module runs on both.
+VARIANTS_BACKEND = "postgresql"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
     for item in items:
         if item.nodeid.startswith(SERIAL):
             item.add_marker(pytest.mark.serial)
+        (dropped if _variant_on_another_backend(item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _variant_on_another_backend(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("database_url") if callspec is not None else None
+    marked = item.get_closest_marker("variants") is not None
+    return marked and backend is not None and backend != VARIANTS_BACKEND
 
 
 @pytest.fixture

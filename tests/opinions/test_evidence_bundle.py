@@ -157,6 +157,7 @@ def edit_twin(members: dict[str, bytes]) -> None:
     members[TWIN] = members[TWIN].replace(b'"applicant":"', b'"applicant":"X')
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

@@ -130,6 +130,7 @@ async def nothing_stored(journey: Journey, upload_id: str, fields: dict[str, str
     assert await count(journey, Evidence) == 0
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize("abuse", [pytest.param(a, id=n) for n, a in ABUSES])
 async def test_the_form_refuses_what_it_was_not_signed_for(journey: Journey, abuse: Abuse) -> None:
     data = jpeg()

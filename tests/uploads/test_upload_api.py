@@ -66,6 +66,7 @@ async def test_inspector_uploads_an_onsite_photo(inspecting: Journey) -> None:
     assert done.json()["evidence"]["lat"] is None
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize(
     ("builder", "declared", "reason"),
     [pytest.param(b, d, r, id=n) for n, b, d, r in HOSTILE if n != "oversize"],

@@ -116,6 +116,7 @@ async def test_photo_without_any_time_reads_the_server_clock(inspecting: Journey
     assert row.meta["device_captured_at"] is None
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize(
     ("captured_at", "problem"),
     [

@@ -117,6 +117,7 @@ async def test_photo_without_any_position_has_no_source(inspecting: Journey) -> 
     assert done.json()["evidence"]["position_source"] is None
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize(
     ("position", "field"),
     [
@@ -148,6 +149,7 @@ async def test_out_of_range_position_is_refused_and_changes_nothing(
     assert await count(inspecting, Upload) == 0
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize(
     ("position", "zh", "en"),
     [

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from server.db import utcnow
 from server.notifications.reminders import send_reminders
 from tests.fixtures.app import Api
-from tests.flows import Journey, assign, slot, start_journey
+from tests.flows import Journey, assign, open_case, slot, start_journey
 from tests.notifications.feeds import feed, templates
 from tests.rectification.steps import FIXABLE, request, rounds
 
@@ -19,6 +19,8 @@ from tests.rectification.steps import FIXABLE, request, rounds
 async def booked(api: Api, hours_ahead: float) -> tuple[Journey, datetime]:
     """An assigned case whose applicant took a slot ``hours_ahead`` from now."""
     journey = await start_journey(api)
+    # A complex case (several working days to its due time), so a slot a day ahead is bookable.
+    await open_case(journey, sla_class="complex", override_reason="需多部门联合踏勘")
     await assign(journey)
     offered = await api.client.post(
         f"/api/v1/cases/{journey.case_id}/slots",

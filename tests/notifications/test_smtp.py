@@ -46,7 +46,7 @@ async def send_link(api: Api, settings: Settings, case_id: str, number: str) -> 
         await notify(
             session,
             template="applicant_link",
-            params={"case_number": number, "url": LINK, "expires": "2026-12-10 18:00"},
+            params={"case_number": number, "url": LINK, "days": 15},
             event=f"link:{case_id}",
             channels=configured_channels(settings),
             case_id=case_id,
@@ -76,8 +76,8 @@ async def test_the_applicant_gets_the_link_by_email(api: Api, smtp_inbox: Inbox)
     assert mail["Subject"] == f"云踏勘通知：案件{number} / Cloud Inspection notice: case {number}"
     text = mail.get_content()
     assert LINK in text
-    assert f"案件{number}的云踏勘链接" in text
-    assert f"Your cloud inspection link for case {number}" in text
+    assert f"案件{number}的云踏勘新链接" in text
+    assert f"Your new cloud inspection link for case {number}" in text
     record = await email_record(api, case_id, dispatcher)
     assert (record["state"], record["state_zh"], record["recipient"]) == ("sent", "已发送", EMAIL)
 

@@ -94,6 +94,8 @@ SEE_EVERY_CASE = {"admin", "dispatcher"}  # by role (supervision; no observers i
 LAST = {
     ("POST", "/api/v1/cases/{case_id}/cancel"),
     ("DELETE", "/api/v1/cases/{case_id}/links/{link_id}"),
+    ("POST", "/api/v1/cases/{case_id}/links/resend"),
+    ("POST", "/api/v1/cases/{case_id}/withdraw"),
 }
 REFUSALS = {401, 403, 404}
 NOT_VISIBLE = "Case not found; check the id."

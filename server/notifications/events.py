@@ -92,7 +92,6 @@ async def switched_onsite(
         channels=configured_channels(settings),
         case_id=case.id,
         applicant=True,
-        staff_ids=await current_inspectors(session, case.id),
     )
 
 

@@ -77,8 +77,9 @@ async def test_dispatcher_switch_ends_the_booking_and_the_visit_runs_to_an_issue
     [audited] = await switches(api, journey.case_id)
     assert (audited["reason"], audited["from"], audited["by"]) == (REASON, "scheduled", "decision")
     notices = await told(api, journey.case_id)
-    applicant = [n for n in notices if n.audience == "applicant"]
-    assert applicant, notices
+    assert notices, "the applicant is told"
+    assert {n.audience for n in notices} == {"applicant"}
+    applicant = notices
     assert REASON in applicant[0].text_zh
     assert "visiting the site" in applicant[0].text_en
     issued = await issue_onsite(journey)

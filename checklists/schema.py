@@ -216,7 +216,10 @@ class Matter(_Model):
     name: Text
     name_en: Text
     default_mode: InspectionMode
-    default_sla: SlaClass
+    default_sla: SlaClass  # the promised time (承诺时限) of an inspection of this matter
+    # False for a matter handled without an inspection (e.g. a filing, 备案): in a joint case
+    # it does not decide the mode or the promised time.
+    needs_inspection: bool = True
     note: OptionalText = None
     scenarios: dict[ScenarioKey, Scenario] = Field(default_factory=dict)
     shared: tuple[SharedRef, ...] = ()

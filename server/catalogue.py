@@ -26,7 +26,9 @@ async def load(path: Path | None) -> Catalogue:
 
 def matter_lookup(catalogue: Catalogue) -> MatterLookup:
     by_code = {
-        m.code: MatterSettings(m.code, m.name, m.default_mode.value, m.default_sla.value)
+        m.code: MatterSettings(
+            m.code, m.name, m.default_mode.value, m.default_sla.value, m.needs_inspection
+        )
         for m in catalogue.matters
     }
     return by_code.get

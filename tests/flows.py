@@ -391,6 +391,34 @@ async def issue_opinion(journey: Journey) -> dict[str, Any]:
     return await refresh(journey)
 
 
+async def switch_onsite(
+    journey: Journey, reason: str = "面积和间距需要现场量尺核对", by: Headers | None = None
+) -> dict[str, Any]:
+    """A dispatcher (or ``by``, e.g. the lead) switches the case to an on-site visit (转线下踏勘)
+    with a reason: the case waits for the visit. Returns the refreshed case."""
+    response = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/switch-onsite",
+        json={"reason": reason},
+        headers=by or journey.dispatcher,
+    )
+    assert response.status_code == 200, response.text
+    case = await refresh(journey)
+    assert (case["state"], case["mode"]) == (CaseState.offline_pending, "offline_onsite"), case
+    return case
+
+
+async def issue_onsite(journey: Journey) -> dict[str, Any]:
+    """On a case waiting for its on-site visit, the lead starts the inspection on site (the same
+    console on a phone), both pass every item and the opinion is issued: the case is issued."""
+    started = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/inspection/start", headers=journey.inspector_headers(0)
+    )
+    assert started.status_code == 200, started.text
+    await pass_every_item(journey)
+    await issue(journey.api, journey.case_id, *map(journey.inspector_headers, (0, 1)))
+    return await refresh(journey)
+
+
 def decision_body(outcome: str = "granted", **changes: Any) -> dict[str, Any]:
     """A licensing decision taken today (Beijing calendar) on the issued opinion."""
     body: dict[str, Any] = {

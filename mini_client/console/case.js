@@ -6,7 +6,7 @@ import { inspectorCaseSections } from "./inspector.js";
 import { matterLabel } from "./matters.js";
 import { caseNoticesSection } from "./notices.js";
 import { reviewerCaseSections } from "./review.js";
-import { h, section, stateLabel } from "./ui.js";
+import { busy, field, h, section, stateLabel } from "./ui.js";
 import { windowCaseSections } from "./window.js";
 
 const SECTIONS = {
@@ -16,6 +16,30 @@ const SECTIONS = {
   reviewer: reviewerCaseSections,
   window: windowCaseSections,
 };
+
+// Where a dispatcher or the lead may send the case on site (server/cases/states.py _OFFLINE_FROM).
+const ONSITE_FROM = ["assigned", "scheduled", "rescheduling", "in_progress", "rectification_submitted", "drafted"];
+
+function maySwitchOnsite(kase, me) {
+  if (kase.mode === "offline_onsite" || !ONSITE_FROM.includes(kase.state)) return false;
+  return ["dispatcher", "admin"].includes(me.role) || (me.role === "inspector" && kase.inspector_ids[0] === me.id);
+}
+
+function onsiteSection(kase, me) {
+  if (!maySwitchOnsite(kase, me)) return null;
+  const reason = h("textarea", { rows: 2, required: true, minlength: 2, maxlength: 500, name: "onsite-reason" });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", class: "secondary", id: "switch-onsite" }, t("switch_onsite"));
+  const form = h("form", { id: "switch-onsite-form" }, h("p", { class: "muted" }, t("switch_onsite_hint")), field("switch_onsite_reason", reason), out, h("div", { class: "row" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!window.confirm(t("confirm_switch_onsite"))) return;
+    const body = { reason: reason.value.trim() };
+    const done = await busy(submit, out, () => api(`/api/v1/cases/${kase.id}/switch-onsite`, { method: "POST", body }), t("switched_onsite"));
+    if (done) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+  return h("details", { class: "card" }, h("summary", {}, t("switch_onsite")), form);
+}
 
 async function clockOf(caseId) {
   try {
@@ -63,6 +87,8 @@ export async function renderCase(root, ctx, caseId) {
     const parts = await build(kase, ctx);
     root.append(...parts.filter(Boolean));
   }
+  const onsite = onsiteSection(kase, ctx.me);
+  if (onsite) root.append(onsite);
   const notices = await caseNoticesSection(kase, ctx);
   if (notices) root.append(notices);
 }

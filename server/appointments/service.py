@@ -171,6 +171,16 @@ async def reschedule(
     return await transition(session, actor, case, action, reason=reason)
 
 
+async def end_bookings(session: AsyncSession, actor: Actor, case: Case, reason: str) -> None:
+    """The case leaves the video path: offered slots are withdrawn, the appointment ends."""
+    await session.execute(
+        update(Slot)
+        .where(Slot.case_id == case.id, Slot.status == "open")
+        .values(status="withdrawn")
+    )
+    await _close_current(session, case, "moved_onsite", actor, reason)
+
+
 async def record_applicant_joined(session: AsyncSession, case_id: str, at: datetime) -> None:
     """Called when the applicant's phone joins the call; stops the no-show rule."""
     await session.execute(

@@ -19,7 +19,9 @@ from server.errors import BadInput, Conflict
 from server.platform.time import shanghai_time
 
 MODE_RANK = {"online_video": 0, "rectification": 0, "offline_onsite": 1}
-CLASS_RANK = {"simple": 0, "reinspection": 1, "general": 2, "complex": 3}
+# Time classes from the shortest promised time to the longest (re-inspection immediate · simple
+# 1 h · general 1 working day · complex 3 working days).
+PROMISED_TIME_RANK = {"reinspection": 0, "simple": 1, "general": 2, "complex": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +32,24 @@ class MatterSettings:
     name_zh: str
     default_mode: str
     default_sla_class: str
+    needs_inspection: bool = True
 
 
 MatterLookup = Callable[[str], MatterSettings | None]
 
 
 def default_mode_and_class(settings: Sequence[MatterSettings]) -> tuple[str, str]:
-    """For a joint inspection the most demanding matter decides (on-site beats video)."""
-    mode = max((s.default_mode for s in settings), key=MODE_RANK.__getitem__)
-    sla_class = max((s.default_sla_class for s in settings), key=CLASS_RANK.__getitem__)
+    """A joint inspection (联合踏勘) is promised the shortest time among its matters that need
+    an inspection, and goes on site if one of them must; matters that need none do not count."""
+    inspected = [s for s in settings if s.needs_inspection]
+    if not inspected:
+        raise BadInput(
+            "所选事项都不需要踏勘，无需开立踏勘案件。",
+            "None of the matters needs an inspection; no inspection case is needed.",
+            field="matters",
+        )
+    mode = max((s.default_mode for s in inspected), key=MODE_RANK.__getitem__)
+    sla_class = min((s.default_sla_class for s in inspected), key=PROMISED_TIME_RANK.__getitem__)
     return mode, sla_class
 
 

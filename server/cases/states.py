@@ -31,8 +31,14 @@ Appointments (预约)::
     in_progress ─reschedule / request_reschedule──▶ assigned / rescheduling  (call interrupted)
     rescheduling ─schedule─▶ scheduled
 
-Switch to on-site (转线下踏勘) from assigned, scheduled, rescheduling, in_progress and
-rectification_submitted (the fix cannot be verified from photos)::
+Switch to on-site (转线下踏勘): when the video inspection ends with items it could not verify,
+or when a dispatcher or the lead decides so with a reason, at any point from the assignment
+until the opinion is submitted — assigned, scheduled, rescheduling, in_progress,
+rectification_submitted (the fix cannot be verified from photos) and drafted (nothing is
+signed yet; the visit's verdicts then make the draft again). Not from received (no inspectors
+to go yet: intake picks the mode), nor while the applicant is working on a rectification
+(rectification_requested: the request is with them; switch when they submit), nor once the
+opinion is submitted (awaiting_cosign and after: it is signed)::
 
     … ─switch_offline─▶ offline_pending ─schedule─▶ scheduled
                         offline_pending ─start_inspection─▶ in_progress   (same console, on site)
@@ -144,6 +150,7 @@ _OFFLINE_FROM: tuple[CaseState, ...] = (
     S.rescheduling,
     S.in_progress,
     S.rectification_submitted,
+    S.drafted,
 )
 _CANCELLABLE: tuple[CaseState, ...] = tuple(
     s for s in CaseState if s not in TERMINAL_STATES and s is not S.issued

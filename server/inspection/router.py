@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
+from server.cases.schemas import CaseOut, ReasonIn, case_out
 from server.db import utcnow
 from server.deps import CaseInspectorDep, ContextDep, PrincipalDep, SessionDep, VisibleCaseDep
 from server.errors import Forbidden
-from server.inspection import guide, service, visibility
+from server.inspection import guide, onsite, service, visibility
 from server.inspection.schemas import (
     ChecklistOut,
     ConcludedOut,
@@ -74,6 +75,28 @@ async def conclude(
         reasons_zh=[r.message_zh for r in done.conclusion.reasons],
         reasons_en=[r.message_en for r in done.conclusion.reasons],
     )
+
+
+@router.post("/switch-onsite")
+async def switch_onsite(
+    body: ReasonIn,
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> CaseOut:
+    """Switch to an on-site visit (转线下踏勘) with a reason: a dispatcher or the lead
+    inspector, any time before the opinion is submitted. The applicant is told."""
+    await onsite.switch_onsite(
+        session,
+        ctx.settings,
+        principal,
+        view,
+        body.reason,
+        now=utcnow(),
+        policy=session_policy(session),
+    )
+    return case_out(view)
 
 
 @router.get("/checklist")

@@ -27,7 +27,7 @@ from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
 from server.evidence.service import require_refs_of_case
 from server.inspection import replay, repository
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
-from server.sla import service as sla
+from server.inspection.onsite import go_onsite
 from server.sla.clock import SlaPolicy
 
 
@@ -445,13 +445,7 @@ async def conclude_inspection(
     _refuse_conclusion(conclusion)
     detail = {"conclusion": conclusion.value.value}
     if conclusion.value is ConclusionValue.needs_onsite:
-        view.case.mode = "offline_onsite"
-        state = await transition(
-            session, actor, view.case, CaseAction.switch_offline, detail=detail, now=now
-        )
-        await sla.restart_for_case(
-            session, view.case, now=now, policy=policy, phase="onsite", sla_class="complex"
-        )
+        state = await go_onsite(session, actor, view.case, now=now, policy=policy, detail=detail)
     else:
         state = await transition(
             session, actor, view.case, CaseAction.conclude, detail=detail, now=now

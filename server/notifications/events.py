@@ -118,6 +118,21 @@ async def appointment_confirmed(
     )
 
 
+async def switched_onsite(
+    session: AsyncSession, settings: Settings, case: Case, reason: str
+) -> None:
+    """The applicant hears that inspectors will come to the site instead of a video call."""
+    await notify(
+        session,
+        template="switched_onsite",
+        params={"case_number": case.number, "reason": reason},
+        event=f"switched_onsite:{case.id}:{case.version}",
+        channels=configured_channels(settings),
+        case_id=case.id,
+        applicant=True,
+    )
+
+
 async def no_show(
     session: AsyncSession, settings: Settings, case: Case, starts_at: datetime, event: str
 ) -> None:

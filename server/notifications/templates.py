@@ -99,6 +99,14 @@ _ALL = [
         "through your inspection link.",
     ),
     _t(
+        "switched_onsite",
+        "您好，案件{case_number}将改为由踏勘人员到现场核查，原因：{reason}。"
+        "原定的视频踏勘时间取消，工作人员会另行与您约定上门时间，请保持电话畅通。",
+        "The inspection of case {case_number} will now be done by inspectors visiting the "
+        "site (reason: {reason}). Any booked video inspection is cancelled; staff will "
+        "contact you to agree a visit time.",
+    ),
+    _t(
         "rectification_requested",
         "您好，案件{case_number}经踏勘有{items}项需要补齐补正，"
         "请于{deadline}前通过踏勘链接逐项上传整改照片。",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists import engine
-from checklists.conclusion import Conclusion, ConclusionValue, Reason, ReasonKind
+from checklists.conclusion import Conclusion, ConclusionValue, Reason, ReasonKind, conclude
 from checklists.schema import Catalogue
 from server.auth.models import Staff
 from server.cases.access import CaseView
@@ -27,6 +27,7 @@ from server.inspection import service as inspection
 from server.opinions.content import (
     Inspector,
     Matter,
+    MatterResult,
     OpinionConclusion,
     OpinionContent,
     OpinionItem,
@@ -128,12 +129,56 @@ def after_rectification(conclusion: Conclusion, accepted: frozenset[str]) -> Con
     return replace(conclusion, value=ConclusionValue.failed, reasons=reasons)
 
 
-def _conclusion(conclusion: Conclusion) -> OpinionConclusion:
-    zh, en = CONCLUSION_TEXT[conclusion.value]
-    reasons = tuple(
+def _reasons(conclusion: Conclusion) -> tuple[str, ...]:
+    return tuple(
         f"{r.item_id}：{r.message_zh}" if r.item_id else r.message_zh for r in conclusion.reasons
     )
-    return OpinionConclusion(value=conclusion.value, text_zh=zh, text_en=en, reasons=reasons)
+
+
+def _conclusion(conclusion: Conclusion) -> OpinionConclusion:
+    zh, en = CONCLUSION_TEXT[conclusion.value]
+    return OpinionConclusion(
+        value=conclusion.value, text_zh=zh, text_en=en, reasons=_reasons(conclusion)
+    )
+
+
+def _matter_part(checklist: engine.CaseChecklist, code: str) -> engine.CaseChecklist:
+    """The items (shared ones included) and blocking findings that concern one matter."""
+    return replace(
+        checklist,
+        items=tuple(i for i in checklist.items if code in i.matters),
+        blocking_findings=tuple(f for f in checklist.blocking_findings if code in f.matters),
+    )
+
+
+def matter_results(
+    checklist: engine.CaseChecklist,
+    states: Sequence[engine.ItemState],
+    accepted: frozenset[str],
+) -> tuple[MatterResult, ...]:
+    """A joint inspection's result per matter, each from its own items settled as they stand
+    (a shared item counts for every matter it serves); none for a single matter."""
+    if len(checklist.matters) < 2:
+        return ()
+    results = []
+    for matter in checklist.matters:
+        part = _matter_part(checklist, matter.code)
+        own = {item.id for item in part.items}
+        decided = after_rectification(
+            conclude(part, [s for s in states if s.item.id in own]), accepted
+        )
+        zh, en = CONCLUSION_TEXT[decided.value]
+        results.append(
+            MatterResult(
+                code=matter.code,
+                name_zh=matter.name,
+                value=decided.value,
+                text_zh=zh,
+                text_en=en,
+                reasons=_reasons(decided),
+            )
+        )
+    return tuple(results)
 
 
 async def _inspectors(session: AsyncSession, view: CaseView) -> tuple[Inspector, Inspector]:
@@ -178,9 +223,8 @@ async def assemble(
     photos = [_photo(r) for r in evidence if r.kind in PHOTO_KINDS]
     items = [i for i in (_item(s, photos) for s in standing.states) if i is not None]
     rounds = await rectification.rounds_of(session, case.id)
-    conclusion = after_rectification(
-        standing.conclusion, rectification_history.accepted_items(rounds, view.inspector_ids)
-    )
+    accepted = rectification_history.accepted_items(rounds, view.inspector_ids)
+    conclusion = after_rectification(standing.conclusion, accepted)
     times = [v.created_at for v in standing.verdicts.values()]
     if standing.frozen is not None:
         times.append(standing.frozen.frozen_at)
@@ -201,6 +245,7 @@ async def assemble(
         inspectors=await _inspectors(session, view),
         items=tuple(items),
         conclusion=_conclusion(conclusion),
+        matter_results=matter_results(standing.checklist, standing.states, accepted),
         rectifications=tuple(
             RectificationRound(**entry) for entry in rectification_history.history(rounds)
         ),

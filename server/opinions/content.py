@@ -129,6 +129,17 @@ class OpinionConclusion(_Frozen):
     reasons: tuple[str, ...] = ()
 
 
+class MatterResult(_Frozen):
+    """One matter's own result in a joint inspection (联合踏勘), from the items it needs."""
+
+    code: str
+    name_zh: str
+    value: ConclusionValue
+    text_zh: str
+    text_en: str
+    reasons: tuple[str, ...] = ()
+
+
 class RectificationRound(_Frozen):
     """One round of rectification (补齐补正): what was asked and how it ended."""
 
@@ -199,6 +210,7 @@ class OpinionContent(_Frozen):
     reviewer: Reviewer | None = None
     items: tuple[OpinionItem, ...]
     conclusion: OpinionConclusion
+    matter_results: tuple[MatterResult, ...] = ()  # a joint inspection: one per matter
     rectifications: tuple[RectificationRound, ...] = ()
     photos: tuple[Photo, ...] = ()
     segments: tuple[Segment, ...] = ()
@@ -212,6 +224,8 @@ def _dump(content: OpinionContent) -> dict[str, Any]:
     data = content.model_dump(mode="json")
     if data.get("evidence_root") is None:
         data.pop("evidence_root", None)  # opinions issued before the root keep their hash
+    if not data.get("matter_results"):
+        data.pop("matter_results", None)  # single-matter and earlier opinions keep their hash
     return data
 
 

@@ -273,6 +273,12 @@ def _conclusion_block(content: OpinionContent, st: _Styles) -> list[Flowable]:
     ]
     for reason in conclusion.reasons:
         parts.append(Paragraph(f"• {_t(reason)}", st.cell))
+    if content.matter_results:
+        parts.append(_heading("各事项结论 Result per matter", st))
+    for result in content.matter_results:
+        line = f"{result.name_zh}（{result.code}）：{result.text_zh} / {result.text_en}"
+        parts.append(Paragraph(f"<b>{_t(line)}</b>", st.body))
+        parts.extend(Paragraph(f"• {_t(reason)}", st.cell) for reason in result.reasons)
     return parts
 
 

@@ -366,6 +366,15 @@ ENDPOINTS = [
     ),
     # Rows below change the world for what follows, so they come last.
     Endpoint(
+        "POST",
+        f"{CASE}/switch-onsite",
+        {"admin": 200},
+        "reason",
+        # The admin (asked first) sends the case on site: then it already is, for the
+        # dispatcher and the lead ("inspector").
+        others={**NOT_VISIBLE, "dispatcher": 409, "inspector": 409},
+    ),
+    Endpoint(
         "DELETE",
         f"{CASE}/links/{{link_id}}",
         {"admin": 204},

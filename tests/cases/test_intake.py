@@ -56,17 +56,21 @@ async def test_same_number_with_a_different_body_is_409_and_changes_nothing(api:
     assert stored.site_address == body["site"]["address"]
 
 
-async def test_joint_inspection_takes_the_most_demanding_defaults(api: Api) -> None:
+async def test_joint_inspection_is_promised_the_shortest_time_of_its_matters(api: Api) -> None:
     _, headers = await api.staff_headers(Role.dispatcher)
-    matters = api.ctx.catalogue.matters
-    codes = [m.code for m in matters[:3]]
+    by_code = {m.code: m for m in api.ctx.catalogue.matters}
+    codes = ["CY", "XC"]  # catering (general: 1 working day) with small catering (simple: 1 h)
+    assert (by_code["CY"].default_sla.value, by_code["XC"].default_sla.value) == (
+        "general",
+        "simple",
+    )
     response = await api.client.post(
         "/api/v1/cases", json=intake_body(api, matters=codes), headers=headers
     )
     assert response.status_code == 201, response.text
-    if any(m.default_mode.value == "offline_onsite" for m in matters[:3]):
-        assert response.json()["mode"] == "offline_onsite"
-    assert response.json()["matters"] == codes
+    case = response.json()
+    assert (case["matters"], case["sla_class"], case["mode"]) == (codes, "simple", "online_video")
+    assert case["override_reason"] == ""
 
 
 async def test_override_needs_a_reason(api: Api) -> None:

@@ -98,6 +98,7 @@ def test_switch_offline_from_before_and_during_the_call() -> None:
         S.rescheduling,
         S.in_progress,
         S.rectification_submitted,
+        S.drafted,
     }
 
 

@@ -23,6 +23,7 @@ from tests.e2e.conftest import WAIT_MS, Shots
 from tests.e2e.desk import Desk, case_page, lead_and_second
 from tests.fixtures.app import Api
 from tests.flows import (
+    SIGNED,
     Journey,
     add_inspector,
     assign,
@@ -228,7 +229,8 @@ async def review_ready(api: Api) -> Journey:
             assert marked.status_code == 200, marked.text
     await conclude(api, journey.case_id, lead)
     for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
-        response = await api.client.post(f"{base}/opinion/{step}", headers=who)
+        body = SIGNED if step == "cosign" else None
+        response = await api.client.post(f"{base}/opinion/{step}", json=body, headers=who)
         assert response.status_code == 200, response.text
     await refresh(journey)
     return journey
@@ -327,6 +329,7 @@ class TestWithATimestampAuthority:
         reviewer = await e2e_api.create_staff(Role.reviewer)
         approved = await e2e_api.client.post(
             f"/api/v1/cases/{journey.case_id}/opinion/approve",
+            json=SIGNED,
             headers=await e2e_api.login(reviewer.username),
         )
         assert approved.status_code == 200, approved.text

@@ -130,9 +130,11 @@ async def test_send_back_and_decline_return_the_draft_with_comments(api: Api) ->
     case_id = await drafted_case(team)
     await to_review(team, case_id)
     assert (
-        await post(team, case_id, "send-back", team.headers["lead"], comments="x")
+        await post(team, case_id, "send-back", team.headers["lead"], comments="x", items=["CB-01"])
     ).status_code == 403
-    back = ok(await post(team, case_id, "send-back", reviewer, comments="结论措辞请修改"))
+    back = ok(
+        await post(team, case_id, "send-back", reviewer, comments="结论措辞请修改", items=["CB-01"])
+    )
     assert back["status"] == "draft"
     assert back["review_comments"][-1]["text"] == "结论措辞请修改"
     assert await case_state(team, case_id) == "drafted"

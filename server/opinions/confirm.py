@@ -1,0 +1,69 @@
+"""Signing is confirmed: the co-signer and the approving reviewer re-enter their password.
+
+Checked with the login's own password check (argon2id, off the event loop) and paced like
+logins (``server.auth.throttle``) under a key of its own, ``sign:<username>``, plus the
+address's shared counter. A wrong password signs nothing, is counted, and is audited as a
+refused attempt (``opinion.sign_refused``); the caller commits those records before the error
+goes out (see ``router``). A confirmed signature is audited as ``opinion.sign_confirmed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.service import Actor, append
+from server.auth import throttle
+from server.auth.models import Staff
+from server.auth.passwords import verify_password
+from server.context import AppContext
+from server.db import utcnow
+from server.errors import Forbidden
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What the signer typed, and where the request came from (for pacing wrong guesses)."""
+
+    password: str
+    address: str
+
+
+class SignatureRefused(Forbidden):
+    """The password did not match: nothing was signed (its records must still be committed)."""
+
+
+def _refused() -> SignatureRefused:
+    return SignatureRefused(
+        "密码不正确，未签署。请重新输入您的登录密码后再签署。",
+        "The password is incorrect; nothing was signed. Enter your login password and sign again.",
+        reason="password",
+    )
+
+
+async def confirm_signer(
+    session: AsyncSession,
+    ctx: AppContext,
+    actor: Actor,
+    signer: Confirmation,
+    *,
+    case_id: str,
+    step: str,
+) -> None:
+    """Raise ``SignatureRefused`` (403) unless the signer typed their login password."""
+    password, address = signer.password, signer.address
+    now = utcnow()
+    policy = throttle.ThrottlePolicy.from_settings(ctx.settings)
+    staff = await session.get(Staff, actor.id)
+    name = f"sign:{staff.username if staff else actor.id}"
+    await throttle.check(session, policy, username=name, address=address, now=now)
+    with throttle.password_checks(ctx, address):
+        ok = await verify_password(staff.password_hash if staff else None, password)
+    detail = {"step": step, "ip": address}
+    if not ok:
+        await throttle.record_failure(session, policy, username=name, address=address, now=now)
+        await append(session, actor, "opinion.sign_refused", case_id=case_id, detail=detail)
+        raise _refused()
+    await throttle.forget_account(session, username=name, address=address)
+    await append(session, actor, "opinion.sign_confirmed", case_id=case_id, detail=detail)

@@ -19,7 +19,7 @@ from server.auth.models import Staff
 from server.auth.passwords import verify_password
 from server.context import AppContext
 from server.db import utcnow
-from server.errors import Forbidden
+from server.errors import Forbidden, TooManyRequests
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,14 @@ class Confirmation:
 
 class SignatureRefused(Forbidden):
     """The password did not match: nothing was signed (its records must still be committed)."""
+
+
+def _too_many(seconds: int) -> TooManyRequests:
+    return TooManyRequests(
+        f"密码输错次数过多，请在 {seconds} 秒后再签署；如需立即解除，请联系管理员。",
+        f"Too many wrong passwords; sign again in {seconds} seconds, or ask an administrator.",
+        retry_after=seconds,
+    )
 
 
 def _refused() -> SignatureRefused:
@@ -57,7 +65,10 @@ async def confirm_signer(
     policy = throttle.ThrottlePolicy.from_settings(ctx.settings)
     staff = await session.get(Staff, actor.id)
     name = f"sign:{staff.username if staff else actor.id}"
-    await throttle.check(session, policy, username=name, address=address, now=now)
+    try:
+        await throttle.check(session, policy, username=name, address=address, now=now)
+    except TooManyRequests as paced:
+        raise _too_many(paced.retry_after) from paced
     with throttle.password_checks(ctx, address):
         ok = await verify_password(staff.password_hash if staff else None, password)
     detail = {"step": step, "ip": address}

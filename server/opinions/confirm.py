@@ -59,7 +59,8 @@ async def confirm_signer(
     case_id: str,
     step: str,
 ) -> None:
-    """Raise ``SignatureRefused`` (403) unless the signer typed their login password."""
+    """Raise ``SignatureRefused`` (403) unless the signer typed their login password; on
+    success nothing is written yet (``record_confirmed`` does, once signed)."""
     password, address = signer.password, signer.address
     now = utcnow()
     policy = throttle.ThrottlePolicy.from_settings(ctx.settings)
@@ -71,10 +72,21 @@ async def confirm_signer(
         raise _too_many(paced.retry_after) from paced
     with throttle.password_checks(ctx, address):
         ok = await verify_password(staff.password_hash if staff else None, password)
-    detail = {"step": step, "ip": address}
     if not ok:
         await throttle.record_failure(session, policy, username=name, address=address, now=now)
+        detail = {"step": step, "ip": address}
         await append(session, actor, "opinion.sign_refused", case_id=case_id, detail=detail)
         raise _refused()
-    await throttle.forget_account(session, username=name, address=address)
+
+
+async def record_confirmed(
+    session: AsyncSession, actor: Actor, signer: Confirmation, *, case_id: str, step: str
+) -> None:
+    """After the signing step: clear the signer's wrong-password count and audit the
+    confirmation. Written last, so nothing is written while the opinion is being signed
+    (a detached audit write during signing must not wait on this transaction)."""
+    staff = await session.get(Staff, actor.id)
+    name = f"sign:{staff.username if staff else actor.id}"
+    await throttle.forget_account(session, username=name, address=signer.address)
+    detail = {"step": step, "ip": signer.address}
     await append(session, actor, "opinion.sign_confirmed", case_id=case_id, detail=detail)

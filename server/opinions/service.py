@@ -31,7 +31,7 @@ from server.inspection import service as inspection
 from server.notifications import events
 from server.notifications.service import configured_channels, notify
 from server.opinions.assemble import assemble
-from server.opinions.confirm import Confirmation, confirm_signer
+from server.opinions.confirm import Confirmation, confirm_signer, record_confirmed
 from server.opinions.content import Inspector, OpinionContent, Reviewer, new_verification_code
 from server.opinions.issue import deliver, issue
 from server.opinions.issue import signing_material as signing_material
@@ -180,6 +180,7 @@ async def cosign(
     opinion.status, opinion.cosigned_by = "under_review", actor.id
     await transition(session, actor, view.case, CaseAction.co_sign)
     await audit(session, actor, "cosigned", opinion, content_hash=opinion.content_hash)
+    await record_confirmed(session, actor, signer, case_id=view.case.id, step="cosign")
     await notify(
         session,
         template="review_requested",
@@ -319,6 +320,7 @@ async def approve(
     content = await issue(session, ctx, actor, opinion, content)
     await transition(session, actor, view.case, CaseAction.approve, detail={"opinion": opinion.id})
     await deliver(session, ctx.settings, view.case, opinion, content)
+    await record_confirmed(session, actor, signer, case_id=view.case.id, step="approve")
     return opinion
 
 

@@ -87,8 +87,9 @@ async def test_draft_cosign_review_issue_with_wrong_roles_refused(
             .order_by(AuditRecord.seq)
         )
         actions = [r.action for r in reads]
-    assert actions[-2:] == ["opinion.issued", "opinion.read"]
+    assert actions[-3:] == ["opinion.issued", "opinion.sign_confirmed", "opinion.read"]
     assert {"opinion.drafted", "opinion.submitted", "opinion.cosigned"} <= set(actions)
+    assert actions.count("opinion.sign_confirmed") == 2  # the co-signature and the approval
     twin = await api.ctx.store.get(case_opinion_key(case_id, issued["id"], 1, "json"))
     signature = await api.ctx.store.get(case_opinion_key(case_id, issued["id"], 1, "p7s"))
     checked = await asyncio.to_thread(

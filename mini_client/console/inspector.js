@@ -4,7 +4,7 @@ import { callPanel } from "./call.js";
 import { caseTable } from "./case-table.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
-import { opinionSection } from "./opinion.js";
+import { opinionSection, reopenedItems } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
 import { concludeSection, rectificationSection } from "./rectification.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
@@ -183,6 +183,11 @@ class Checklist {
     return this.data && this.data.state === "in_progress";
   }
 
+  /** In progress every item; after a send-back, the items it reopened, for the lead only. */
+  canMark(item) {
+    return this.editable || (this.data?.state === "drafted" && this.isLead && (this.reopened || []).includes(item.id));
+  }
+
   async load() {
     const [data, evidence] = await Promise.all([api(`/api/v1/cases/${this.kase.id}/checklist`), this.loadEvidence()]);
     this.data = data;
@@ -286,8 +291,8 @@ class Checklist {
       item.settled ? h("p", { class: "settled" }, t("settled_as"), " ", h("strong", {}, valueLabel(item.settled))) : null,
       item.evidence_violation ? h("p", { class: "banner warn evidence-problem" }, t(`evidence_${item.evidence_violation}`)) : null,
     );
-    if (this.editable && !item.record_only) li.append(this.markControls(item, mine));
-    if (this.editable && this.isLead && disputed) li.append(this.resolutionForm(item));
+    if (this.canMark(item) && !item.record_only) li.append(this.markControls(item, mine));
+    if (this.canMark(item) && this.isLead && disputed) li.append(this.resolutionForm(item));
     return li;
   }
 
@@ -407,6 +412,7 @@ export async function inspectorCaseSections(kase, ctx) {
   if (kase.state.startsWith("rectification_")) parts.push(rectification);
   if (!FROZEN_STATES.includes(kase.state)) {
     const checklist = new Checklist(kase, ctx.me);
+    if (kase.state === "drafted") checklist.reopened = await reopenedItems(kase.id);
     await checklist.load();
     flush(); // work queued offline on this device goes now (its badge shows the progress)
     const workspace = h("div", { class: "workspace" });

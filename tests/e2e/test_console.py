@@ -20,7 +20,7 @@ from server.opinions.bundle_check import check_bundle
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from tests.e2e.conftest import WAIT_MS, Shots
-from tests.e2e.desk import Desk, case_page, lead_and_second
+from tests.e2e.desk import Desk, case_page, lead_and_second, sign
 from tests.fixtures.app import Api
 from tests.flows import (
     SIGNED,
@@ -249,8 +249,18 @@ async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
     await page.locator(f"#awaiting-review a:has-text('{number}')").click()
     await expect(page.locator("#opinion-status")).to_have_text("待审核")
     await expect(page.locator("#opinion-conclusion")).to_have_text("符合要求")
+    rows = page.locator("#review-checklist tbody tr")
+    await expect(rows.first).to_be_visible()  # the checklist with both inspectors' verdicts
+    await expect(rows.first.locator(".verdicts li")).to_have_count(2)
+    await rows.first.locator("button.photo-open").first.click()
+    await expect(rows.first.locator("img.thumb")).to_be_visible()
+    await page.locator("#show-preview").click()
+    await expect(page.locator("#preview-frame")).to_be_visible()
     await shots(page, "review_case")
-    await page.locator("#approve").click()
+    await sign(page, "approve", "not my password")
+    await expect(page.locator(".sign-form .banner.error")).to_contain_text("密码不正确")
+    await expect(page.locator("#opinion-status")).to_have_text("待审核")
+    await sign(page, "approve")
     await expect(page.locator("#opinion-status")).to_have_text("已出具")
     await expect(page.locator("#case-state")).to_have_text("已出具意见")
     await shots(page, "approved")

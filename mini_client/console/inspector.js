@@ -305,6 +305,8 @@ class Checklist {
       button.addEventListener("click", () => this.mark(item, value, note.value, button));
       return button;
     });
+    const group = h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons);
+    if (!this.editable) return h("div", { class: "controls" }, group, field("note", note)); // reopened by a send-back
     const show = h("button", { type: "button", class: "secondary show-item", "aria-pressed": String(item.id === this.current) }, t("show_to_applicant"));
     show.addEventListener("click", () => this.show(item, show));
     const photo = h("input", { type: "file", accept: "image/*", capture: "environment", class: "take-photo" });
@@ -313,7 +315,7 @@ class Checklist {
     return h(
       "div",
       { class: "controls" },
-      h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons),
+      group,
       field("note", note),
       h("div", { class: "row" }, show),
       h("p", { class: "muted small" }, t("photo_gps_reason")),

@@ -372,3 +372,35 @@ class TestWithATimestampAuthority:
         await expect(check).to_contain_text("PAdES level B-LT")
         await expect(check).to_contain_text(f"Timestamp {beijing} (Beijing time) valid")
         await page.locator("#lang-toggle").click()
+
+
+async def test_reviewer_sends_back_ticked_items_and_keeps_the_case(
+    e2e_api: Api, desk: Desk, shots: Shots
+) -> None:
+    journey = await review_ready(e2e_api)
+    reviewer = await e2e_api.create_staff(Role.reviewer)
+    page = await desk.login(reviewer.username)
+    await case_page(page, journey.case_id)
+    await page.locator("#send-back-box summary").click()
+    await page.locator("#send-back-text").fill("请复核第一项")
+    await page.locator("#send-back").click()  # nothing ticked: told to tick, nothing sent
+    await expect(page.locator("#send-back-box .banner.error")).to_contain_text("至少勾选")
+    await expect(page.locator("#opinion-status")).to_have_text("待审核")
+    first = page.locator("#review-checklist tbody tr").first
+    item_id = await first.get_attribute("data-item")
+    await first.locator("input[name=send-back-item]").check()
+    await shots(page, "send_back_items")
+    await page.locator("#send-back").click()
+    await expect(page.locator("#case-state")).to_have_text("意见起草")
+    await expect(page.locator("#reopened-items")).to_have_text(str(item_id))
+    reopened = page.locator(f"#review-checklist tr[data-item='{item_id}'].reopened")
+    await expect(reopened).to_be_visible()
+
+    # The lead may mark again exactly the item sent back; the others stay as they were.
+    lead_staff, _ = lead_and_second(journey)
+    lead = await desk.login(lead_staff.username)
+    await case_page(lead, journey.case_id)
+    items = lead.locator("li.item")
+    await expect(items.first).to_be_visible()
+    await expect(lead.locator(f"li.item[data-item='{item_id}'] button.mark-pass")).to_be_visible()
+    await expect(items.locator("button.mark-pass")).to_have_count(1)

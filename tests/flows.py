@@ -16,8 +16,11 @@ from server.db import utcnow
 from server.platform.time import CHINA_TZ
 from server.scheduler import run_order_escalation, run_sla_tick
 from server.sla.calendar import WorkCalendar
-from tests.fixtures.app import Api
+from tests.fixtures.app import PASSWORD, Api
 from tests.images import jpeg
+
+# The body of a signing step (co-sign, approve): the signer confirms with their password.
+SIGNED = {"password": PASSWORD}
 
 Headers = dict[str, str]  # an HTTP caller: staff bearer, applicant link or API client key
 
@@ -352,10 +355,11 @@ async def issue(
     await conclude(api, case_id, lead)
     base = f"/api/v1/cases/{case_id}/opinion"
     for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
-        response = await api.client.post(f"{base}/{step}", headers=who)
+        body = SIGNED if step == "cosign" else None
+        response = await api.client.post(f"{base}/{step}", json=body, headers=who)
         assert response.status_code == 200, f"{step}: {response.text}"
     _, reviewer = await api.staff_headers(Role.reviewer)
-    approved = await api.client.post(f"{base}/approve", headers=reviewer)
+    approved = await api.client.post(f"{base}/approve", json=SIGNED, headers=reviewer)
     assert approved.status_code == 200, approved.text
     body: dict[str, Any] = approved.json()
     return body

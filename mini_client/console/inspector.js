@@ -4,7 +4,7 @@ import { callPanel } from "./call.js";
 import { caseTable } from "./case-table.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
-import { opinionSection } from "./opinion.js";
+import { opinionSection, reopenedItems } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
 import { concludeSection, rectificationSection } from "./rectification.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
@@ -183,6 +183,11 @@ class Checklist {
     return this.data && this.data.state === "in_progress";
   }
 
+  /** In progress every item; after a send-back, the items it reopened, for the lead only. */
+  canMark(item) {
+    return this.editable || (this.data?.state === "drafted" && this.isLead && (this.reopened || []).includes(item.id));
+  }
+
   async load() {
     const [data, evidence] = await Promise.all([api(`/api/v1/cases/${this.kase.id}/checklist`), this.loadEvidence()]);
     this.data = data;
@@ -286,8 +291,8 @@ class Checklist {
       item.settled ? h("p", { class: "settled" }, t("settled_as"), " ", h("strong", {}, valueLabel(item.settled))) : null,
       item.evidence_violation ? h("p", { class: "banner warn evidence-problem" }, t(`evidence_${item.evidence_violation}`)) : null,
     );
-    if (this.editable && !item.record_only) li.append(this.markControls(item, mine));
-    if (this.editable && this.isLead && disputed) li.append(this.resolutionForm(item));
+    if (this.canMark(item) && !item.record_only) li.append(this.markControls(item, mine));
+    if (this.canMark(item) && this.isLead && disputed) li.append(this.resolutionForm(item));
     return li;
   }
 
@@ -300,6 +305,8 @@ class Checklist {
       button.addEventListener("click", () => this.mark(item, value, note.value, button));
       return button;
     });
+    const group = h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons);
+    if (!this.editable) return h("div", { class: "controls" }, group, field("note", note)); // reopened by a send-back
     const show = h("button", { type: "button", class: "secondary show-item", "aria-pressed": String(item.id === this.current) }, t("show_to_applicant"));
     show.addEventListener("click", () => this.show(item, show));
     const photo = h("input", { type: "file", accept: "image/*", capture: "environment", class: "take-photo" });
@@ -308,7 +315,7 @@ class Checklist {
     return h(
       "div",
       { class: "controls" },
-      h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons),
+      group,
       field("note", note),
       h("div", { class: "row" }, show),
       h("p", { class: "muted small" }, t("photo_gps_reason")),
@@ -407,6 +414,7 @@ export async function inspectorCaseSections(kase, ctx) {
   if (kase.state.startsWith("rectification_")) parts.push(rectification);
   if (!FROZEN_STATES.includes(kase.state)) {
     const checklist = new Checklist(kase, ctx.me);
+    if (kase.state === "drafted") checklist.reopened = await reopenedItems(kase.id);
     await checklist.load();
     flush(); // work queued offline on this device goes now (its badge shows the progress)
     const workspace = h("div", { class: "workspace" });

@@ -1,9 +1,16 @@
 // The opinion (踏勘意见书) as each role works with it: draft, sign, co-sign, review, read the PDF.
 import { api } from "../shared/api.js";
 import { formatDateTime, t } from "../shared/i18n.js";
+import { draftPreview, pickedItems } from "./review-content.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
 const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+
+/** The checklist items a reviewer's send-back reopened for the lead (none when not sent back). */
+export async function reopenedItems(caseId) {
+  const opinion = await currentOpinion(caseId).catch(() => null);
+  return opinion ? opinion.reopened_items || [] : [];
+}
 
 async function currentOpinion(caseId) {
   try {
@@ -64,6 +71,29 @@ function textAction(labelKey, fieldKey, id, run) {
   return form;
 }
 
+/** A signing step: the signer confirms with their login password (checked by the server). */
+function signForm(labelKey, id, run) {
+  const password = h("input", { type: "password", id: `${id}-password`, autocomplete: "current-password", required: true });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", id }, t(labelKey));
+  const form = h("form", { class: "sign-form" }, h("p", { class: "muted" }, t("sign_confirm_hint")), field("sign_password", password), out, h("div", { class: "row" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const done = await busy(submit, out, () => run(password.value));
+    password.value = "";
+    if (done) reload();
+  });
+  return form;
+}
+
+function sendBackForm(base) {
+  return textAction("send_back", "send_back_comments", "send-back", (comments) => {
+    const items = pickedItems();
+    if (!items.length) return Promise.reject({ text: () => t("send_back_pick_items") });
+    return api(`${base}/send-back`, { method: "POST", body: { comments, items } });
+  });
+}
+
 function summary(opinion) {
   const rows = [
     ["opinion_status", h("span", { id: "opinion-status" }, t(`opinion_${opinion.status}`))],
@@ -73,6 +103,7 @@ function summary(opinion) {
   ];
   if (opinion.issued_at) rows.push(["issued_at", formatDateTime(opinion.issued_at)]);
   if (opinion.acknowledged_at) rows.push(["acknowledged_at", formatDateTime(opinion.acknowledged_at)]);
+  if (opinion.reopened_items?.length) rows.push(["reopened_items", h("span", { id: "reopened-items" }, opinion.reopened_items.join("、"))]);
   return h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]));
 }
 
@@ -82,7 +113,7 @@ function comments(opinion) {
     "div",
     { class: "comments", id: "review-comments" },
     h("h3", {}, t("review_comments")),
-    h("ul", {}, opinion.review_comments.map((c) => h("li", {}, `${formatDateTime(c.at)} · ${t(`comment_${c.kind}`)}：${c.text}`))),
+    h("ul", {}, opinion.review_comments.map((c) => h("li", {}, `${formatDateTime(c.at)} · ${t(`comment_${c.kind}`)}：${c.text}`, c.items ? ` （${t("reopened_items")}：${c.items.join("、")}）` : ""))),
   );
 }
 
@@ -96,7 +127,8 @@ function inspectorActions(kase, me, opinion) {
     if (opinion && opinion.status === "draft") parts.push(action("submit_opinion", "submit-opinion", () => post("submit")));
   }
   if (!lead && kase.state === "awaiting_cosign") {
-    parts.push(action("cosign", "cosign", () => post("cosign")));
+    parts.push(draftPreview(kase));
+    parts.push(signForm("cosign", "cosign", (password) => post("cosign", { password })));
     parts.push(h("details", {}, h("summary", {}, t("decline")), textAction("decline", "decline_reason", "decline", (reason) => post("decline", { reason }))));
   }
   if (!parts.length && !opinion) parts.push(h("p", { class: "muted" }, t("opinion_not_yet")));
@@ -107,8 +139,8 @@ function reviewerActions(kase) {
   if (kase.state !== "under_review") return [];
   const base = `/api/v1/cases/${kase.id}/opinion`;
   return [
-    action("approve", "approve", () => api(`${base}/approve`, { method: "POST" })),
-    textAction("send_back", "send_back_comments", "send-back", (comments) => api(`${base}/send-back`, { method: "POST", body: { comments } })),
+    signForm("approve", "approve", (password) => api(`${base}/approve`, { method: "POST", body: { password } })),
+    h("details", { id: "send-back-box" }, h("summary", {}, t("send_back")), h("p", { class: "muted" }, t("send_back_hint")), sendBackForm(base)),
   ];
 }
 

@@ -1,9 +1,11 @@
-// Reviewer views: cases awaiting review first, then the opinion with approve / send back.
+// Reviewer views: cases awaiting review first, then the case with its content in view (checklist
+// with verdicts and photos, rectification rounds, recordings, the draft PDF) and approve / send back.
 import { api } from "../shared/api.js";
 import { caseTable } from "./case-table.js";
 import { t } from "../shared/i18n.js";
-import { opinionSection } from "./opinion.js";
+import { opinionSection, reopenedItems } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
+import { checklistReview, reviewContent } from "./review-content.js";
 import { h, section } from "./ui.js";
 
 export async function renderReviewerHome(root) {
@@ -16,5 +18,8 @@ export async function renderReviewerHome(root) {
 }
 
 export async function reviewerCaseSections(kase, ctx) {
-  return [await recordingsSection(kase), await opinionSection(kase, ctx)];
+  if (kase.state === "under_review") return [...(await reviewContent(kase, ctx, { pickable: true })), await opinionSection(kase, ctx)];
+  // Sent back (with the lead again) or issued: what was decided, and the items being redone.
+  const reopened = kase.state === "drafted" ? await reopenedItems(kase.id) : [];
+  return [await checklistReview(kase, { reopened }), await recordingsSection(kase), await opinionSection(kase, ctx)];
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.clients import ClientScope
@@ -19,6 +19,7 @@ from server.auth.principal import Principal
 from server.cases.models import Case, CaseInspector
 from server.cases.states import CaseState
 from server.errors import not_found
+from server.opinions.models import Opinion
 
 # States in which a reviewer or window staff have something to do with a case.
 REVIEWER_STATES = frozenset({CaseState.under_review, CaseState.issued, CaseState.closed})
@@ -54,8 +55,9 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
                     CaseInspector.staff_id == principal.id, CaseInspector.released_at.is_(None)
                 )
             )
-        case Role.reviewer:
-            return Case.state.in_(REVIEWER_STATES)
+        case Role.reviewer:  # and the cases they sent back, until they come back for review
+            sent_back = select(Opinion.case_id).where(Opinion.reviewed_by == principal.id)
+            return or_(Case.state.in_(REVIEWER_STATES), Case.id.in_(sent_back))
         case Role.window:
             return Case.state.in_(WINDOW_STATES)
     return false()

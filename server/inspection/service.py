@@ -28,6 +28,7 @@ from server.evidence.service import require_refs_of_case
 from server.inspection import replay, repository
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
 from server.inspection.onsite import go_onsite
+from server.opinions.reopened import reopened_items
 from server.sla.clock import SlaPolicy
 
 
@@ -260,6 +261,17 @@ def _require_inspecting(case: Case, doing_zh: str, doing_en: str) -> None:
         raise NotInspecting(case, doing_zh, doing_en)
 
 
+async def _require_open_item(
+    session: AsyncSession, actor: Actor, view: CaseView, item_id: str, doing: tuple[str, str]
+) -> None:
+    """In progress every item is open; after a reviewer's send-back, only the items it named,
+    and only for the lead (``server.opinions.reopened``)."""
+    if view.case.state == CaseState.drafted and actor.id == view.lead_id:
+        if item_id in await reopened_items(session, view.case):
+            return
+    _require_inspecting(view.case, *doing)
+
+
 async def _inspecting_standing(
     session: AsyncSession, catalogue: Catalogue, view: CaseView
 ) -> Standing:
@@ -285,7 +297,9 @@ async def record_verdict(
 ) -> Standing:
     """One inspector marks one item; marking it again adds a row and the new mark counts.
     The same mark as the current one is a retry and changes nothing."""
-    _require_inspecting(view.case, "记录核查意见", "verdicts can be recorded")
+    await _require_open_item(
+        session, actor, view, item_id, ("记录核查意见", "verdicts can be recorded")
+    )
     found = await _inspecting_standing(session, catalogue, view)
     found.state_of(item_id)  # 404 for an item not on this case's checklist
     refs = [e.id for e in await require_refs_of_case(session, view.case.id, evidence_refs)]
@@ -334,7 +348,9 @@ async def resolve(
         raise Forbidden(
             "只有主核查人可以裁定意见分歧。", "Only the lead inspector may resolve a disagreement."
         )
-    _require_inspecting(view.case, "裁定意见分歧", "disagreements can be resolved")
+    await _require_open_item(
+        session, actor, view, item_id, ("裁定意见分歧", "disagreements can be resolved")
+    )
     found = await _inspecting_standing(session, catalogue, view)
     if not found.state_of(item_id).disagreement:
         raise Conflict(

@@ -82,7 +82,7 @@ def _render_and_sign(
     return Signed(signed_pdf, twin, sign_json(twin, material))
 
 
-async def _photo_bytes(session: AsyncSession, store: ObjectStore, case_id: str) -> dict[str, bytes]:
+async def photo_bytes(session: AsyncSession, store: ObjectStore, case_id: str) -> dict[str, bytes]:
     rows = [r for r in await case_evidence(session, case_id) if r.kind in PHOTO_KINDS]
     datas = await asyncio.gather(
         *(store.get_verified(str(r.object_key), r.sha256, about=about(r, "opinion")) for r in rows)
@@ -97,7 +97,7 @@ async def issue(
     record) and mark the row issued; returns the content as issued."""
     collected = await collect(session, opinion.case_id)
     content = content.model_copy(update={"evidence_root": collected.root})
-    photos = await _photo_bytes(session, ctx.store, opinion.case_id)
+    photos = await photo_bytes(session, ctx.store, opinion.case_id)
     signed = await asyncio.to_thread(_render_and_sign, content, photos, ctx.settings)
     key = case_opinion_key
     await ctx.store.put(

@@ -89,8 +89,10 @@ def render_opinion_pdf(
     photos: Mapping[str, bytes],
     *,
     photo_max_px: int | None = PHOTO_MAX_PX,
+    draft: bool = False,
 ) -> bytes:
-    """The opinion PDF; ``photos`` maps photo id → JPEG bytes (missing ones are marked)."""
+    """The opinion PDF; ``photos`` maps photo id → JPEG bytes (missing ones are marked).
+    ``draft``: the unsigned preview, every page marked 草稿 / DRAFT."""
     # Binary streams instead of ASCII85: reportlab's pure-Python encoder dominated the render
     # time (JPEGs are ~4/5 of the bytes). Process-wide, idempotent, harmless for other PDFs.
     rl_config.useA85 = 0
@@ -127,15 +129,20 @@ def render_opinion_pdf(
         *_evidence_root_block(content, st),
         _verification_block(content, digest, st),
     ]
-    footer = _footer(content, st.font)
+    footer = _footer(content, st.font, draft=draft)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
 
 
-def _footer(content: OpinionContent, font: str) -> Callable[[Any, Any], None]:
+DRAFT_MARK = "草稿 / DRAFT"
+SIGNED_NOTE = "本意见书经数字签名，任何改动均可被发现"
+DRAFT_NOTE = "草稿预览，未签署，不具效力 / DRAFT, unsigned"
+
+
+def _footer(content: OpinionContent, font: str, *, draft: bool) -> Callable[[Any, Any], None]:
+    note = DRAFT_NOTE if draft else SIGNED_NOTE
     text = pdf_text(
-        f"{content.case_number} · 验证码 {content.verification_code} · "
-        f"第 %d 页 · 本意见书经数字签名，任何改动均可被发现"
+        f"{content.case_number} · 验证码 {content.verification_code} · 第 %d 页 · {note}"
     )
 
     def draw(canvas: Any, doc: Any) -> None:
@@ -143,6 +150,12 @@ def _footer(content: OpinionContent, font: str) -> Callable[[Any, Any], None]:
         canvas.setFont(font, 7.5)
         canvas.setFillColor(colors.HexColor("#555"))
         canvas.drawCentredString(A4[0] / 2, _MARGIN - 2 * mm, text % doc.page)
+        if draft:
+            canvas.setFont(font, 64)
+            canvas.setFillColor(colors.Color(0.8, 0.1, 0.1, alpha=0.18))
+            canvas.translate(A4[0] / 2, A4[1] / 2)
+            canvas.rotate(45)
+            canvas.drawCentredString(0, 0, pdf_text(DRAFT_MARK))
         canvas.restoreState()
 
     return draw

@@ -7,8 +7,9 @@ page the QR code on the PDF leads a reader to (zh + en). Neither needs a login.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from html import escape
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -24,14 +25,16 @@ from server.deps import (
     VisibleCaseDep,
     require_roles,
 )
-from server.opinions import reads, records, service
+from server.opinions import preview, reads, records, service
+from server.opinions.confirm import Confirmation, SignatureRefused
 from server.opinions.models import Opinion
 from server.opinions.schemas import (
-    CommentsIn,
     IssuedOut,
     OpinionOut,
     OpinionReasonIn,
+    SendBackIn,
     SignatureOut,
+    SignIn,
     VerifyOut,
     opinion_out,
     signature_out,
@@ -46,6 +49,10 @@ Reviewer = Annotated[Principal, Depends(require_roles(Role.reviewer))]
 Window = Annotated[Principal, Depends(require_roles(Role.window))]
 WindowOrAdmin = Annotated[Principal, Depends(require_roles(Role.window, Role.admin))]
 Code = Annotated[str, Path(max_length=32)]
+SIGNING_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Wrong password (nothing signed), or not the signer"},
+    429: {"description": "Too many wrong passwords; wait before trying again"},
+}
 
 
 def _out(opinion: Opinion) -> OpinionOut:
@@ -71,12 +78,27 @@ async def submit(
     return _out(await service.submit(session, ctx.settings, principal.actor, view))
 
 
-@router.post(f"{CASE}/cosign")
+async def _signing(session: SessionDep, sign: Awaitable[Opinion]) -> OpinionOut:
+    """A signing step: a refused password's counters and audit record outlive the error."""
+    try:
+        return _out(await sign)
+    except SignatureRefused:
+        await session.commit()
+        raise
+
+
+@router.post(f"{CASE}/cosign", responses=SIGNING_ERRORS)
 async def cosign(
-    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+    body: SignIn,
+    request: Request,
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> OpinionOut:
-    """The second inspector co-signs; the draft goes to review."""
-    return _out(await service.cosign(session, ctx.settings, principal.actor, view))
+    """The second inspector co-signs, confirming with their password; the draft goes to review."""
+    signer = Confirmation(body.password, client_address(request))
+    return await _signing(session, service.cosign(session, ctx, principal.actor, view, signer))
 
 
 @router.post(f"{CASE}/decline")
@@ -87,21 +109,33 @@ async def decline(
     return _out(await service.decline(session, principal.actor, view, body.reason))
 
 
-@router.post(f"{CASE}/approve")
+@router.post(f"{CASE}/approve", responses=SIGNING_ERRORS)
 async def approve(
-    view: VisibleCaseDep, reviewer: Reviewer, session: SessionDep, ctx: ContextDep
+    body: SignIn,
+    request: Request,
+    view: VisibleCaseDep,
+    reviewer: Reviewer,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> OpinionOut:
-    """The reviewer approves: the opinion is signed (PAdES), stored, issued and delivered."""
+    """The reviewer approves, confirming with their password: the opinion is signed (PAdES),
+    stored, issued and delivered."""
     printed = await service.reviewer_for(session, reviewer.actor)
-    return _out(await service.approve(session, ctx, reviewer.actor, view, printed))
+    signer = Confirmation(body.password, client_address(request))
+    approving = service.approve(session, ctx, reviewer.actor, view, printed, signer)
+    return await _signing(session, approving)
 
 
 @router.post(f"{CASE}/send-back")
 async def send_back(
-    body: CommentsIn, view: VisibleCaseDep, reviewer: Reviewer, session: SessionDep
+    body: SendBackIn, view: VisibleCaseDep, reviewer: Reviewer, session: SessionDep, ctx: ContextDep
 ) -> OpinionOut:
-    """The reviewer sends the draft back to the lead with comments."""
-    return _out(await service.send_back(session, reviewer.actor, view, body.comments))
+    """The reviewer sends the draft back with comments, naming the checklist items to redo:
+    exactly those reopen for the lead."""
+    sent = await service.send_back(
+        session, ctx.catalogue, reviewer.actor, view, comments=body.comments, items=body.items
+    )
+    return _out(sent)
 
 
 @router.post(f"{CASE}/correct")
@@ -148,6 +182,24 @@ async def get_pdf(
         headers={
             "Content-Disposition": attachment_disposition(name),
             "X-Content-SHA256": str(opinion.pdf_sha256),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get(f"{CASE}/preview.pdf", response_class=Response)
+async def get_preview(
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+) -> Response:
+    """The draft opinion as an unsigned PDF marked 草稿 / DRAFT, to read before signing."""
+    opinion, data = await preview.draft_pdf(session, ctx, principal, view)
+    name = f"踏勘意见书草稿-{view.case.number}-v{opinion.version}.pdf"
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": attachment_disposition(name, inline=True),
+            "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },
     )

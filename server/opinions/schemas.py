@@ -4,11 +4,12 @@ public verification."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from server.opinions.models import Opinion
+from server.opinions.reopened import reopened_by
 from server.opinions.verify import VerificationReport
 from server.platform.time import shanghai_time
 
@@ -19,6 +20,20 @@ class OpinionReasonIn(BaseModel):
 
 class CommentsIn(BaseModel):
     comments: str = Field(min_length=1, max_length=4000)
+
+
+class SendBackIn(CommentsIn):
+    """The reviewer's send-back: why, and which checklist items the lead must redo."""
+
+    items: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(
+        min_length=1, max_length=200, description="checklist item ids to reopen for the lead"
+    )
+
+
+class SignIn(BaseModel):
+    """A signing step (co-sign, approve): the signer confirms with their login password."""
+
+    password: str = Field(min_length=1, max_length=256)
 
 
 class OpinionOut(BaseModel):
@@ -39,6 +54,7 @@ class OpinionOut(BaseModel):
     pdf_sha256: str | None
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+    reopened_items: list[str] = []  # checklist items a send-back reopened for the lead
     content: dict[str, Any] | None = None
 
 
@@ -138,5 +154,6 @@ def opinion_out(opinion: Opinion, *, with_content: bool) -> OpinionOut:
         pdf_sha256=opinion.pdf_sha256,
         acknowledged_by=opinion.acknowledged_by,
         acknowledged_at=opinion.acknowledged_at,
+        reopened_items=sorted(reopened_by(opinion)),
         content=content if with_content else None,
     )

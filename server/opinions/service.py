@@ -8,12 +8,14 @@ Services only flush; the request's session commits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.conclusion import ConclusionValue
+from checklists.schema import Catalogue
 from server.audit.service import Actor
 from server.auth.models import Role, Staff
 from server.auth.principal import Principal
@@ -24,10 +26,12 @@ from server.cases.workflow import transition
 from server.config import Settings
 from server.context import AppContext
 from server.db import new_id, utcnow
-from server.errors import Conflict, Forbidden
+from server.errors import BadInput, Conflict, Forbidden
+from server.inspection import service as inspection
 from server.notifications import events
 from server.notifications.service import configured_channels, notify
 from server.opinions.assemble import assemble
+from server.opinions.confirm import Confirmation, confirm_signer, record_confirmed
 from server.opinions.content import Inspector, OpinionContent, Reviewer, new_verification_code
 from server.opinions.issue import deliver, issue
 from server.opinions.issue import signing_material as signing_material
@@ -160,13 +164,15 @@ async def submit(
 
 
 async def cosign(
-    session: AsyncSession, settings: Settings, actor: Actor, view: CaseView
+    session: AsyncSession, ctx: AppContext, actor: Actor, view: CaseView, signer: Confirmation
 ) -> Opinion:
-    """The second inspector co-signs (会签); the reviewers are told."""
+    """The second inspector co-signs (会签), confirmed by their password; reviewers are told."""
     require_second(actor, view)
     _require_state(view.case, CaseAction.co_sign)
     opinion = await require_current(session, view.case.id)
     _require_status(opinion, "awaiting_cosign")
+    await confirm_signer(session, ctx, actor, signer, case_id=view.case.id, step="cosign")
+    settings = ctx.settings
     content = content_of(opinion)
     lead, second = content.inspectors
     inspectors = (lead, _signed_inspector(second, utcnow()))
@@ -174,6 +180,7 @@ async def cosign(
     opinion.status, opinion.cosigned_by = "under_review", actor.id
     await transition(session, actor, view.case, CaseAction.co_sign)
     await audit(session, actor, "cosigned", opinion, content_hash=opinion.content_hash)
+    await record_confirmed(session, actor, signer, case_id=view.case.id, step="cosign")
     await notify(
         session,
         template="review_requested",
@@ -186,8 +193,9 @@ async def cosign(
     return opinion
 
 
-def _comment(actor: Actor, kind: str, text: str) -> dict[str, Any]:
-    return {"by": actor.id, "kind": kind, "text": text.strip(), "at": utcnow().isoformat()}
+def _comment(actor: Actor, kind: str, text: str, items: Sequence[str] = ()) -> dict[str, Any]:
+    comment = {"by": actor.id, "kind": kind, "text": text.strip(), "at": utcnow().isoformat()}
+    return {**comment, "items": list(items)} if items else comment
 
 
 async def _return_to_draft(
@@ -198,14 +206,19 @@ async def _return_to_draft(
     action: CaseAction,
     status: str,
     text: str,
+    items: Sequence[str] = (),
 ) -> Opinion:
     _require_state(view.case, action)
     opinion = await require_current(session, view.case.id)
     _require_status(opinion, status)
-    opinion.review_comments = [*opinion.review_comments, _comment(actor, action.value, text)]
+    comment = _comment(actor, action.value, text, items)
+    opinion.review_comments = [*opinion.review_comments, comment]
     opinion.status, opinion.cosigned_by = "draft", None
     await transition(session, actor, view.case, action, reason=text.strip())
-    await audit(session, actor, "returned", opinion, step=action.value, comments=text.strip())
+    detail: dict[str, Any] = {"step": action.value, "comments": text.strip()}
+    if items:
+        detail["items"] = list(items)
+    await audit(session, actor, "returned", opinion, **detail)
     return opinion
 
 
@@ -222,11 +235,50 @@ async def decline(session: AsyncSession, actor: Actor, view: CaseView, reason: s
     )
 
 
-async def send_back(session: AsyncSession, actor: Actor, view: CaseView, comments: str) -> Opinion:
-    """The reviewer sends the draft back with comments (退回修改)."""
-    return await _return_to_draft(
-        session, actor, view, action=CaseAction.send_back, status="under_review", text=comments
+async def send_back(
+    session: AsyncSession,
+    catalogue: Catalogue,
+    actor: Actor,
+    view: CaseView,
+    *,
+    comments: str,
+    items: Sequence[str],
+) -> Opinion:
+    """The reviewer sends the draft back (退回修改) naming the checklist items to redo: exactly
+    those reopen for the lead. The reviewer keeps seeing the case (``reviewed_by``)."""
+    _require_state(view.case, CaseAction.send_back)
+    opinion = await require_current(session, view.case.id)
+    _require_status(opinion, "under_review")
+    named = await _checklist_items(session, catalogue, view, items)
+    opinion = await _return_to_draft(
+        session,
+        actor,
+        view,
+        action=CaseAction.send_back,
+        status="under_review",
+        text=comments,
+        items=named,
     )
+    opinion.reviewed_by = actor.id
+    return opinion
+
+
+async def _checklist_items(
+    session: AsyncSession, catalogue: Catalogue, view: CaseView, items: Sequence[str]
+) -> list[str]:
+    """``items`` without repeats, in order; 422 naming any not on this case's checklist."""
+    checklist, _ = await inspection.case_checklist(session, catalogue, view.case)
+    known = {item.id for item in checklist.items}
+    named = list(dict.fromkeys(i.strip() for i in items))
+    unknown = [i for i in named if i not in known]
+    if unknown:
+        raise BadInput(
+            f"以下检查项不在本案检查表中：{'、'.join(unknown)}。请选择本案的检查项。",
+            f"These items are not on this case's checklist: {', '.join(unknown)}. "
+            "Choose items of this case.",
+            unknown_items=unknown,
+        )
+    return named
 
 
 async def reviewer_for(session: AsyncSession, actor: Actor) -> Reviewer:
@@ -248,12 +300,19 @@ def require_corrector(principal: Principal, view: CaseView) -> None:
 
 
 async def approve(
-    session: AsyncSession, ctx: AppContext, actor: Actor, view: CaseView, reviewer: Reviewer
+    session: AsyncSession,
+    ctx: AppContext,
+    actor: Actor,
+    view: CaseView,
+    reviewer: Reviewer,
+    signer: Confirmation,
 ) -> Opinion:
-    """The reviewer approves: the opinion is signed, stored, issued and delivered (出具)."""
+    """The reviewer approves, confirmed by their password: the opinion is signed, stored,
+    issued and delivered (出具)."""
     _require_state(view.case, CaseAction.approve)
     opinion = await require_current(session, view.case.id)
     _require_status(opinion, "under_review")
+    await confirm_signer(session, ctx, actor, signer, case_id=view.case.id, step="approve")
     content = content_of(opinion).model_copy(
         update={"reviewer": reviewer, "issued_at": reviewer.approved_at or utcnow()}
     )
@@ -261,6 +320,7 @@ async def approve(
     content = await issue(session, ctx, actor, opinion, content)
     await transition(session, actor, view.case, CaseAction.approve, detail={"opinion": opinion.id})
     await deliver(session, ctx.settings, view.case, opinion, content)
+    await record_confirmed(session, actor, signer, case_id=view.case.id, step="approve")
     return opinion
 
 

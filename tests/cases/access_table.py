@@ -75,6 +75,8 @@ class World:
             "complaint": lambda: {"text": f"第 {n} 条投诉：预约没人联系"},
             "call": lambda: {"reached": False},
             "comments": lambda: {"comments": "请修改"},
+            "send_back": lambda: {"comments": "请修改", "items": ["SH-01"]},
+            "sign": lambda: {"password": "the signer's password"},
             "rectification": lambda: {
                 "deadline": (utcnow() + timedelta(days=3)).isoformat(),
                 "items": [{"item_id": "SH-01", "instruction": "请整改"}],
@@ -244,13 +246,19 @@ ENDPOINTS = [
     # The opinion: the case is "assigned" and has none yet.
     Endpoint("POST", f"{OPINION}/draft", {}, others={**NOT_VISIBLE, "inspector": 409}),
     Endpoint("POST", f"{OPINION}/submit", {}, others={**NOT_VISIBLE, "inspector": 409}),
-    Endpoint("POST", f"{OPINION}/cosign", {}, others=NOT_VISIBLE),  # "inspector" is the lead
+    Endpoint("POST", f"{OPINION}/cosign", {}, "sign", others=NOT_VISIBLE),  # "inspector": lead
     Endpoint("POST", f"{OPINION}/decline", {}, "reason", others=NOT_VISIBLE),
-    Endpoint("POST", f"{OPINION}/approve", {}, others=NOT_VISIBLE),
-    Endpoint("POST", f"{OPINION}/send-back", {}, "comments", others=NOT_VISIBLE),
+    Endpoint("POST", f"{OPINION}/approve", {}, "sign", others=NOT_VISIBLE),
+    Endpoint("POST", f"{OPINION}/send-back", {}, "send_back", others=NOT_VISIBLE),
     Endpoint("POST", f"{OPINION}/correct", {}, "reason", others={**NOT_VISIBLE, "inspector": 409}),
     Endpoint("GET", OPINION, {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
     Endpoint("GET", f"{OPINION}/pdf", {}, others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404)}),
+    Endpoint(
+        "GET",
+        f"{OPINION}/preview.pdf",
+        {},
+        others={**NOT_VISIBLE, **dict.fromkeys(VISIBLE, 404), "applicant": 403},
+    ),
     # The twin and the bundle: window/admin (and API clients); none issued yet here.
     Endpoint("GET", f"{OPINION}/json", {}, others={**NOT_VISIBLE, "admin": 404}),
     Endpoint("GET", f"{OPINION}/json/signature", {}, others={**NOT_VISIBLE, "admin": 404}),

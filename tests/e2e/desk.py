@@ -51,6 +51,12 @@ def lead_and_second(journey: Journey) -> tuple[Staff, Staff]:
     return by_id[lead_id], by_id[second_id]
 
 
+async def sign(page: Page, button_id: str, password: str = PASSWORD) -> None:
+    """A signing step on the page: confirm with the password, then press the button."""
+    await page.locator(f"#{button_id}-password").fill(password)
+    await page.locator(f"#{button_id}").click()
+
+
 async def case_page(page: Page, case_id: str) -> None:
     await page.goto(f"{page.url.split('#')[0]}#/case/{case_id}")
     await expect(page.locator("#case-title")).to_be_visible()

@@ -19,9 +19,10 @@ from server.opinions.bundle_check import check_bundle
 from server.opinions.models import Opinion
 from server.opinions.service import signing_material
 from tests.e2e.conftest import WAIT_MS, Shots
-from tests.e2e.desk import Desk, case_page, lead_and_second, slot_inputs
+from tests.e2e.desk import Desk, case_page, lead_and_second, sign, slot_inputs
 from tests.fixtures.app import Api
 from tests.flows import (
+    SIGNED,
     Journey,
     add_inspector,
     assign,
@@ -227,7 +228,8 @@ async def review_ready(api: Api) -> Journey:
             assert marked.status_code == 200, marked.text
     await conclude(api, journey.case_id, lead)
     for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
-        response = await api.client.post(f"{base}/opinion/{step}", headers=who)
+        body = SIGNED if step == "cosign" else None
+        response = await api.client.post(f"{base}/opinion/{step}", json=body, headers=who)
         assert response.status_code == 200, response.text
     await refresh(journey)
     return journey
@@ -246,8 +248,18 @@ async def test_reviewer_approves_and_the_window_verifies_and_acknowledges(
     await page.locator(f"#awaiting-review a:has-text('{number}')").click()
     await expect(page.locator("#opinion-status")).to_have_text("待审核")
     await expect(page.locator("#opinion-conclusion")).to_have_text("符合要求")
+    rows = page.locator("#review-checklist tbody tr")
+    await expect(rows.first).to_be_visible()  # the checklist with both inspectors' verdicts
+    await expect(rows.first.locator(".verdicts li")).to_have_count(2)
+    await rows.first.locator("button.photo-open").first.click()
+    await expect(rows.first.locator("img.thumb")).to_be_visible()
+    await page.locator("#show-preview").click()
+    await expect(page.locator("#preview-frame")).to_be_visible()
     await shots(page, "review_case")
-    await page.locator("#approve").click()
+    await sign(page, "approve", "not my password")
+    await expect(page.locator(".sign-form .banner.error")).to_contain_text("密码不正确")
+    await expect(page.locator("#opinion-status")).to_have_text("待审核")
+    await sign(page, "approve")
     await expect(page.locator("#opinion-status")).to_have_text("已出具")
     await expect(page.locator("#case-state")).to_have_text("已出具意见")
     await shots(page, "approved")
@@ -326,6 +338,7 @@ class TestWithATimestampAuthority:
         reviewer = await e2e_api.create_staff(Role.reviewer)
         approved = await e2e_api.client.post(
             f"/api/v1/cases/{journey.case_id}/opinion/approve",
+            json=SIGNED,
             headers=await e2e_api.login(reviewer.username),
         )
         assert approved.status_code == 200, approved.text
@@ -358,3 +371,35 @@ class TestWithATimestampAuthority:
         await expect(check).to_contain_text("PAdES level B-LT")
         await expect(check).to_contain_text(f"Timestamp {beijing} (Beijing time) valid")
         await page.locator("#lang-toggle").click()
+
+
+async def test_reviewer_sends_back_ticked_items_and_keeps_the_case(
+    e2e_api: Api, desk: Desk, shots: Shots
+) -> None:
+    journey = await review_ready(e2e_api)
+    reviewer = await e2e_api.create_staff(Role.reviewer)
+    page = await desk.login(reviewer.username)
+    await case_page(page, journey.case_id)
+    await page.locator("#send-back-box summary").click()
+    await page.locator("#send-back-text").fill("请复核第一项")
+    await page.locator("#send-back").click()  # nothing ticked: told to tick, nothing sent
+    await expect(page.locator("#send-back-box .banner.error")).to_contain_text("至少勾选")
+    await expect(page.locator("#opinion-status")).to_have_text("待审核")
+    first = page.locator("#review-checklist tbody tr").first
+    item_id = await first.get_attribute("data-item")
+    await first.locator("input[name=send-back-item]").check()
+    await shots(page, "send_back_items")
+    await page.locator("#send-back").click()
+    await expect(page.locator("#case-state")).to_have_text("意见起草")
+    await expect(page.locator("#reopened-items")).to_have_text(str(item_id))
+    reopened = page.locator(f"#review-checklist tr[data-item='{item_id}'].reopened")
+    await expect(reopened).to_be_visible()
+
+    # The lead may mark again exactly the item sent back; the others stay as they were.
+    lead_staff, _ = lead_and_second(journey)
+    lead = await desk.login(lead_staff.username)
+    await case_page(lead, journey.case_id)
+    items = lead.locator("li.item")
+    await expect(items.first).to_be_visible()
+    await expect(lead.locator(f"li.item[data-item='{item_id}'] button.mark-pass")).to_be_visible()
+    await expect(items.locator("button.mark-pass")).to_have_count(1)

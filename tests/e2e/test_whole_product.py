@@ -25,7 +25,7 @@ from server.auth.models import Role, Staff
 from server.cases.models import CaseLink
 from server.db import utcnow
 from tests.e2e.conftest import Shots, phone_context
-from tests.e2e.desk import Desk, case_page, slot_inputs
+from tests.e2e.desk import Desk, case_page, sign, slot_inputs
 from tests.e2e.phone import image_loaded, link_url, no_horizontal_scroll, offered_case
 from tests.fixtures.app import Api
 from tests.flows import add_inspector, start_journey
@@ -302,13 +302,15 @@ async def test_whole_product_from_intake_to_the_window_verifying_the_opinion(
     await lead.locator("#submit-opinion").click()
     await expect(lead.locator("#case-state")).to_have_text("待会签")
     await fresh_case_page(second, case_id)
-    await second.locator("#cosign").click()
+    await expect(second.locator("#show-preview")).to_be_visible()  # the draft PDF, to read first
+    await sign(second, "cosign")
     await expect(second.locator("#case-state")).to_have_text("待审核")
     reviewer = await desks.login(people.reviewer.username)
     await reviewer.locator("#awaiting-review a").first.click()
     await expect(reviewer.locator("#opinion-status")).to_have_text("待审核")
     await shots(reviewer, "reviewer_before_approval")
-    await reviewer.locator("#approve").click()
+    await expect(reviewer.locator("#review-checklist tbody tr").first).to_be_visible()
+    await sign(reviewer, "approve")
     await expect(reviewer.locator("#opinion-status")).to_have_text("已出具")
     await expect(reviewer.locator("#case-state")).to_have_text("已出具意见")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.flows import Headers, conclude
+from tests.flows import SIGNED, Headers, conclude
 from tests.inspection.team import (
     Team,
     checklist,
@@ -24,7 +24,13 @@ async def drafted_case(team: Team) -> str:
     return case_id
 
 
+SIGNING_STEPS = ("cosign", "approve")
+
+
 async def post(team: Team, case_id: str, step: str, who: Headers, **body: Any) -> httpx.Response:
+    """One workflow step; a signing step sends the test password unless ``password`` is given."""
+    if step in SIGNING_STEPS:
+        body = {**SIGNED, **body}
     url = f"/api/v1/cases/{case_id}/opinion/{step}"
     return await team.client.post(url, json=body or None, headers=who)
 

@@ -19,7 +19,7 @@ from server.opinions.service import signing_material
 from server.opinions.verify import signed_keywords
 from server.platform.storage import case_opinion_key
 from tests.fixtures.app import Api
-from tests.flows import Journey
+from tests.flows import SIGNED, Journey
 from tests.opinions.issued import issued_with_photos
 from tests.rectification import test_rectification_api as rect
 from tests.rectification.steps import journey
@@ -106,7 +106,8 @@ async def test_rectification_photos_are_rooted_and_exported_under_their_own_kind
     _, reviewer = await api.staff_headers(Role.reviewer)
     base = f"/api/v1/cases/{journey.case_id}/opinion"
     for step, who in (("draft", lead), ("submit", lead), ("cosign", second), ("approve", reviewer)):
-        response = await api.client.post(f"{base}/{step}", headers=who)
+        body = SIGNED if step in ("cosign", "approve") else None
+        response = await api.client.post(f"{base}/{step}", json=body, headers=who)
         assert response.status_code == 200, response.text
     leaves = response.json()["content"]["evidence_root"]["leaves"]
     kinds = {(x["kind"], x["id"]) for x in leaves}

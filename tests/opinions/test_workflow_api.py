@@ -87,8 +87,9 @@ async def test_draft_cosign_review_issue_with_wrong_roles_refused(
             .order_by(AuditRecord.seq)
         )
         actions = [r.action for r in reads]
-    assert actions[-2:] == ["opinion.issued", "opinion.read"]
+    assert actions[-3:] == ["opinion.issued", "opinion.sign_confirmed", "opinion.read"]
     assert {"opinion.drafted", "opinion.submitted", "opinion.cosigned"} <= set(actions)
+    assert actions.count("opinion.sign_confirmed") == 2  # the co-signature and the approval
     twin = await api.ctx.store.get(case_opinion_key(case_id, issued["id"], 1, "json"))
     signature = await api.ctx.store.get(case_opinion_key(case_id, issued["id"], 1, "p7s"))
     checked = await asyncio.to_thread(
@@ -130,9 +131,11 @@ async def test_send_back_and_decline_return_the_draft_with_comments(api: Api) ->
     case_id = await drafted_case(team)
     await to_review(team, case_id)
     assert (
-        await post(team, case_id, "send-back", team.headers["lead"], comments="x")
+        await post(team, case_id, "send-back", team.headers["lead"], comments="x", items=["CB-01"])
     ).status_code == 403
-    back = ok(await post(team, case_id, "send-back", reviewer, comments="结论措辞请修改"))
+    back = ok(
+        await post(team, case_id, "send-back", reviewer, comments="结论措辞请修改", items=["CB-01"])
+    )
     assert back["status"] == "draft"
     assert back["review_comments"][-1]["text"] == "结论措辞请修改"
     assert await case_state(team, case_id) == "drafted"

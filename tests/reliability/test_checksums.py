@@ -28,7 +28,7 @@ from tests.inspection.team import (
     mark_both,
     started_case,
 )
-from tests.opinions.drafting import to_review
+from tests.opinions.drafting import post, to_review
 from tests.rectification.steps import FIXABLE, journey, photo, request
 from tests.reliability.tampering import (
     evidence_row,
@@ -132,7 +132,7 @@ async def test_an_opinion_is_not_issued_on_a_flipped_photo(
     assert photo_row is not None
     before, after = flip_one_byte(seaweed, api.ctx.store.bucket, str(photo_row.object_key))
 
-    issued = await team.client.post(f"/api/v1/cases/{case_id}/opinion/approve", headers=reviewer)
+    issued = await post(team, case_id, "approve", reviewer)
 
     refused(issued, evidence_id)
     async with api.ctx.sessionmaker() as session:

@@ -22,7 +22,7 @@ from tests.fixtures.app import Api
 from tests.flows import Journey, conclude
 from tests.images import jpeg
 from tests.inspection.team import checklist, make_team, mark_both, started_case
-from tests.opinions.drafting import to_review
+from tests.opinions.drafting import post, to_review
 from tests.rectification.steps import FIXABLE, journey, request
 from tests.reliability.tampering import onsite_photo
 from tests.uploads.helpers import announce, body_for, finalize, send
@@ -138,7 +138,7 @@ async def test_photos_in_the_issued_opinion_carry_no_metadata(api: Api) -> None:
         await mark_both(team, case_id, entry["id"], "pass")
     await conclude(api, case_id, team.headers["lead"])
     await to_review(team, case_id)
-    issued = await team.client.post(f"/api/v1/cases/{case_id}/opinion/approve", headers=reviewer)
+    issued = await post(team, case_id, "approve", reviewer)
     assert issued.status_code == 200, issued.text
 
     response = await team.client.get(f"/api/v1/cases/{case_id}/opinion/pdf", headers=window)

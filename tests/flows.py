@@ -64,6 +64,15 @@ async def start_journey(api: Api) -> Journey:
     return Journey(api, dispatcher, admin)
 
 
+async def log_in_again(journey: Journey) -> None:
+    """Everyone logs in anew (after the clock moved past a login's lifetime): the case's
+    inspectors with their accounts, a new dispatcher and a new admin."""
+    for staff in journey.inspectors:
+        journey.headers[staff.id] = await journey.api.login(staff.username)
+    _, journey.dispatcher = await journey.api.staff_headers(Role.dispatcher)
+    _, journey.admin = await journey.api.staff_headers(Role.admin)
+
+
 async def add_inspector(
     journey: Journey, matters: list[str], *, active: bool = True, organisation: str = ""
 ) -> Staff:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, event
@@ -37,8 +37,24 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+class Clock:
+    """The app's one clock: the real time, unless a test set a moment (frozen until moved on)
+    or a shift from the real time (``tests/fixtures/clock.py``). Production never changes it."""
+
+    def __init__(self) -> None:
+        self.frozen_at: datetime | None = None
+        self.shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return (self.frozen_at or datetime.now(UTC)) + self.shift
+
+
+CLOCK = Clock()
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, by the app's clock: every module reads time through here."""
+    return CLOCK.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -11,7 +11,12 @@ from server.db import make_engine
 from server.sessions import app_sessionmaker
 from server.sla.clock import SlaPolicy
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.seaweed", "tests.fixtures.app"]
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.seaweed",
+    "tests.fixtures.app",
+    "tests.fixtures.clock",
+]
 
 # Where timing is part of what is checked (live media, a real browser, a killed process), tests
 # run on their own after the rest; ``make test`` runs the rest on both cores (pytest-xdist).

@@ -67,6 +67,15 @@ async def start_journey(api: Api) -> Journey:
     return Journey(api, dispatcher, admin)
 
 
+async def log_in_again(journey: Journey) -> None:
+    """Everyone logs in anew (after the clock moved past a login's lifetime): the case's
+    inspectors with their accounts, a new dispatcher and a new admin."""
+    for staff in journey.inspectors:
+        journey.headers[staff.id] = await journey.api.login(staff.username)
+    _, journey.dispatcher = await journey.api.staff_headers(Role.dispatcher)
+    _, journey.admin = await journey.api.staff_headers(Role.admin)
+
+
 async def add_inspector(
     journey: Journey, matters: list[str], *, active: bool = True, organisation: str = ""
 ) -> Staff:
@@ -190,6 +199,13 @@ async def rebook(
 async def reschedule(journey: Journey) -> dict[str, Any]:
     """A scheduled case (scheduling it first if needed) whose applicant asks for another time,
     which pauses its SLA clock; then a new slot is agreed, which resumes it."""
+    await ask_for_another_time(journey)
+    return await _agree_slot(journey)
+
+
+async def ask_for_another_time(journey: Journey) -> dict[str, Any]:
+    """Schedule if needed, then the applicant asks for another time (改约): the case waits on
+    the applicant until a new slot is agreed (``book``)."""
     if not journey.case or journey.case.get("state") != "scheduled":
         await schedule(journey)
     asked = await journey.api.client.post(
@@ -198,6 +214,11 @@ async def reschedule(journey: Journey) -> dict[str, Any]:
         headers=journey.applicant,
     )
     assert asked.status_code == 200, asked.text
+    return await refresh(journey)
+
+
+async def book(journey: Journey) -> dict[str, Any]:
+    """The lead offers two slots and the applicant takes the first: the case is scheduled."""
     return await _agree_slot(journey)
 
 
@@ -324,6 +345,28 @@ async def request_rectification(journey: Journey, item_id: str = "SH-02") -> dic
         headers=journey.inspector_headers(0),
     )
     assert requested.status_code == 201, requested.text
+    return await refresh(journey)
+
+
+async def submit_rectification(journey: Journey, item_id: str = "SH-02") -> dict[str, Any]:
+    """The applicant photographs the put-right ``item_id`` and hands the round in (补正提交)."""
+    await photo(journey, journey.applicant, item_id)
+    submitted = await journey.api.client.post(
+        f"/api/v1/cases/{journey.case_id}/rectification/submit", headers=journey.applicant
+    )
+    assert submitted.status_code == 200, submitted.text
+    return await refresh(journey)
+
+
+async def reject_rectification(journey: Journey, item_id: str = "SH-02") -> dict[str, Any]:
+    """Both inspectors reject the submitted photo of ``item_id``: the applicant must redo it."""
+    for position in (0, 1):
+        reviewed = await journey.api.client.post(
+            f"/api/v1/cases/{journey.case_id}/rectification/items/{item_id}/review",
+            json={"accepted": False, "reason": "照片看不清整改后的状态，请重拍"},
+            headers=journey.inspector_headers(position),
+        )
+        assert reviewed.status_code == 200, reviewed.text
     return await refresh(journey)
 
 

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from server.appointments import router as appointments_router
 from server.appointments.booking_rules import (
     BookingLimits,
     check_due_time,
@@ -18,7 +17,8 @@ from server.errors import BadInput
 from server.platform.time import CHINA_TZ, shanghai_time
 from server.sla.calendar import CalendarOverride, WorkCalendar
 from tests.fixtures.app import Api
-from tests.flows import Journey, assign, slot, start_journey
+from tests.fixtures.clock import AppClock
+from tests.flows import Journey, assign, log_in_again, slot, start_journey
 
 
 def _next(weekday: int) -> date:
@@ -108,15 +108,13 @@ async def test_a_day_the_admins_closed_is_refused_when_the_applicant_picks_it(
 
 
 async def test_past_a_missed_due_time_the_booking_goes_through_with_a_warning(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, clock: AppClock
 ) -> None:
     journey, case = await _assigned(api)
-    later = utcnow() + timedelta(days=10)  # the case is long overdue by then
-    monkeypatch.setattr(appointments_router, "utcnow", lambda: later)
+    clock.ahead(timedelta(days=10))  # the case is long overdue by then
+    await log_in_again(journey)
     offered = await api.client.post(
-        f"{case}/slots",
-        json={"slots": [slot(2, now=later)]},
-        headers=journey.inspector_headers(0),
+        f"{case}/slots", json={"slots": [slot(2)]}, headers=journey.inspector_headers(0)
     )
     assert offered.status_code == 201, offered.text
     assert "已于" in offered.json()[0]["warning_zh"]

@@ -11,15 +11,15 @@ from server.cases.links import check_link
 from server.cases.models import Case, CaseLink
 from server.db import utcnow
 from server.errors import NotAuthenticated
-from tests.cases.later import link_clock_at
 from tests.fixtures.app import Api
+from tests.fixtures.clock import AppClock
 from tests.flows import cancel, close, open_case, start_journey
 
 RATING = {"score": 5, "comment": "很方便"}
 
 
 async def test_a_link_still_works_long_after_72_hours_on_an_open_case(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, clock: AppClock
 ) -> None:
     journey = await start_journey(api)
     await open_case(journey)
@@ -27,19 +27,19 @@ async def test_a_link_still_works_long_after_72_hours_on_an_open_case(
         f"/api/v1/cases/{journey.case_id}/links", headers=journey.dispatcher
     )
     assert issued.json()["expires_at"] is None  # no fixed end
-    link_clock_at(monkeypatch, timedelta(days=40))
+    clock.ahead(timedelta(days=40))
     seen = await api.client.get(f"/api/v1/cases/{journey.case_id}", headers=journey.applicant)
     assert seen.status_code == 200, seen.text
 
 
 async def test_after_closure_the_link_rates_within_the_window_and_stops_after_it(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, clock: AppClock
 ) -> None:
     journey = await start_journey(api)
     await close(journey)
     rating = f"/api/v1/cases/{journey.case_id}/rating"
     window = timedelta(days=api.ctx.settings.rating_window_days)
-    link_clock_at(monkeypatch, window - timedelta(hours=1))
+    clock.ahead(window - timedelta(hours=1))
     status = await api.client.get(rating, headers=journey.applicant)
     assert status.status_code == 200, status.text
     assert status.json()["can_rate"] is True
@@ -48,31 +48,31 @@ async def test_after_closure_the_link_rates_within_the_window_and_stops_after_it
 
 
 async def test_a_rating_after_the_window_is_refused_in_words_and_nothing_is_stored(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, clock: AppClock
 ) -> None:
     journey = await start_journey(api)
     await close(journey)
     rating = f"/api/v1/cases/{journey.case_id}/rating"
-    link_clock_at(monkeypatch, timedelta(days=api.ctx.settings.rating_window_days, hours=1))
+    clock.ahead(timedelta(days=api.ctx.settings.rating_window_days, hours=1))
     late = await api.client.post(rating, json=RATING, headers=journey.applicant)
     assert late.status_code == 401, late.text
     assert late.json()["reason"] == "link_invalid"
     assert "评价的期限已于" in late.json()["detail"]
     assert "北京时间" in late.json()["detail"]
-    monkeypatch.undo()
+    clock.ahead(timedelta(0))  # back to the real time
     stored = await api.client.get(rating, headers=journey.dispatcher)
     assert stored.json()["rated"] is False
 
 
 async def test_a_cancelled_case_keeps_its_link_for_the_window_only(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, clock: AppClock
 ) -> None:
     journey = await start_journey(api)
     await open_case(journey)
     await cancel(journey)
     case = f"/api/v1/cases/{journey.case_id}"
     assert (await api.client.get(case, headers=journey.applicant)).status_code == 200
-    link_clock_at(monkeypatch, timedelta(days=api.ctx.settings.rating_window_days, minutes=1))
+    clock.ahead(timedelta(days=api.ctx.settings.rating_window_days, minutes=1))
     assert (await api.client.get(case, headers=journey.applicant)).status_code == 401
 
 

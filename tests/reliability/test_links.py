@@ -12,15 +12,14 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from server.auth.lookup_limit import FailureAllowance
 from server.auth.tokens import APPLICANT_PREFIX, hash_token, new_token
 from server.cases.models import CaseLink
-from tests.cases.later import link_clock_at
 from tests.fixtures.app import Api
+from tests.fixtures.clock import AppClock
 from tests.flows import Journey, cancel, open_case, start_journey
 
 ADDRESSES = 100
@@ -58,10 +57,10 @@ async def test_a_link_carries_at_least_128_random_bits_and_only_its_hash_is_stor
     assert [link.token_hash for link in stored] == [hash_token(token)]
 
 
-async def test_an_expired_link_is_refused(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_expired_link_is_refused(api: Api, clock: AppClock) -> None:
     journey = await opened(api)  # the link lives as long as the case, then the rating window
     await cancel(journey)
-    link_clock_at(monkeypatch, timedelta(days=api.ctx.settings.rating_window_days, seconds=1))
+    clock.ahead(timedelta(days=api.ctx.settings.rating_window_days, seconds=1))
     refused = await api.client.get(f"/api/v1/cases/{journey.case_id}", headers=journey.applicant)
     assert refused.status_code == 401
     assert refused.json()["reason"] == "link_invalid"

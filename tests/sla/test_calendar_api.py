@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.auth.models import Role
-from server.sla.clock import SlaPolicy
-from server.sla.service import start_for_case
 from tests.fixtures.app import Api
-from tests.sla import audit_count, new_case, sh
+from tests.fixtures.clock import AppClock
+from tests.sla import audit_count, get_clock, opened_at, sh
 
 OVERRIDES = "/api/v1/calendar/overrides"
 TUESDAY = "2026-03-10"
 
 
-async def case_with_clock(api: Api, sla_class: str = "general") -> str:
-    """A case whose clock started on Monday 2026-03-09 10:00 (due Tuesday 10:00)."""
-    async with api.ctx.sessionmaker() as session:
-        case = await new_case(session, sla_class=sla_class)
-        await start_for_case(session, case, now=sh(2026, 3, 9, 10), policy=SlaPolicy())
-        await session.commit()
-    return case.id
+async def case_with_clock(api: Api, clock: AppClock, sla_class: str = "general") -> str:
+    """A case taken in on Monday 2026-03-09 10:00 (a general one is due Tuesday 10:00)."""
+    return (await opened_at(api, clock, sh(2026, 3, 9, 10), sla_class)).case_id
 
 
-async def get_clock(api: Api, case_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    response = await api.client.get(f"/api/v1/cases/{case_id}/clock", headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def test_an_admin_override_moves_the_due_time_and_removing_it_restores(api: Api) -> None:
+async def test_an_admin_override_moves_the_due_time_and_removing_it_restores(
+    api: Api, clock: AppClock
+) -> None:
+    case_id = await case_with_clock(api, clock)
     _, admin = await api.staff_headers(Role.admin)
-    case_id = await case_with_clock(api)
     assert (await get_clock(api, case_id, admin))["due_at_local"] == "2026-03-10T10:00:00+08:00"
     body = {"is_workday": False, "note": "台风红色预警，全市停工"}
     response = await api.client.put(f"{OVERRIDES}/{TUESDAY}", json=body, headers=admin)
     assert response.status_code == 200, response.text
     assert response.json()["clocks_refreshed"] == 1
-    clock = await get_clock(api, case_id, admin)
-    assert clock["due_at_local"] == "2026-03-11T10:00:00+08:00"
-    assert clock["due_at"] == "2026-03-11T02:00:00Z"
+    shown = await get_clock(api, case_id, admin)
+    assert shown["due_at_local"] == "2026-03-11T10:00:00+08:00"
+    assert shown["due_at"] == "2026-03-11T02:00:00Z"
     response = await api.client.delete(f"{OVERRIDES}/{TUESDAY}", headers=admin)
     assert response.status_code == 204
     assert (await get_clock(api, case_id, admin))["due_at_local"] == "2026-03-10T10:00:00+08:00"
@@ -89,22 +77,12 @@ async def test_removing_a_missing_override_is_404_and_a_bad_date_422(api: Api) -
     assert bad.status_code == 422
 
 
-async def test_the_clock_is_shown_to_whoever_may_see_the_case(api: Api) -> None:
+async def test_the_clock_is_shown_to_whoever_may_see_the_case(api: Api, clock: AppClock) -> None:
+    case_id = await case_with_clock(api, clock, sla_class="simple")
     _, dispatcher = await api.staff_headers(Role.dispatcher)
     _, inspector = await api.staff_headers(Role.inspector)
-    case_id = await case_with_clock(api, sla_class="simple")
-    clock = await get_clock(api, case_id, dispatcher)
-    assert (clock["phase"], clock["sla_class"], clock["active"]) == ("initial", "simple", True)
-    assert clock["due_at_local"] == "2026-03-09T11:00:00+08:00"
+    shown = await get_clock(api, case_id, dispatcher)
+    assert (shown["phase"], shown["sla_class"], shown["active"]) == ("initial", "simple", True)
+    assert shown["due_at_local"] == "2026-03-09T11:00:00+08:00"
     hidden = await api.client.get(f"/api/v1/cases/{case_id}/clock", headers=inspector)
     assert hidden.status_code == 404  # not one of the case's inspectors
-
-
-async def test_a_case_without_a_clock_answers_404(api: Api) -> None:
-    _, dispatcher = await api.staff_headers(Role.dispatcher)
-    async with api.ctx.sessionmaker() as session:
-        case = await new_case(session)
-        await session.commit()
-    response = await api.client.get(f"/api/v1/cases/{case.id}/clock", headers=dispatcher)
-    assert response.status_code == 404
-    assert "办理时限" in response.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,14 +12,15 @@ from server.auth.models import Role
 from server.cases.models import Case
 from server.db import utcnow
 from server.platform.time import CHINA_TZ
-from server.sla.clock import SlaPolicy
 from server.sla.models import SlaClockRow
-from server.sla.service import restart_for_case
 from server.supervision.repository import case_timings
 from tests.fixtures.app import Api
+from tests.fixtures.clock import AppClock
 from tests.flows import (
+    Journey,
     close,
     issue_opinion,
+    log_in_again,
     schedule,
     start_inspection,
     start_journey,
@@ -47,24 +49,27 @@ async def test_supervisors_and_reviewers_read_the_board_and_others_are_refused(a
     assert (await api.client.get(BOARD)).status_code == 401
 
 
-async def _overdue_clock(api: Api, case_id: str) -> None:
-    """Start the case's clock on Monday 2026-03-02 10:00: due Tuesday 10:00, long past."""
-    async with api.ctx.sessionmaker() as session:
-        case = await session.get(Case, case_id)
-        assert case is not None
-        started = sh(2026, 3, 2, 10)
-        await restart_for_case(session, case, now=started, policy=SlaPolicy(), phase="initial")
-        await session.commit()
+async def _failed_and_long_overdue(api: Api, clock: AppClock) -> tuple[Journey, str, str]:
+    """On Monday 2026-03-02 10:00 a case whose draw fails (nobody in the pool yet), then one
+    taken in and scheduled (due Tuesday 10:00, long past); then the clock is back at the real
+    time and the same staff log in again. Returns the journey, the failed and the late case."""
+    clock.at(sh(2026, 3, 2, 10))
+    journey = await start_journey(api)
+    failed, _ = await open_case(api, journey.dispatcher, "BD-NOPOOL")
+    draw = await api.client.post(f"/api/v1/cases/{failed}/draw", headers=journey.dispatcher)
+    assert draw.status_code < 500, draw.text
+    late = (await open_journey_case(journey, "BD-LATE"))["id"]
+    await schedule(journey)
+    clock.ahead(timedelta(0))
+    await log_in_again(journey)
+    return replace(journey, case={}, applicant={}), failed, late
 
 
 async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late_and_waiting(
-    api: Api,
+    api: Api, clock: AppClock
 ) -> None:
-    journey = await start_journey(api)
+    journey, failed, late = await _failed_and_long_overdue(api, clock)
     dispatcher = journey.dispatcher
-    failed, _ = await open_case(api, dispatcher, "BD-NOPOOL")
-    draw = await api.client.post(f"/api/v1/cases/{failed}/draw", headers=dispatcher)
-    assert draw.status_code < 500, draw.text
     waiting, _ = await open_case(api, dispatcher, "BD-WAIT")
     closed = (await open_journey_case(journey, "BD-DONE"))["id"]
     await close(journey)
@@ -72,9 +77,6 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
         journey, "BD-ONSITE", mode="offline_onsite", override_reason="需现场核验"
     )
     await start_inspection(journey)
-    late = (await open_journey_case(journey, "BD-LATE"))["id"]
-    await schedule(journey)
-    await _overdue_clock(api, late)
 
     board = await _board(api, dispatcher)
 
@@ -84,11 +86,11 @@ async def test_the_board_counts_real_cases_by_state_card_mode_and_lists_the_late
     assert (states["closed"]["total"], states["in_progress"]["total"]) == (1, 1)
     assert (states["scheduled"]["total"], states["scheduled"]["red"]) == (1, 1)
     assert board["cards"]["red"] >= 1
-    assert board["overdue_total"] == 1
-    (overdue,) = board["overdue"]
-    assert (overdue["case_id"], overdue["state_zh"]) == (late, "已预约")
-    assert overdue["due_at_local"] == "2026-03-03T10:00:00+08:00"
-    assert overdue["overdue_minutes"] > 0
+    assert board["overdue_total"] == 2  # both cases from March: the one still without a pair too
+    overdue = {o["case_id"]: o for o in board["overdue"]}
+    assert (overdue[late]["state_zh"], overdue[failed]["state_zh"]) == ("已预约", "已受理")
+    assert overdue[late]["due_at_local"] == "2026-03-03T10:00:00+08:00"
+    assert overdue[late]["overdue_minutes"] > 0
     assert board["generated_at_local"].endswith("+08:00")
 
     async with api.ctx.sessionmaker() as session:

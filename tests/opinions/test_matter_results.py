@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from server.auth.models import Role
 from tests.fixtures.app import Api
 from tests.flows import (
+    SIGNED,
     Journey,
     add_inspector,
     assign,
@@ -34,7 +35,8 @@ async def joint_case_in_progress(api: Api) -> Journey:
     journey = await start_journey(api)
     for _ in range(2):
         await add_inspector(journey, MATTERS)
-    await open_case(journey, matters=MATTERS)
+    # A longer promise than the joint default, so the standard slots hours ahead are bookable.
+    await open_case(journey, matters=MATTERS, sla_class="complex", override_reason="联合踏勘")
     await assign(journey, pool=0)
     await start_inspection(journey)
     return journey
@@ -73,10 +75,11 @@ async def issued_content(journey: Journey) -> tuple[dict[str, Any], str]:
     client, base = journey.api.client, f"/api/v1/cases/{journey.case_id}/opinion"
     lead, second = journey.inspector_headers(0), journey.inspector_headers(1)
     for step, who in (("draft", lead), ("submit", lead), ("cosign", second)):
-        done = await client.post(f"{base}/{step}", headers=who)
+        body = SIGNED if step == "cosign" else None
+        done = await client.post(f"{base}/{step}", json=body, headers=who)
         assert done.status_code == 200, f"{step}: {done.text}"
     _, reviewer = await journey.api.staff_headers(Role.reviewer)
-    approved = await client.post(f"{base}/approve", headers=reviewer)
+    approved = await client.post(f"{base}/approve", json=SIGNED, headers=reviewer)
     assert approved.status_code == 200, approved.text
     pdf = await client.get(f"{base}/pdf", headers=journey.dispatcher)
     assert pdf.status_code == 200, pdf.text

@@ -51,10 +51,12 @@ async def test_after_closure_the_applicant_rates_once_and_the_bureau_answers(
     await no_horizontal_scroll(page)
     await shots(page, "bad_rating")
     await page.locator("#rating-send").click()
+    await expect(page.locator("#rating-thanks")).to_be_visible()  # the server holds it now
     await expect(page.locator("#rating-thanks")).to_have_text("感谢您的评价")
     status = await e2e_api.client.get(
         f"/api/v1/cases/{journey.case_id}/rating", headers=journey.dispatcher
     )
+    assert status.json()["rating"], status.text
     assert (status.json()["rating"]["score"], status.json()["rating"]["reasons"][0]["code"]) == (
         2,
         "slow",

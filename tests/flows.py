@@ -276,23 +276,6 @@ async def api_client_key(journey: Journey, scopes: list[str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['key']}"}
 
 
-async def make_client(api: Api, admin: dict[str, str], scopes: list[str]) -> dict[str, Any]:
-    """The admin makes an API client (the approval system) with ``scopes``; its answer."""
-    response = await api.client.post(
-        "/api/v1/api-clients",
-        json={"name": f"审批系统-{secrets.token_hex(3)}", "scopes": scopes},
-        headers=admin,
-    )
-    assert response.status_code == 201, response.text
-    made: dict[str, Any] = response.json()
-    return made
-
-
-def bearer(key: str) -> dict[str, str]:
-    """Headers that present ``key`` (an API client's key or a link token)."""
-    return {"Authorization": f"Bearer {key}"}
-
-
 async def callers(journey: Journey) -> dict[str, dict[str, str]]:
     """Headers of every kind of caller on a scheduled case: each staff role, the case's lead
     inspector, its applicant link, an API client with every scope, and nobody."""

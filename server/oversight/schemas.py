@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from server.cases.states import Label
 from server.oversight.models import SpecialProcedure, SupervisionOrder
 from server.platform.time import CHINA_TZ
-from server.supervision.board import SPECIAL_KINDS
+from server.supervision.special import SPECIAL_KINDS
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]

@@ -28,13 +28,14 @@ import bisect
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from server.cases.states import STATE_LABELS, CaseState, Label
 from server.platform.time import CHINA_TZ
 from server.sla.calendar import WorkCalendar
+from server.supervision.special import SpecialProcedures
 
 S = CaseState
 CARDS = ("none", "yellow", "red")
@@ -444,43 +445,6 @@ def rating_summary(*, count: int, score_sum: int, bad: int, open_follow_ups: int
     return RatingSummary(count, average, bad, open_follow_ups)
 
 
-# ── cases in a special procedure (特别程序), their clocks suspended ──
-
-SPECIAL_KINDS: Mapping[str, Label] = {
-    "expert_review": Label("专家评审", "expert review"),
-    "hearing": Label("听证", "hearing"),
-    "site_survey": Label("现场勘验", "on-site survey"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class SpecialCase:
-    case_id: str
-    case_number: str
-    kind: str
-    kind_zh: str
-    kind_en: str
-    reason: str
-    since: datetime | None
-    since_local: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class SpecialProcedures:
-    total: int = 0
-    cases: tuple[SpecialCase, ...] = ()  # the longest running first, capped
-
-
-def special_procedures(total: int, rows: Iterable[Sequence[Any]]) -> SpecialProcedures:
-    """Rows of (case id, case number, kind, reason, started at)."""
-    cases = []
-    for case_id, number, kind, reason, since in rows:
-        label = SPECIAL_KINDS.get(kind, Label(kind, kind))
-        at = None if since is None else local(since)
-        cases.append(SpecialCase(case_id, number, kind, label.zh, label.en, reason, since, at))
-    return SpecialProcedures(total, tuple(cases))
-
-
 # ── the whole board ──
 
 
@@ -500,4 +464,4 @@ class Board:
     unassigned_total: int
     unassigned: tuple[UnassignedCase, ...]  # the longest waiting first, capped
     ratings: RatingSummary
-    special_procedures: SpecialProcedures = SpecialProcedures()
+    special_procedures: SpecialProcedures = field(default_factory=SpecialProcedures)

@@ -37,6 +37,7 @@ from server.supervision.schemas import (
     follow_up_out,
     rating_out,
 )
+from server.supervision.special import special_procedures
 from server.timeinputs import start_of_day
 
 BAD_SCORE = b.BAD_SCORE
@@ -82,7 +83,7 @@ async def build_board(
         unassigned_total=unassigned_total,
         unassigned=b.unassigned_cases(waiting),
         ratings=await repo.rating_summary(session),
-        special_procedures=b.special_procedures(*await active_procedures(session)),
+        special_procedures=special_procedures(*await active_procedures(session)),
     )
 
 

@@ -17,9 +17,10 @@ from server.auth.models import ApiClient, Role
 from server.auth.service import resolve_token
 from server.auth.tokens import hash_token
 from server.errors import NotAuthenticated
+from tests.auth.clients import bearer, make_client
 from tests.cases.access_table import ENDPOINTS, UNCHECKED, build_world
 from tests.fixtures.app import Api
-from tests.flows import bearer, intake_body, make_client
+from tests.flows import intake_body
 from tests.inspection.team import make_team
 from tests.opinions.drafting import drafted_case, post, to_review
 

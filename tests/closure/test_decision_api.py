@@ -9,12 +9,11 @@ from sqlalchemy import select
 
 from server.auth.models import Role
 from server.notifications.models import Notification
+from tests.auth.clients import bearer, make_client
 from tests.closure import beijing_today, closings, decision_url, issued_case, stored_decisions
 from tests.fixtures.app import Api
 from tests.flows import (
-    bearer,
     decision_body,
-    make_client,
     open_case,
     refresh,
     start_inspection,

@@ -27,8 +27,8 @@ from server.opinions.bundle_check import check_bundle
 from server.opinions.cli import EXIT_INVALID, EXIT_VALID, verify_opinion_command
 from server.opinions.service import signing_material
 from server.opinions.verify import verify_json
+from tests.auth.clients import bearer, make_client
 from tests.fixtures.app import Api
-from tests.flows import bearer, make_client
 from tests.opinions.issued import Issued, issued_with_photos
 
 

@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/cloudinspect run
 
-# The tests without timing checks on every core, then the timed ones (media, browser, kills) alone.
+# The tests without timing checks on every core (worksteal: the long browser tests do not queue
+# behind one worker), then the timed ones (media, kills) alone.
 test: $(STAMP) test-deps lint
-	$(BIN)/pytest -q -n auto -m "not serial"
+	$(BIN)/pytest -q -n auto --dist worksteal -m "not serial"
 	$(BIN)/pytest -q -m serial
 
 # Chromium, fonts, PostgreSQL: installed or started as root, else a clear message and stop.

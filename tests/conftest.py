@@ -18,10 +18,11 @@ pytest_plugins = [
     "tests.fixtures.clock",
 ]
 
-# Where timing is part of what is checked (live media, a real browser, a killed process), tests
-# run on their own after the rest; ``make test`` runs the rest on both cores (pytest-xdist).
+# Where timing is part of what is checked (live media measured, a killed process), tests run on
+# their own after the rest; ``make test`` runs the rest on both cores (pytest-xdist).
 # (tests/live/, the aiortc hooks and trickle tests passed three runs in a row on both cores
-# with the machine loaded by other work: their waits are bounded, not timed.)
+# with the machine loaded by other work: their waits are bounded, not timed. So do the browser
+# tests in tests/e2e/: each has its own app, SeaweedFS and Chromium, and waits by polling.)
 SERIAL = (
     "tests/media/test_bandwidth.py",
     "tests/media/test_recorder.py",
@@ -29,7 +30,6 @@ SERIAL = (
     "tests/media/test_snapshots.py",
     "tests/media/test_sync.py",
     "tests/media/test_workers.py",
-    "tests/e2e/",
     "tests/evidence/test_live_call.py",
     "tests/reliability/test_kill_acknowledged.py",
     "tests/reliability/test_scheduler_kill.py",

@@ -28,6 +28,7 @@ from server.logs import get_logger
 from server.notifications.channels import build_senders
 from server.notifications.models import Channel, DeliveryStatus, Notification
 from server.notifications.senders import DeliveryError, Outgoing, Sender
+from server.notifications.templates import without_secrets
 
 log = get_logger(__name__)
 
@@ -147,17 +148,19 @@ def _outcome(
     max_attempts: int,
     jitter: Callable[[], float],
 ) -> tuple[dict[str, Any], DeliveryResult]:
-    """The row's new values after an attempt, and how to count it."""
+    """The row's new values after an attempt, and how to count it (a sent or dead message
+    keeps no secret: see ``templates.without_secrets``)."""
+    final = without_secrets(message.template, message.params) or {}
     if error is None:
         values = {"status": DeliveryStatus.delivered.value, "delivered_at": now, "last_error": ""}
-        return values | {"next_attempt_at": None}, DeliveryResult(delivered=1)
+        return values | final | {"next_attempt_at": None}, DeliveryResult(delivered=1)
     last_error = str(error)[:ERROR_CHARS]
     if error.retryable and message.attempts < max_attempts:
         due = now + retry_delay(message.attempts, jitter=jitter())
         values = {"status": DeliveryStatus.pending.value, "next_attempt_at": due}
         return values | {"last_error": last_error}, DeliveryResult(retried=1)
     values = {"status": DeliveryStatus.failed.value, "next_attempt_at": None}
-    return values | {"last_error": last_error}, DeliveryResult(dead=1)
+    return values | final | {"last_error": last_error}, DeliveryResult(dead=1)
 
 
 async def _record(

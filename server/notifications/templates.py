@@ -233,3 +233,19 @@ def render(code: str, params: Mapping[str, Any]) -> Rendered:
         )
     values = {k: str(v) for k, v in params.items()}
     return Rendered(code, template.zh.format_map(values), template.en.format_map(values))
+
+
+# The applicant's link carries its access token: once a message has left (or finally failed),
+# the outbox keeps the message without it, so the table never holds a working link for longer
+# than the sending takes.
+SECRET_PARAMS = frozenset({"url"})
+REMOVED = "[链接已发出，不再保存 / link sent, not kept]"
+
+
+def without_secrets(code: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The row's params and texts with every secret parameter removed; None if it has none."""
+    if not SECRET_PARAMS & params.keys():
+        return None
+    kept = {key: REMOVED if key in SECRET_PARAMS else value for key, value in params.items()}
+    shown = render(code, kept)
+    return {"params": kept, "text_zh": shown.text_zh, "text_en": shown.text_en}

@@ -13,6 +13,7 @@ from typing import Any
 from server.config import Settings
 from server.notifications.jobs import deliver_due
 from server.notifications.service import configured_channels, notify
+from server.notifications.templates import REMOVED
 from tests.fixtures.app import Api
 from tests.flows import intake_body, open_case, start_journey
 from tests.notifications.smtp_server import Inbox, free_port
@@ -80,6 +81,9 @@ async def test_the_applicant_gets_the_link_by_email(api: Api, smtp_inbox: Inbox)
     assert f"Your new cloud inspection link for case {number}" in text
     record = await email_record(api, case_id, dispatcher)
     assert (record["state"], record["state_zh"], record["recipient"]) == ("sent", "已发送", EMAIL)
+    # the link's token left with the mail: the outbox row no longer holds a working link
+    assert LINK not in record["text_zh"] + record["text_en"]
+    assert REMOVED in record["text_zh"]
 
 
 async def test_a_refused_recipient_fails_with_the_servers_reason(
@@ -99,6 +103,7 @@ async def test_a_refused_recipient_fails_with_the_servers_reason(
     assert "550" in record["last_error"]
     assert "User unknown" in record["last_error"]
     assert record["state_zh"].startswith("发送失败：")
+    assert LINK not in record["text_zh"] + record["text_en"]
 
 
 async def test_server_down_is_retried_then_fails(api: Api) -> None:
@@ -111,6 +116,7 @@ async def test_server_down_is_retried_then_fails(api: Api) -> None:
     assert first.retried == 1
     record = await email_record(api, case_id, dispatcher)
     assert (record["state"], record["attempts"]) == ("queued", 1)
+    assert LINK in record["text_zh"]  # kept while it may still be sent
     assert "SMTP 连接失败" in record["last_error"]
     assert record["state_zh"].startswith("已排队（第1次发送未成功，将重试")
 

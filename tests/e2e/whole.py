@@ -15,11 +15,13 @@ from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, expect
 
 from server.auth.models import Role, Staff
-from tests.e2e.conftest import Shots, phone_context
+from tests.e2e.conftest import WAIT_MS, Shots, phone_context
 from tests.e2e.desk import Desk, case_page, sign, slot_inputs
 from tests.e2e.phone import image_loaded, no_horizontal_scroll
 from tests.fixtures.app import Api
 from tests.flows import add_inspector, start_journey
+
+expect.set_options(timeout=WAIT_MS)  # the machine is shared: allow slow moments
 
 MATTER = "CB"  # 出版物批发许可: a short checklist with photo-always items and rectifiable ones
 FAILED = "SH-02"  # 场所使用权: fails, rectifiable by a photo of the renewed lease
@@ -264,6 +266,8 @@ async def rectify_on_the_phone(phone: Page, shots: Shots) -> None:
     await no_horizontal_scroll(phone)
     await shots(phone, "phone_rectification_uploaded")
     await phone.locator("#rect-submit").click()
+    # The line is in the page from the start, hidden: shown once the server holds the round.
+    await expect(phone.locator("#rect-done")).to_be_visible()
     await expect(phone.locator("#rect-done")).to_contain_text("整改材料已提交")
 
 

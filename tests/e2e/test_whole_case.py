@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, expect
 from server.config import Settings
 from tests.e2e.conftest import Shots
 from tests.e2e.desk import Desk
-from tests.e2e.mails import Mailbox, in_words
+from tests.e2e.mails import Mail, Mailbox, in_words
 from tests.e2e.phone import no_horizontal_scroll
 from tests.e2e.whole import (
     book_and_check,
@@ -250,3 +250,14 @@ async def test_intake_stops_a_mistyped_email_before_sending_it(
     await email.fill("zhang@example.cn")
     await page.locator("#intake-submit").click()
     await expect(page.locator("#case-state")).to_have_text("已受理")
+
+
+def test_the_words_check_catches_internal_names() -> None:
+    """The mail check above can fail: codes in either language and unfilled fields are caught."""
+    link = "http://127.0.0.1:1/applicant/#ytk_assigned_closed"
+    fine = f"您好，案件已受理。\n\nYour case was assigned.\n\n链接 / Link: {link}\n"
+    assert in_words(fine)
+    assert Mail("", fine).link() == link
+    assert not in_words("您好，案件状态：assigned。\n\nIt is assigned.")
+    assert not in_words("您好。\n\nState: rectification_requested.")
+    assert not in_words("您好，案件{case_number}。\n\nCase None.")

@@ -10,11 +10,11 @@ import { renderWithdraw, wireWithdraw } from "./withdraw.js";
 const $ = (id) => document.getElementById(id);
 const LARGE_KEY = "ci.largeText";
 const LOCATION_EVERY_MS = 30000;
-const STEPS = ["received", "assigned", "scheduled", "in_progress", "review", "issued"];
+const STEPS = ["received", "assigned", "scheduled", "in_progress", "review", "issued", "closed"];
 const STEP_OF_STATE = {
   received: 0, assigned: 1, scheduled: 2, rescheduling: 2, offline_pending: 2, in_progress: 3,
   rectification_requested: 3, rectification_submitted: 3, drafted: 4, awaiting_cosign: 4,
-  under_review: 4, issued: 5, closed: 5, cancelled: -1,
+  under_review: 4, issued: 5, closed: 6, cancelled: -1,
 };
 const NOTE_OF_STATE = {
   rescheduling: "note_rescheduling", rectification_requested: "note_rectification",

@@ -15,6 +15,7 @@ addTexts({
   step_in_progress: ["视频踏勘中", "Video inspection"],
   step_review: ["意见起草与审核", "Opinion drafted and reviewed"],
   step_issued: ["已出具踏勘意见", "Opinion issued"],
+  step_closed: ["已办结", "Closed"],
   note_rescheduling: ["您已申请改约，请等待新的可选时间。", "You asked to rebook; new times will be offered."],
   note_rectification: ["需要补齐补正，请按通知上传整改材料。", "Some items need fixing; follow the notice to upload proof."],
   note_offline: ["本案转为线下踏勘，工作人员将与您联系。", "This case moved to an on-site inspection; staff will contact you."],

@@ -14,6 +14,8 @@ export async function inspectorIndex() {
 
 const nameOf = (pool, id) => (pool.get(id) ? pool.get(id).display_name : id);
 
+const EMAIL_ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/; // as server/cases/schemas.py ApplicantIn.email
+
 function intakeForm(matterCodes) {
   const input = (name, attrs = {}) => h("input", { type: "text", name, ...attrs });
   const kind = h(
@@ -28,12 +30,18 @@ function intakeForm(matterCodes) {
     application_no: input("application_no", { required: true, pattern: "[A-Za-z0-9_.\\-/]{3,64}" }),
     name: input("applicant_name", { required: true }),
     phone: input("applicant_phone", { required: true, inputmode: "tel" }),
+    email: input("applicant_email", { type: "email", autocomplete: "off", maxlength: 254 }),
     id_no: input("id_no"),
     address: input("address", { required: true }),
     matters: input("matters", { required: true, list: "matter-codes" }),
     mode: choose("mode", ["online_video", "offline_onsite", "rectification"]),
     sla_class: choose("sla", ["simple", "general", "reinspection", "complex"]),
   };
+  // A mistyped address is stopped here, in words, before anything is sent.
+  fields.email.addEventListener("input", () => {
+    const value = fields.email.value.trim();
+    fields.email.setCustomValidity(!value || EMAIL_ADDRESS.test(value) ? "" : t("email_hint"));
+  });
   const out = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit", id: "intake-submit" }, t("create_case"));
   const form = h(
@@ -43,6 +51,7 @@ function intakeForm(matterCodes) {
     field("applicant_kind", kind),
     field("applicant_name", fields.name),
     field("applicant_phone", fields.phone),
+    field("applicant_email", fields.email),
     field("id_no", fields.id_no),
     field("site_address", fields.address),
     field("matters", fields.matters, t("matters_hint")),
@@ -59,7 +68,7 @@ function intakeForm(matterCodes) {
     event.preventDefault();
     const body = {
       application_no: fields.application_no.value.trim(),
-      applicant: { kind: kind.value, name: fields.name.value.trim(), phone: fields.phone.value.trim(), id_no: fields.id_no.value.trim() },
+      applicant: { kind: kind.value, name: fields.name.value.trim(), phone: fields.phone.value.trim(), email: fields.email.value.trim(), id_no: fields.id_no.value.trim() },
       site: { address: fields.address.value.trim() },
       matters: fields.matters.value.split(/[,，、\s]+/).filter(Boolean),
     };

@@ -140,6 +140,8 @@ addTexts({
   applicant_person: ["个人", "Person"],
   applicant_name: ["申请人名称", "Applicant name"],
   applicant_phone: ["联系电话", "Phone"],
+  applicant_email: ["电子邮箱（可选，踏勘链接和通知将发往此邮箱）", "E-mail (optional; the inspection link and notices are sent to it)"],
+  email_hint: ["请填写完整的邮箱地址，例如 name@example.cn", "Enter a full e-mail address, e.g. name@example.cn"],
   id_no: ["证件号码（可选）", "ID number (optional)"],
   matters_hint: ["事项代码，多个用逗号分隔（同一地址多个事项即联合踏勘）。", "Matter codes, separated by commas (several at one site = joint inspection)."],
   by_matter_default: ["按事项默认", "The matter's default"],

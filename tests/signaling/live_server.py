@@ -20,9 +20,11 @@ WAIT = 5.0  # bound on every wait in these tests
 
 
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[str]:
-    """The app on uvicorn (lifespan already entered by the caller); yields ``ws://host:port``."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+async def running(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """The app on uvicorn (lifespan already entered by the caller); yields ``ws://host:port``.
+
+    ``port`` 0 takes a free one; a chosen port lets the app's settings name its public URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
 

@@ -1,5 +1,5 @@
-"""The steps of the whole-product browser tests, shared by ``test_whole_product`` (intake to the
-window verifying the opinion) and ``test_whole_case`` (on to closure, rating and follow-up).
+"""The steps of the whole-product browser test (``test_whole_case``: intake to closure, the
+rating and the bureau's follow-up), kept apart so other browser tests can reuse them.
 
 Each step drives the pages as the person would and waits on what the page shows.
 """

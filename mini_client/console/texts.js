@@ -141,7 +141,7 @@ addTexts({
   applicant_name: ["申请人名称", "Applicant name"],
   applicant_phone: ["联系电话", "Phone"],
   id_no: ["证件号码（可选）", "ID number (optional)"],
-  matters_hint: ["事项代码，多个用逗号分隔（同一地址多个事项即联合踏勘）。", "Matter codes, separated by commas (several at one site = joint inspection)."],
+  matters_hint: ["从列表中按名称选择事项，多个用逗号分隔（同一地址多个事项即联合踏勘）。", "Pick matters by name from the list, separated by commas (several at one site = joint inspection)."],
   by_matter_default: ["按事项默认", "The matter's default"],
   create_case: ["创建案件", "Create the case"],
   // draw and replacement

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, String, UnaryExpression, cast, fun
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.principal import Principal
-from server.cases.access import CaseView, visible_to
+from server.cases.access import CaseView, lead_first, visible_to
 from server.cases.listing import CaseQuery, CaseSort
 from server.cases.models import Case, CaseInspector
 from server.sla.models import SlaClockRow
@@ -98,10 +98,10 @@ async def inspectors_of(
             CaseInspector.case_id.in_(case_ids), CaseInspector.released_at.is_(None)
         )
     )
-    found: dict[str, list[tuple[bool, str]]] = defaultdict(list)
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for case_id, staff_id, position in rows:
-        found[case_id].append((position != "lead", staff_id))
-    return {case_id: tuple(s for _, s in sorted(people)) for case_id, people in found.items()}
+        found[case_id].append((staff_id, position))
+    return {case_id: lead_first(people) for case_id, people in found.items()}
 
 
 async def count_cases(session: AsyncSession, principal: Principal, query: CaseQuery) -> int:

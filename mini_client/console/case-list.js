@@ -88,7 +88,7 @@ function pager(body, page, onPage) {
     "nav",
     { class: "row pager", "aria-label": t("list_pager") },
     prev,
-    h("span", { class: "page-of", "aria-live": "polite" }, t("list_page_of", { page, pages, total: body.total })),
+    h("span", { class: "page-of", "aria-live": "polite" }, t("list_page_of", { page, pages, total: body.total_capped ? `${body.total}+` : body.total })),
     next,
   );
 }

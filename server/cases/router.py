@@ -98,7 +98,13 @@ async def case_page(
     )
     rows = await repository.list_cases(session, principal, query)
     total = await repository.count_cases(session, principal, query)
-    return CasePage(items=[case_list_item(r) for r in rows], total=total, page=page, limit=size)
+    return CasePage(
+        items=[case_list_item(r) for r in rows],
+        total=min(total, repository.COUNT_CAP),
+        total_capped=total > repository.COUNT_CAP,
+        page=page,
+        limit=size,
+    )
 
 
 @router.get("/{case_id}")

@@ -90,7 +90,8 @@ class CasePage(BaseModel):
     """One page of the case list and how many cases match in all."""
 
     items: list[CaseListItem]
-    total: int
+    total: int  # counted up to ``repository.COUNT_CAP`` (10,000), not beyond
+    total_capped: bool = False  # true: more than ``total`` cases match
     page: int
     limit: int
 

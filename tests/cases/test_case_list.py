@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from server.auth.models import Role
+from server.cases import repository
 from server.platform.time import CHINA_TZ
 from tests.cases.list_steps import case_page, open_cases, page_applications
 from tests.fixtures.app import Api
@@ -123,3 +124,16 @@ async def test_bad_list_requests_are_refused_in_words(
     assert words in problem["detail"]
     assert problem["detail_en"]
     assert (await case_page(api, journey.dispatcher)).json() == before
+
+
+async def test_a_large_total_is_counted_up_to_the_cap(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journey = await start_journey(api)
+    await open_cases(journey, 4)
+    monkeypatch.setattr(repository, "COUNT_CAP", 3)  # stands for 10,000
+    capped = (await case_page(api, journey.dispatcher, limit=2)).json()
+    assert (capped["total"], capped["total_capped"], len(capped["items"])) == (3, True, 2)
+    monkeypatch.setattr(repository, "COUNT_CAP", 4)
+    exact = (await case_page(api, journey.dispatcher, limit=2)).json()
+    assert (exact["total"], exact["total_capped"]) == (4, False)

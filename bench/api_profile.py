@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import tempfile
@@ -50,7 +51,9 @@ async def profile(cases: int, requests: int) -> None:
                         "detail_baseline": [f"/bench/baseline/cases/{i}" for i in ids],
                         "page": ["/api/v1/cases/page?state=in_progress&matter=CY&sort=due"]
                         * (requests // 5),
+                        "page_baseline": ["/bench/baseline/cases"] * (requests // 20),
                     }
+                    figures: dict[str, dict[str, float]] = {}
                     for label, urls in paths.items():
                         for url in urls[:20]:  # warm
                             await client.get(url, headers=headers)
@@ -58,10 +61,20 @@ async def profile(cases: int, requests: int) -> None:
                         with profiler:
                             for url in urls:
                                 assert (await client.get(url, headers=headers)).status_code == 200
+                        session = profiler.last_session
+                        assert session is not None
+                        figures[label] = {
+                            "requests": len(urls),
+                            "wall_ms_per_request": round(session.duration / len(urls) * 1000, 2),
+                            "cpu_ms_per_request": round(session.cpu_time / len(urls) * 1000, 2),
+                        }
                         text = profiler.output_text(unicode=True, color=False, show_all=False)
                         RESULTS.mkdir(exist_ok=True)
                         (Path(RESULTS) / f"api_profile_{label}.txt").write_text(text)
                         print(f"== {label} ({len(urls)} requests)\n{text}")
+                    summary = {"cases": cases, "load_1m": round(os.getloadavg()[0], 2), **figures}
+                    (RESULTS / "api_profile.json").write_text(json.dumps(summary, indent=2))
+                    print(json.dumps(summary, indent=2))
 
 
 def cli() -> None:

@@ -1,7 +1,7 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
 import { api } from "../shared/api.js";
-import { caseTable } from "./case-table.js";
-import { loadMatters, matterLabel } from "./matters.js";
+import { caseList } from "./case-list.js";
+import { loadMatters } from "./matters.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { busy, field, h, section, stateLabel } from "./ui.js";
 
@@ -16,7 +16,14 @@ const nameOf = (pool, id) => (pool.get(id) ? pool.get(id).display_name : id);
 
 const EMAIL_ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/; // as server/cases/schemas.py ApplicantIn.email
 
-function intakeForm(matterCodes) {
+/** Matter codes from what was typed or picked: catalogue names (or codes), comma separated. */
+function matterCodes(text, matters) {
+  const byName = new Map(matters.flatMap((m) => [[m.name, m.code], [m.name_en, m.code], [m.code, m.code]]));
+  const parts = text.split(/[,，、;；]+/).map((part) => part.trim()).filter(Boolean);
+  return parts.flatMap((part) => (byName.has(part) ? [byName.get(part)] : part.split(/\s+/)));
+}
+
+function intakeForm(matters) {
   const input = (name, attrs = {}) => h("input", { type: "text", name, ...attrs });
   const kind = h(
     "select",
@@ -58,7 +65,7 @@ function intakeForm(matterCodes) {
     h(
       "datalist",
       { id: "matter-codes" },
-      matterCodes.map((m) => h("option", { value: m, label: matterLabel([m]) })),
+      matters.map((m) => h("option", { value: m.name, label: m.code })),
     ),
     field("mode", fields.mode),
     field("sla_class", fields.sla_class),
@@ -70,7 +77,7 @@ function intakeForm(matterCodes) {
       application_no: fields.application_no.value.trim(),
       applicant: { kind: kind.value, name: fields.name.value.trim(), phone: fields.phone.value.trim(), email: fields.email.value.trim(), id_no: fields.id_no.value.trim() },
       site: { address: fields.address.value.trim() },
-      matters: fields.matters.value.split(/[,，、\s]+/).filter(Boolean),
+      matters: matterCodes(fields.matters.value, matters),
     };
     if (fields.mode.value) body.mode = fields.mode.value;
     if (fields.sla_class.value) body.sla_class = fields.sla_class.value;
@@ -81,14 +88,16 @@ function intakeForm(matterCodes) {
 }
 
 export async function renderDispatcherHome(root) {
-  const [cases, matters] = await Promise.all([api("/api/v1/cases"), loadMatters()]);
-  const codes = matters.map((m) => m.code);
-  const incoming = cases.filter((c) => c.state === "received");
+  const matters = await loadMatters();
+  const [incoming, all] = await Promise.all([
+    caseList({ id: "incoming-list", fixed: { state: "received", sort: "created" }, filters: false, emptyKey: "no_incoming" }),
+    caseList({ id: "all-cases", inspectors: true }),
+  ]);
   root.append(
     h("h2", { class: "page-title" }, t("dispatcher_home")),
-    section("incoming_cases", caseTable(incoming, { emptyKey: "no_incoming" })),
-    section("intake", intakeForm(codes)),
-    section("all_cases", caseTable(cases)),
+    section("incoming_cases", incoming),
+    section("intake", intakeForm(matters)),
+    section("all_cases", all),
   );
 }
 

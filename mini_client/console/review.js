@@ -1,7 +1,6 @@
 // Reviewer views: cases awaiting review first, then the case with its content in view (checklist
 // with verdicts and photos, rectification rounds, recordings, the draft PDF) and approve / send back.
-import { api } from "../shared/api.js";
-import { caseTable } from "./case-table.js";
+import { caseList } from "./case-list.js";
 import { t } from "../shared/i18n.js";
 import { opinionSection, reopenedItems } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
@@ -9,12 +8,11 @@ import { checklistReview, reviewContent } from "./review-content.js";
 import { h, section } from "./ui.js";
 
 export async function renderReviewerHome(root) {
-  const cases = await api("/api/v1/cases");
-  root.append(
-    h("h2", { class: "page-title" }, t("nav_review")),
-    section("awaiting_review", h("div", { id: "awaiting-review" }, caseTable(cases.filter((c) => c.state === "under_review"), { emptyKey: "nothing_to_review" }))),
-    section("reviewed_cases", caseTable(cases.filter((c) => c.state !== "under_review"))),
-  );
+  const [awaiting, reviewed] = await Promise.all([
+    caseList({ id: "awaiting-review", fixed: { state: "under_review", sort: "due" }, filters: false, emptyKey: "nothing_to_review" }),
+    caseList({ id: "reviewed-list" }),
+  ]);
+  root.append(h("h2", { class: "page-title" }, t("nav_review")), section("awaiting_review", awaiting), section("reviewed_cases", reviewed));
 }
 
 export async function reviewerCaseSections(kase, ctx) {

@@ -143,7 +143,7 @@ addTexts({
   applicant_email: ["电子邮箱（可选，踏勘链接和通知将发往此邮箱）", "E-mail (optional; the inspection link and notices are sent to it)"],
   email_hint: ["请填写完整的邮箱地址，例如 name@example.cn", "Enter a full e-mail address, e.g. name@example.cn"],
   id_no: ["证件号码（可选）", "ID number (optional)"],
-  matters_hint: ["事项代码，多个用逗号分隔（同一地址多个事项即联合踏勘）。", "Matter codes, separated by commas (several at one site = joint inspection)."],
+  matters_hint: ["从列表中按名称选择事项，多个用逗号分隔（同一地址多个事项即联合踏勘）。", "Pick matters by name from the list, separated by commas (several at one site = joint inspection)."],
   by_matter_default: ["按事项默认", "The matter's default"],
   create_case: ["创建案件", "Create the case"],
   // draw and replacement

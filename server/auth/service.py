@@ -139,34 +139,37 @@ def _expired() -> NotAuthenticated:
 
 
 async def resolve_staff(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    """The staff member behind a login token. Runs on every staff request: it reads only the
+    columns it needs (no ORM entities) and writes ``last_seen_at`` at most every
+    ``LAST_SEEN_RESOLUTION``."""
     now = utcnow()
     row = (
         await session.execute(
-            select(StaffSession, Staff)
+            select(
+                StaffSession.id,
+                StaffSession.last_seen_at,
+                StaffSession.expires_at,
+                StaffSession.revoked_at,
+                Staff.id,
+                Staff.role,
+                Staff.display_name,
+                Staff.active,
+            )
             .join(Staff, Staff.id == StaffSession.staff_id)
             .where(StaffSession.token_hash == hash_token(token))
         )
     ).one_or_none()
     if row is None:
         raise _expired()
-    login_session, staff = row
-    idle_limit = login_session.last_seen_at + timedelta(minutes=settings.staff_idle_minutes)
-    if (
-        login_session.revoked_at is not None
-        or login_session.expires_at <= now
-        or idle_limit <= now
-        or not staff.active
-    ):
+    session_id, last_seen, expires_at, revoked_at, staff_id, role, name, active = row
+    idle_limit = last_seen + timedelta(minutes=settings.staff_idle_minutes)
+    if revoked_at is not None or expires_at <= now or idle_limit <= now or not active:
         raise _expired()
-    if now - login_session.last_seen_at > LAST_SEEN_RESOLUTION:
-        login_session.last_seen_at = now
-    return Principal(
-        "staff",
-        staff.id,
-        role=Role(staff.role),
-        display_name=staff.display_name,
-        session_id=login_session.id,
-    )
+    if now - last_seen > LAST_SEEN_RESOLUTION:
+        await session.execute(
+            update(StaffSession).where(StaffSession.id == session_id).values(last_seen_at=now)
+        )
+    return Principal("staff", staff_id, role=Role(role), display_name=name, session_id=session_id)
 
 
 def _link_invalid() -> NotAuthenticated:

@@ -8,6 +8,7 @@ dependencies and the services.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, or_, select, true
@@ -69,11 +70,27 @@ async def current_inspectors(session: AsyncSession, case_id: str) -> tuple[str, 
             CaseInspector.case_id == case_id, CaseInspector.released_at.is_(None)
         )
     )
-    return tuple(r.staff_id for r in sorted(rows, key=lambda r: r.position != "lead"))
+    return lead_first((r.staff_id, r.position) for r in rows)
+
+
+def lead_first(people: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """Staff ids of ``(staff_id, position)`` pairs, the lead first (the rest as given)."""
+    return tuple(staff for staff, _ in sorted(people, key=lambda p: p[1] != "lead"))
 
 
 async def load_visible_case(session: AsyncSession, principal: Principal, case_id: str) -> CaseView:
-    case = await session.scalar(select(Case).where(Case.id == case_id, visible_to(principal)))
-    if case is None:
+    """The case and its current inspectors in one statement (every case endpoint runs this)."""
+    rows = (
+        await session.execute(
+            select(Case, CaseInspector.staff_id, CaseInspector.position)
+            .outerjoin(
+                CaseInspector,
+                (CaseInspector.case_id == Case.id) & CaseInspector.released_at.is_(None),
+            )
+            .where(Case.id == case_id, visible_to(principal))
+        )
+    ).all()
+    if not rows:
         raise not_found("该案件", "Case")
-    return CaseView(case, await current_inspectors(session, case_id))
+    people = [(staff, position) for _, staff, position in rows if staff is not None]
+    return CaseView(rows[0][0], lead_first(people))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, IdMixin, TimestampMixin, utcnow
@@ -15,6 +15,7 @@ class Case(IdMixin, TimestampMixin, Base):
     """One inspection case, created from an application in the approval system."""
 
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_created_at", "created_at"),)  # the list's default order
 
     number: Mapped[str] = mapped_column(String(32), unique=True)
     application_no: Mapped[str] = mapped_column(String(64), unique=True)

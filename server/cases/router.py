@@ -4,31 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.cases import links, service
-from server.cases.access import CaseView, current_inspectors, visible_to
-from server.cases.models import Case
+from server.cases import links, listing, repository, service
+from server.cases.access import CaseView, current_inspectors
+from server.cases.listing import CaseQuery, CaseSort
 from server.cases.schemas import (
     CaseIntake,
+    CaseListItem,
     CaseOut,
+    CasePage,
     LinkOut,
     MatterOut,
     MatterScenarioOut,
+    case_list_item,
     case_out,
     link_out,
 )
 from server.cases.states import CaseState
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
+from server.timeinputs import BeijingDate
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 # The approval system opens cases with its own API key (scope cases:intake), not a staff login.
 IntakeDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher, clients=True))]
 LinkIssuerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
 INITIAL_STATE = CaseState.received
+UNPAGED_LIMIT = 500  # the old call shape, kept until every page asks for pages
 
 
 @router.post("", status_code=201)
@@ -49,14 +53,58 @@ async def intake(
 
 
 @router.get("")
-async def list_cases(principal: PrincipalDep, session: SessionDep) -> list[CaseOut]:
-    """Cases the caller may see, newest first."""
-    cases = (
-        await session.scalars(
-            select(Case).where(visible_to(principal)).order_by(Case.created_at.desc()).limit(500)
-        )
-    ).all()
-    return [case_out(CaseView(c, await current_inspectors(session, c.id))) for c in cases]
+async def list_cases(principal: PrincipalDep, session: SessionDep) -> list[CaseListItem]:
+    """Cases the caller may see, newest first (at most 500; pages: ``GET /cases/page``)."""
+    query = CaseQuery(limit=UNPAGED_LIMIT)
+    return [case_list_item(c) for c in await repository.list_cases(session, principal, query)]
+
+
+@router.get("/page")
+async def case_page(
+    principal: PrincipalDep,
+    session: SessionDep,
+    ctx: ContextDep,
+    page: int = 1,
+    limit: int = listing.DEFAULT_PAGE_SIZE,
+    sort: Annotated[CaseSort, Query(description="due | created_desc | created")] = (
+        CaseSort.created_desc
+    ),
+    state: Annotated[list[str] | None, Query()] = None,
+    matter: Annotated[str | None, Query(max_length=40)] = None,
+    inspector: Annotated[str | None, Query(max_length=64)] = None,
+    card: Annotated[str | None, Query(max_length=16)] = None,
+    created_from: Annotated[BeijingDate | None, Query(description="Beijing day, included")] = None,
+    created_to: Annotated[BeijingDate | None, Query(description="Beijing day, included")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="case number, application number, applicant name or address"),
+    ] = None,
+) -> CasePage:
+    """One page of the cases the caller may see: filters, search and order; ``total`` counts
+    every matching case."""
+    size, offset = listing.check_page(limit, page)
+    start, end = listing.check_created(created_from, created_to)
+    query = CaseQuery(
+        limit=size,
+        offset=offset,
+        sort=sort,
+        states=listing.check_states(state or []),
+        matter=listing.check_matter(matter, {m.code for m in ctx.catalogue.matters}),
+        inspector_id=inspector or None,
+        card=listing.check_card(card),
+        created_from=start,
+        created_before=end,
+        q=listing.check_search(q),
+    )
+    rows = await repository.list_cases(session, principal, query)
+    total = await repository.count_cases(session, principal, query)
+    return CasePage(
+        items=[case_list_item(r) for r in rows],
+        total=min(total, repository.COUNT_CAP),
+        total_capped=total > repository.COUNT_CAP,
+        page=page,
+        limit=size,
+    )
 
 
 @router.get("/{case_id}")

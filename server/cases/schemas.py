@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.cases.access import CaseView
 from server.cases.links import IssuedLink
+from server.cases.repository import ListedCase
 
 MATTER_CODE = r"^[A-Za-z][A-Za-z0-9_]{1,40}$"
 
@@ -78,6 +79,23 @@ class CaseOut(BaseModel):
     inspector_ids: list[str] = Field(default_factory=list)
 
 
+class CaseListItem(CaseOut):
+    """A case as a list row: the running SLA clock's due time and card beside it."""
+
+    due_at: datetime | None = None
+    card: str = "none"  # none | yellow | red
+
+
+class CasePage(BaseModel):
+    """One page of the case list and how many cases match in all."""
+
+    items: list[CaseListItem]
+    total: int  # counted up to ``repository.COUNT_CAP`` (10,000), not beyond
+    total_capped: bool = False  # true: more than ``total`` cases match
+    page: int
+    limit: int
+
+
 class LinkOut(BaseModel):
     id: str
     token: str
@@ -111,6 +129,13 @@ class MatterOut(BaseModel):
 def link_out(issued: IssuedLink) -> LinkOut:
     link = issued.link
     return LinkOut(id=link.id, token=issued.token, url=issued.url, expires_at=link.expires_at)
+
+
+def case_list_item(listed: ListedCase) -> CaseListItem:
+    out = CaseListItem.model_validate(listed.view.case)
+    out.inspector_ids = list(listed.view.inspector_ids)
+    out.due_at, out.card = listed.due_at, listed.card
+    return out
 
 
 def case_out(view: CaseView) -> CaseOut:

@@ -31,6 +31,13 @@ class SlaClockRow(IdMixin, TimestampMixin, Base):
             sqlite_where=text("active"),
             postgresql_where=text("active"),
         ),
+        # The case list ordered by due time (running clocks only).
+        Index(
+            "ix_sla_clocks_active_due",
+            "due_at",
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
     )
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -153,6 +153,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/matters", dict.fromkeys(EVERYONE, 200)),
     Endpoint("POST", "/api/v1/cases", {"admin": 201, "dispatcher": 201}, body="intake"),
     Endpoint("GET", "/api/v1/cases", dict.fromkeys(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/cases/page", dict.fromkeys(EVERYONE, 200)),
     Endpoint("GET", CASE, dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/clock", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/notifications", {"admin": 200, "dispatcher": 200}, others=NOT_VISIBLE),

@@ -56,6 +56,11 @@ class BadInput(AppError):
     code = "bad_input"
 
 
+class TooLarge(BadInput):
+    status = 413
+    code = "too_large"
+
+
 class NotAuthenticated(AppError):
     status = 401
     code = "not_authenticated"

@@ -42,12 +42,15 @@ from signaling.room import (
     LocationEvent,
     ParticipantEntered,
     ParticipantExited,
+    RecordingSwitched,
     RoomEvent,
     RoomFacts,
     Site,
 )
 
 log = logging.getLogger(__name__)
+
+RECORDER = Actor.system("recorder")
 
 
 def identity_of(principal: Principal) -> Identity:
@@ -144,6 +147,9 @@ class LiveAdapter:
                 if case is not None:  # distance to the site, flagged when too far (GPS 位置核验)
                     detail |= locate(case, lat, lng, accuracy).detail()
                 await self._audit(session, event, "live.location", detail)
+            case RecordingSwitched(case_id=case_id, on=on):
+                action = "live.recording_started" if on else "live.recording_stopped"
+                await append(session, RECORDER, action, case_id=case_id, detail={"at": stamp})
 
     @staticmethod
     async def _audit(
@@ -197,6 +203,9 @@ class _MediaNotInstalled:
         self, requested_by: str, requester_name: str, item_id: str | None
     ) -> _NoSnapshot:
         raise MediaError("media side not installed")
+
+    async def set_recording(self, on: bool) -> None:
+        return None
 
     async def leave(self, participant_id: str) -> None:
         return None

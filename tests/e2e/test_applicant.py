@@ -119,12 +119,14 @@ async def test_call_shows_the_item_being_inspected(
     page = await phone.new_page()
     await page.goto(link_url(base_url, journey))
     await page.locator("#join-call").click()
-    await expect(page.locator("#call-status")).to_have_text("已连线，请按踏勘人员的指示拍摄。")
+    await expect(page.locator("#call-status")).to_have_text("等待踏勘人员加入")
 
     ws_url = base_url.replace("http://", "ws://") + f"/ws/cases/{journey.case_id}"
     async with joined(ws_url, lead["Authorization"].removeprefix("Bearer ")) as (ws, _):
+        await expect(page.locator("#call-status")).to_have_text("已连线，请按踏勘人员的指示拍摄。")
         await send(ws, type="current_item", item_id=item["id"])
         await expect(page.locator("#current-item")).to_contain_text(item["title"])
+        await expect(page.locator("#current-item .item-guidance")).to_have_text(item["guidance"])
     await page.wait_for_function(
         "() => { const v = document.getElementById('call-preview');"
         " return v.readyState >= 2 && v.videoWidth > 0; }"

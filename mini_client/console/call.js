@@ -105,6 +105,7 @@ export function callPanel(kase, ctx, checklist) {
     leave.hidden = mute.hidden = snap.hidden = false;
   });
   // "Show me here": a click on the phone's picture marks the same spot on the phone's screen.
+  video.style.cursor = "crosshair";
   video.addEventListener("click", (event) => {
     const spot = signaling && video.videoWidth ? toPicture(video, event.clientX, event.clientY) : null;
     if (spot) signaling.send({ type: "point", x: spot.x, y: spot.y });

@@ -29,6 +29,7 @@ from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
 from server.inspection.service import set_current_item
+from server.live.media_adapter import RECORDER
 from server.live.turn import ice_servers
 from server.platform.ratelimits import FloodGuard
 from signaling.admission import AdmissionFactory
@@ -49,8 +50,6 @@ from signaling.room import (
 )
 
 log = logging.getLogger(__name__)
-
-RECORDER = Actor.system("recorder")
 
 
 def identity_of(principal: Principal) -> Identity:

@@ -48,9 +48,18 @@ async def desk(browser: Browser, base_url: str) -> AsyncIterator[Desk]:
     assert not desk.errors, desk.errors
 
 
-async def join_from_phone(context: BrowserContext, base_url: str, journey: Journey) -> Page:
+async def phone_page(context: BrowserContext, desk: Desk, base_url: str, journey: Journey) -> Page:
+    """The applicant's page; its script errors fail the test with the consoles' (``desk``)."""
     phone = await context.new_page()
+    phone.on("pageerror", lambda error: desk.errors.append(f"phone: {error}"))
     await phone.goto(link_url(base_url, journey))
+    return phone
+
+
+async def join_from_phone(
+    context: BrowserContext, desk: Desk, base_url: str, journey: Journey
+) -> Page:
+    phone = await phone_page(context, desk, base_url, journey)
     await phone.locator("#join-call").click()
     await expect(phone.locator("#call-view")).to_be_visible()
     await phone.wait_for_function(PLAYING, arg="#call-preview")
@@ -98,7 +107,7 @@ async def test_the_call_waits_then_records_with_an_inspector_and_shows_where_the
     journey = await started_case(e2e_api)
     context = await phone_context(browser)
     try:
-        phone = await join_from_phone(context, base_url, journey)
+        phone = await join_from_phone(context, desk, base_url, journey)
         await fills_the_screen(phone, 360, 740)
         await expect(phone.locator("#call-status")).to_have_text(WAITING)
 
@@ -144,8 +153,7 @@ async def test_landscape_and_large_text_calls_point_at_the_same_spot(
     journey = await started_case(e2e_api)
     context = await phone_context(browser, viewport=LANDSCAPE)
     try:
-        phone = await context.new_page()
-        await phone.goto(link_url(base_url, journey))
+        phone = await phone_page(context, desk, base_url, journey)
         await phone.locator("#text-toggle").click()
         await expect(phone.locator("body")).to_have_class("large-text")
         await phone.locator("#join-call").click()

@@ -70,12 +70,16 @@ class PeerSession:
         segment_seconds: float = SEGMENT_SECONDS,
         ice_servers: list[RTCIceServer] | None = None,
         record: bool = True,
+        recording: bool = True,
     ) -> None:
+        """``record``: this session keeps recorders at all; ``recording``: they record now
+        (else they wait for ``set_recording(True)``)."""
         self._sink = sink
         self._directory = directory
         self._segment_seconds = segment_seconds
         self._ice_servers = ice_servers or []
         self._record = record
+        self._recording = recording
         self._participants: dict[str, _Participant] = {}
         self._seats: dict[str, str] = {}  # participant_id -> seat, stable across rejoins
         # trickled candidates that arrived while the participant's offer was being applied
@@ -144,6 +148,15 @@ class PeerSession:
             relay.detach()
         await participant.pc.close()
 
+    def set_recording(self, on: bool) -> None:
+        """Record every track from now on, or stop (each resumption shows as a gap)."""
+        self._recording = on
+        for recorder in self.recorders.values():
+            if on:
+                recorder.resume()
+            else:
+                recorder.pause()
+
     async def snapshot(self, watermark: Watermark, *, wait_seconds: float = 2.0) -> Snapshot:
         """Full-resolution JPEG of the applicant's current picture, watermarked."""
         relay = self.relays.get(f"{APPLICANT}.video")
@@ -197,6 +210,8 @@ class PeerSession:
                     segment_seconds=self._segment_seconds,
                     request_keyframe=relay.request_keyframe,
                 )
+                if not self._recording:
+                    recorder.pause()
                 self.recorders[slot] = recorder
                 relay.add_listener(recorder)
         return relay

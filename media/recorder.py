@@ -143,6 +143,7 @@ class TrackRecorder:
         self._left_at: datetime | None = None
         self._jobs: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self.paused = False  # nobody to record for yet (the room's rule): packets are dropped
         self.received = 0
         self.recorded = 0
         self.skipped_before_keyframe = 0
@@ -158,6 +159,8 @@ class TrackRecorder:
 
     def on_packet(self, packet: av.Packet[Any]) -> None:
         self.received += 1
+        if self.paused:
+            return
         segment = self._segment
         if segment is not None and self._should_cut(segment, packet):
             self._close_segment()
@@ -172,7 +175,21 @@ class TrackRecorder:
 
     def on_stop(self) -> None:
         self._close_segment()
-        self._left_at = self._now()
+        if self._left_at is None:  # paused earlier: the gap began then
+            self._left_at = self._now()
+
+    def pause(self) -> None:
+        """Stop recording: the open segment is finished; resuming later records a gap."""
+        if self.paused:
+            return
+        self.paused = True
+        if self._next_seq > 0 and self._left_at is None:
+            self._close_segment()
+            self._left_at = self._now()
+
+    def resume(self) -> None:
+        """Record again from the next packet (a video track from its next keyframe)."""
+        self.paused = False
 
     async def drain(self) -> None:
         """Close the open segment and wait until every segment reached the sink."""

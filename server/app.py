@@ -32,6 +32,7 @@ from server.evidence.playback import sweep_stale_work
 from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
 from server.live.media_adapter import media_factory, start_media_pool
+from server.live.uplink import router as uplink_router
 from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
 from server.logs import configure_logging, get_logger
@@ -165,6 +166,7 @@ def create_app(
         uploads_router,
         rectification_router,
         closure_router,
+        uplink_router,
     )
     for router in routers:
         app.include_router(router)

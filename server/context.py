@@ -41,6 +41,7 @@ class AppContext:
     token_lookup_limits: dict[str, FailureAllowance] = field(default_factory=dict)
     login_checks_in_flight: Counter[str] = field(default_factory=Counter)
     verify_rate_limits: dict[str, TokenBucket] = field(default_factory=dict)
+    uplink_rate_limits: dict[str, TokenBucket] = field(default_factory=dict)  # by link
     signature_checks: dict[tuple[str, str], CachedCheck] = field(default_factory=dict)
     # Told (after the commit) when a login or an applicant link ends, so that parts holding
     # live connections (the WebSocket rooms) can close them; wired at start-up.

@@ -2,6 +2,7 @@
 
     AppError                      500  something we did not expect to fail this way
     ├── BadInput                  422  the request is malformed or a value is out of range
+    │   └── TooLarge              413  the body is over the endpoint's cap
     ├── NotAuthenticated          401  no valid login or link token
     ├── Forbidden                 403  authenticated, but this role/assignment may not do it
     ├── NotFound                  404  no such thing (or not visible to the caller)
@@ -54,6 +55,11 @@ class AppError(Exception):
 class BadInput(AppError):
     status = 422
     code = "bad_input"
+
+
+class TooLarge(BadInput):
+    status = 413
+    code = "too_large"
 
 
 class NotAuthenticated(AppError):

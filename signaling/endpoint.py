@@ -45,6 +45,7 @@ from signaling.room import (
     Emit,
     Identity,
     MediaLeave,
+    MediaRecording,
     Room,
     RoomEvent,
     RoomFacts,
@@ -233,7 +234,7 @@ class _Connection:
             return
         # Before joining, an empty room answers: "join first" (or a pong).
         room = self.room or Room(self.case_id)
-        await self._apply(room.receive(self.conn, message))
+        await self._apply(room.receive(self.conn, message, time.monotonic()))
 
     async def _join(self, message: Join) -> None:
         asked = time.monotonic()
@@ -278,6 +279,10 @@ class _Connection:
                     media = self.registry.existing_media(self.case_id)
                     if media is not None:  # no session yet: nobody negotiated
                         await self._call(media.leave(participant_id))
+                case MediaRecording(on):
+                    media = self.registry.existing_media(self.case_id)
+                    if media is not None:  # else it reads the room's rule when it opens
+                        await self._call(media.set_recording(on))
                 case Emit():
                     await self._call(persisting[id(effect)])
 

@@ -76,6 +76,13 @@ class RoomMedia(Protocol):
         """
         ...
 
+    async def set_recording(self, on: bool) -> None:
+        """Record the room's tracks from now on (``on``), or stop recording them.
+
+        The room decides (``Room.recording``); a media side opened later asks the room.
+        """
+        ...
+
     async def leave(self, participant_id: str) -> None:
         """The participant is gone (left, timed out or replaced): drop its peer connection."""
         ...

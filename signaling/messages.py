@@ -3,9 +3,11 @@
 Every frame is an object with a ``type``. Client → server: ``join`` (first, with a staff or
 applicant-link token), ``offer``/``answer``/``candidate``/``ice_restart`` (with the server's
 media side: the topology is a star, one peer connection per participant), ``mute``,
-``current_item`` and ``snapshot_request`` (inspectors), ``location`` (the applicant), ``ping``,
-``pong``, ``leave``. Anything malformed becomes a ``ProtocolError`` that the endpoint answers
-with an ``error`` message (zh + en) or, where noted in ``CloseCode``, a close.
+``current_item``, ``snapshot_request`` and ``point`` (inspectors), ``location`` (the applicant),
+``ping``, ``pong``, ``leave``. The server tells everyone whether the call is being recorded
+(``recording``) and shows the applicant where an inspector points (``point``). Anything
+malformed becomes a ``ProtocolError`` that the endpoint answers with an ``error`` message
+(zh + en) or, where noted in ``CloseCode``, a close.
 """
 
 from __future__ import annotations
@@ -140,6 +142,20 @@ class Location(_Message):
     accuracy_m: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
 
 
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+
+
+class Point(_Message):
+    """ "Show me here": a spot of the applicant's picture, 0..1 from its left and top edges.
+
+    Inspectors only; the applicant's phone shows a marker there for a few seconds.
+    """
+
+    type: Literal["point"] = "point"
+    x: Fraction
+    y: Fraction
+
+
 class Ping(_Message):
     type: Literal["ping"] = "ping"
 
@@ -162,6 +178,7 @@ ClientMessage = Annotated[
     | CurrentItem
     | SnapshotRequest
     | Location
+    | Point
     | Ping
     | Pong
     | Leave,
@@ -179,6 +196,7 @@ CLIENT_TYPES = frozenset(
         "current_item",
         "snapshot_request",
         "location",
+        "point",
         "ping",
         "pong",
         "leave",
@@ -228,6 +246,7 @@ class Joined(_Message):
     participants: list[ParticipantInfo]
     current_item: str | None
     ice_servers: list[dict[str, object]] = Field(default_factory=list)
+    recording: bool = False
 
 
 class ParticipantJoined(_Message):
@@ -260,6 +279,23 @@ class LocationReported(_Message):
     latitude: float
     longitude: float
     accuracy_m: float | None
+
+
+class RecordingChanged(_Message):
+    """The call is now recorded (录像中) or no longer: it is while an inspector and the
+    applicant are both in the room."""
+
+    type: Literal["recording"] = "recording"
+    on: bool
+
+
+class Pointed(_Message):
+    """Where an inspector points on the applicant's picture (sent to the applicant)."""
+
+    type: Literal["point"] = "point"
+    x: float
+    y: float
+    by: str
 
 
 class ServerOffer(_Message):
@@ -315,6 +351,8 @@ ServerMessage = (
     | MuteChanged
     | CurrentItemChanged
     | LocationReported
+    | RecordingChanged
+    | Pointed
     | ServerOffer
     | ServerAnswer
     | ServerCandidate

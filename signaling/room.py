@@ -31,6 +31,9 @@ from signaling.messages import (
     ParticipantKind,
     ParticipantLeft,
     Ping,
+    Point,
+    Pointed,
+    RecordingChanged,
     ServerMessage,
     ServerPong,
     SnapshotRequest,
@@ -46,6 +49,7 @@ MEDIA_SENDERS: frozenset[ParticipantKind] = frozenset({"applicant", "inspector"}
 SENDERS: dict[str, frozenset[ParticipantKind]] = {
     "current_item": INSPECTORS_ONLY,
     "snapshot_request": INSPECTORS_ONLY,
+    "point": INSPECTORS_ONLY,
     "location": APPLICANT_ONLY,
     "offer": MEDIA_SENDERS,
     "answer": MEDIA_SENDERS,
@@ -53,6 +57,8 @@ SENDERS: dict[str, frozenset[ParticipantKind]] = {
     "ice_restart": MEDIA_SENDERS,
 }
 STAFF_KINDS: frozenset[ParticipantKind] = frozenset({"inspector", "observer"})
+# An inspector's "show me here" taps, at most one per this many seconds (a tap, not a drag).
+POINT_INTERVAL = 0.25
 
 ConnId = str
 MediaRequest = Offer | Answer | Candidate | IceRestart | SnapshotRequest
@@ -163,7 +169,15 @@ class LocationEvent:
     accuracy_m: float | None
 
 
-RoomEvent = ParticipantEntered | ParticipantExited | ItemChanged | LocationEvent
+@dataclass(frozen=True, slots=True)
+class RecordingSwitched:
+    """The call's recording started or stopped (录像开始/停止)."""
+
+    case_id: str
+    on: bool
+
+
+RoomEvent = ParticipantEntered | ParticipantExited | ItemChanged | LocationEvent | RecordingSwitched
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +187,14 @@ class Emit:
     event: RoomEvent
 
 
-Effect = Send | Close | ToMedia | MediaLeave | Emit
+@dataclass(frozen=True, slots=True)
+class MediaRecording:
+    """Tell the media side to record the call's tracks (``on``) or to stop recording."""
+
+    on: bool
+
+
+Effect = Send | Close | ToMedia | MediaLeave | MediaRecording | Emit
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -209,6 +230,7 @@ class Member:
     video: bool = True
     offered: bool = False  # the client has sent its first offer
     server_offer_pending: bool = False  # the media side sent an offer awaiting an answer
+    last_point: float | None = None  # when this inspector last pointed (the caller's clock)
 
     @property
     def info(self) -> ParticipantInfo:
@@ -234,6 +256,13 @@ class Room:
     def empty(self) -> bool:
         return not self.members
 
+    @property
+    def recording(self) -> bool:
+        """The call is recorded while the applicant and at least one inspector are both in:
+        never while the applicant waits alone, nor while inspectors wait for the phone."""
+        kinds = {m.identity.kind for m in self.members.values()}
+        return {"applicant", "inspector"} <= kinds
+
     def member_at(self, conn: ConnId) -> Member | None:
         return next((m for m in self.members.values() if m.conn == conn), None)
 
@@ -255,6 +284,7 @@ class Room:
         refused = admission(identity, facts)
         if refused is not None or facts.case_id != self.case_id:
             return [Close(conn, refused or CloseCode.policy, "not admitted")]
+        was_recording = self.recording
         effects: list[Effect] = []
         pid = identity.participant_id
         old = self.members.get(pid)
@@ -269,7 +299,7 @@ class Room:
             effects.append(Send(conn, self.last_location))
         effects += self._others(conn, ParticipantJoined(participant=member.info))
         effects.append(Emit(ParticipantEntered(self.case_id, pid, identity.kind)))
-        return effects
+        return effects + self._recording_since(was_recording, replayed=conn)
 
     def _replay(self, member: Member) -> Joined:
         return Joined(
@@ -278,6 +308,7 @@ class Room:
             participants=[m.info for m in self.members.values()],
             current_item=self.current_item,
             ice_servers=list(member.identity.ice_servers),
+            recording=self.recording,
         )
 
     def leave(self, conn: ConnId, reason: LeftReason) -> list[Effect]:
@@ -286,12 +317,23 @@ class Room:
         if member is None:
             return []
         pid, kind = member.identity.participant_id, member.identity.kind
+        was_recording = self.recording
         del self.members[pid]
         return [
             MediaLeave(pid),
             *self._others(conn, ParticipantLeft(participant_id=pid, reason=reason)),
             Emit(ParticipantExited(self.case_id, pid, kind, reason)),
+            *self._recording_since(was_recording),
         ]
+
+    def _recording_since(self, was_recording: bool, replayed: ConnId | None = None) -> list[Effect]:
+        """Start or stop recording when the last join or leave changed whether it is due;
+        everyone is told (a joiner, ``replayed``, already read it in its ``joined``)."""
+        on = self.recording
+        if on == was_recording:
+            return []
+        told = [Send(c, RecordingChanged(on=on)) for c in self.conns() if c != replayed]
+        return [MediaRecording(on), *told, Emit(RecordingSwitched(self.case_id, on))]
 
     def server_offered(self, participant_id: str) -> None:
         """The media side sent this participant an offer; their answer is now in order."""
@@ -301,8 +343,11 @@ class Room:
 
     # messages -------------------------------------------------------------------------------
 
-    def receive(self, conn: ConnId, message: ClientMessage) -> list[Effect]:
-        """What to do with a parsed message from ``conn`` (``join`` is the endpoint's job)."""
+    def receive(self, conn: ConnId, message: ClientMessage, now: float = 0.0) -> list[Effect]:
+        """What to do with a parsed message from ``conn`` (``join`` is the endpoint's job).
+
+        ``now`` is the caller's monotonic clock in seconds, for the rules that pace a sender.
+        """
         member = self.member_at(conn)
         if member is None:
             if isinstance(message, Ping):
@@ -311,9 +356,9 @@ class Room:
         allowed = SENDERS.get(message.type)
         if allowed is not None and member.identity.kind not in allowed:
             return [Send(conn, error(ErrorCode.forbidden, about=message.type))]
-        return self._dispatch(member, message)
+        return self._dispatch(member, message, now)
 
-    def _dispatch(self, member: Member, message: ClientMessage) -> list[Effect]:
+    def _dispatch(self, member: Member, message: ClientMessage, now: float) -> list[Effect]:
         conn, pid = member.conn, member.identity.participant_id
         match message:
             case Join():
@@ -330,6 +375,8 @@ class Room:
                 return self._set_item(pid, item_id)
             case Location():
                 return self._located(pid, message)
+            case Point():
+                return self._point(member, message, now)
             case Offer() | Answer() | Candidate() | IceRestart() | SnapshotRequest():
                 return self._negotiate(member, message)
         return []  # pong: liveness only
@@ -353,6 +400,18 @@ class Room:
             self.case_id, pid, message.latitude, message.longitude, message.accuracy_m
         )
         return [*self.send_to(reported, STAFF_KINDS), Emit(event)]
+
+    def _point(self, member: Member, message: Point, now: float) -> list[Effect]:
+        """Show the applicant the spot an inspector points at, one tap per POINT_INTERVAL."""
+        conn = member.conn
+        last = member.last_point
+        if last is not None and now - last < POINT_INTERVAL:
+            return [Send(conn, error(ErrorCode.rate_limited, about=message.type))]
+        if not self.conns(APPLICANT_ONLY):
+            return [Send(conn, error(ErrorCode.applicant_absent, about=message.type))]
+        member.last_point = now
+        pointed = Pointed(x=message.x, y=message.y, by=member.identity.participant_id)
+        return self.send_to(pointed, APPLICANT_ONLY)
 
     def _negotiate(self, member: Member, message: MediaRequest) -> list[Effect]:
         conn, pid = member.conn, member.identity.participant_id

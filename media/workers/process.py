@@ -153,6 +153,7 @@ class WorkerServer:
             directory=Path(args["directory"]),
             segment_seconds=float(args["segment_seconds"]),
             record=bool(args["record"]),
+            recording=bool(args.get("recording", True)),
         )
 
     async def _run(self, request: Request) -> Any:
@@ -174,6 +175,8 @@ class WorkerServer:
                 )
             case "snapshot":
                 return await session.snapshot(args["watermark"], wait_seconds=args["wait_seconds"])
+            case "recording":
+                return session.set_recording(bool(args["on"]))
             case "stats":
                 return session_stats(session)
             case "close":

@@ -51,8 +51,8 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """Parent → worker: `op` on `room` ("open", "offer", "leave", "snapshot", "stats",
-    "close", "stop")."""
+    """Parent → worker: `op` on `room` ("open", "offer", "leave", "recording", "snapshot",
+    "stats", "close", "stop")."""
 
     call: int
     op: str

@@ -1,15 +1,20 @@
 // The applicant's phone page: case status, appointment, guide, pre-call check, live call.
 import "./texts.js"; // first: the page's texts are in the dictionary before anything shows
-import { api, ApiError, getToken, loadToken } from "../shared/api.js";
+import { api, ApiError, getToken, loadToken, toError } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
-import { Signaling } from "../shared/signaling.js";
-import { openCamera, Peer, phoneTransceivers, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
+import { openCamera } from "../shared/webrtc.js";
+import { rerenderCall, wireCall } from "./call.js";
 import { hideFollowup, loadFollowup, renderFollowup, wireFollowup } from "./followup.js";
 import { renderWithdraw, wireWithdraw } from "./withdraw.js";
 
 const $ = (id) => document.getElementById(id);
 const LARGE_KEY = "ci.largeText";
-const LOCATION_EVERY_MS = 30000;
+// What a call needs upstream: the phone's video (~400 kbit/s at the lowest useful quality)
+// plus its audio and overhead. The check says so in words below it.
+const CALL_UPLINK_KBPS = 500;
+const PROBE_BYTES = 256 * 1024;
+const PROBES = 2;
+const PROBE_LIMIT_MS = 8000;
 const STEPS = ["received", "assigned", "scheduled", "in_progress", "review", "issued", "closed"];
 const STEP_OF_STATE = {
   received: 0, assigned: 1, scheduled: 2, rescheduling: 2, offline_pending: 2, in_progress: 3,
@@ -210,6 +215,60 @@ async function measureRoundTrip() {
   return Math.round(times[Math.floor(times.length / 2)]);
 }
 
+/**
+ * Upload speed in kbit/s: the best of PROBES timed uploads of a blob the server reads and
+ * discards. The time includes the request's round trip, so the figure errs low (a fast link
+ * reads slower than it is, a slow one barely: 256 KB at 500 kbit/s take 4 s). A probe slower
+ * than PROBE_LIMIT_MS is stopped: the answer is then an upper bound (`below`).
+ */
+async function measureUplink() {
+  const blob = new Blob([new Uint8Array(PROBE_BYTES)], { type: "application/octet-stream" });
+  const url = `/api/v1/cases/${state.caseId}/uplink-probe`;
+  let best = 0;
+  for (let i = 0; i < PROBES; i++) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), PROBE_LIMIT_MS);
+    const started = performance.now();
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST", body: blob, cache: "no-store", signal: abort.signal,
+        headers: { Authorization: `Bearer ${getToken()}`, "Content-Type": "application/octet-stream" },
+      });
+    } catch (error) {
+      if (error.name !== "AbortError") throw error;
+      return { kbps: Math.round((PROBE_BYTES * 8) / PROBE_LIMIT_MS), below: true };
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) throw await toError(response);
+    await response.json();
+    const elapsed = Math.max(performance.now() - started, 1);
+    best = Math.max(best, (PROBE_BYTES * 8) / elapsed); // bits per ms = kbit/s
+  }
+  return { kbps: Math.round(best), below: false };
+}
+
+async function checkNetwork() {
+  addResult("network_testing", {}, "info");
+  try {
+    const ms = await measureRoundTrip();
+    const { kbps, below } = await measureUplink();
+    $("check-results").lastChild.remove();
+    addResult("network_result", { ms });
+    const slow = below || kbps < CALL_UPLINK_KBPS;
+    const key = below ? "uplink_below" : slow ? "uplink_slow" : "uplink_result";
+    addResult(key, { kbps, need: CALL_UPLINK_KBPS }, slow ? "warn" : "ok");
+    const weak = slow || ms > 600;
+    const fair = ms > 250 || kbps < 2 * CALL_UPLINK_KBPS;
+    addResult(weak ? "network_weak" : fair ? "network_fair" : "network_good", {}, weak ? "warn" : "ok");
+  } catch (error) {
+    $("check-results").lastChild.remove();
+    if (error instanceof ApiError && error.status !== 0) addResult("uplink_refused", { message: error.text(getLang()) }, "warn");
+    else addResult("network_failed", {}, "warn");
+  }
+}
+
 async function runCheck() {
   $("start-check").disabled = true;
   $("check-results").replaceChildren();
@@ -223,181 +282,8 @@ async function runCheck() {
     addResult(cameraAdvice(error), {}, "warn");
     showBanner("error", cameraAdvice(error));
   }
-  addResult("network_testing", {}, "info");
-  try {
-    const ms = await measureRoundTrip();
-    $("check-results").lastChild.remove();
-    addResult("network_result", { ms });
-    const downlink = navigator.connection && navigator.connection.downlink;
-    // downlink (Mbit/s) is a coarse browser estimate: only trust it when it is very low.
-    const weak = ms > 600 || (downlink > 0 && downlink < 0.5);
-    const fair = ms > 250;
-    addResult(weak ? "network_weak" : fair ? "network_fair" : "network_good", {}, weak ? "warn" : "ok");
-  } catch {
-    $("check-results").lastChild.remove();
-    addResult("network_failed", {}, "warn");
-  }
+  await checkNetwork();
   $("start-check").disabled = false;
-}
-
-// --- live call ------------------------------------------------------------------------------
-
-function setCallStatus(key) {
-  state.callStatus = key;
-  $("call-status").textContent = t(key);
-}
-
-function showCurrentItem(itemId) {
-  const box = $("current-item");
-  const item = itemId && state.items[itemId];
-  box.hidden = !itemId;
-  if (!itemId) return;
-  const title = item ? (getLang() === "en" ? item.title_en || item.title : item.title) : itemId;
-  const label = document.createElement("small");
-  label.textContent = t("now_inspecting");
-  box.replaceChildren(label, title);
-  box.dataset.itemId = itemId;
-}
-
-async function loadItems() {
-  try {
-    const checklist = await api(`/api/v1/cases/${state.caseId}/checklist`);
-    state.items = Object.fromEntries(checklist.items.map((item) => [item.id, item]));
-  } catch {
-    state.items = {};
-  }
-}
-
-function startPeer(call, iceServers) {
-  if (call.peer) call.peer.close();
-  call.peer = new Peer((m) => call.signaling.send(m), {
-    iceServers: iceServers || [],
-    transceivers: phoneTransceivers(state.stream),
-    restartIceOnFailure: true, // a phone walks from Wi-Fi to 4G
-  });
-  call.peer.addEventListener("track", ({ detail }) => {
-    const audio = document.createElement("audio");
-    audio.autoplay = true;
-    audio.srcObject = detail.stream; // the phone receives audio only
-    $("remote-audio").append(audio);
-  });
-  call.peer.offer().catch(() => showBanner("warn", "media_error"));
-}
-
-function onSignal(call, message) {
-  if (message.type === "joined") {
-    clearBanner();
-    setCallStatus("call_connected");
-    showCurrentItem(message.current_item);
-    startPeer(call, message.ice_servers);
-  } else if (message.type === "current_item_changed") {
-    showCurrentItem(message.item_id);
-  } else if (message.type === "error") {
-    const key = message.code === "media_error" ? "media_error" : null;
-    if (key) showBanner("warn", key);
-    else showBanner("warn", "server_error", { message: getLang() === "en" ? message.message_en : message.message_zh });
-  } else if (call.peer) {
-    call.peer.handle(message).catch(() => showBanner("warn", "media_error"));
-  }
-}
-
-const FATAL_KEYS = { 4001: "call_replaced", 4003: "call_not_joinable", 4401: "link_invalid", 1008: "link_invalid" };
-
-async function joinCall() {
-  try {
-    await ensureCamera();
-  } catch (error) {
-    return showBanner("error", cameraAdvice(error));
-  }
-  await loadItems();
-  const signaling = new Signaling(state.caseId, getToken());
-  const call = { signaling, peer: null, torch: false, muted: false, watch: null, lastFix: null };
-  state.call = call;
-  $("call-view").hidden = false;
-  $("join-call").disabled = true;
-  $("call-preview").srcObject = state.stream;
-  $("torch").hidden = !torchSupported(state.stream);
-  setCallStatus("call_connecting");
-  signaling.addEventListener("message", ({ detail }) => onSignal(call, detail));
-  signaling.addEventListener("reconnecting", () => setCallStatus("call_reconnecting"));
-  signaling.addEventListener("fatal", ({ detail }) => {
-    const key = FATAL_KEYS[detail.code] || "call_ended";
-    if (detail.code === 4401) return linkInvalid();
-    showBanner("error", key);
-    endCall(false);
-  });
-  signaling.start();
-}
-
-function endCall(sendLeave = true) {
-  const call = state.call;
-  if (!call) return;
-  if (sendLeave) call.signaling.stop();
-  if (call.peer) call.peer.close();
-  if (call.watch !== null) navigator.geolocation.clearWatch(call.watch);
-  clearInterval(call.locationTimer);
-  state.call = null;
-  $("call-view").hidden = true;
-  $("remote-audio").replaceChildren();
-  renderCase();
-}
-
-async function switchCamera() {
-  const current = state.stream.getVideoTracks()[0];
-  const facing = current.getSettings().facingMode === "user" ? "environment" : "user";
-  const fresh = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { exact: facing } } })
-    .catch(() => navigator.mediaDevices.getUserMedia({ video: true }));
-  const [track] = fresh.getVideoTracks();
-  state.stream.removeTrack(current);
-  current.stop();
-  state.stream.addTrack(track);
-  if (state.call && state.call.peer) await state.call.peer.replaceVideo(track);
-  $("torch").hidden = !torchSupported(state.stream);
-}
-
-function toggleMute() {
-  const call = state.call;
-  call.muted = !call.muted;
-  setMuted(state.stream, call.muted);
-  $("mute").dataset.i18n = call.muted ? "unmute" : "mute";
-  $("mute").setAttribute("aria-pressed", String(call.muted));
-  applyI18n($("call-view"));
-  call.signaling.send({ type: "mute", audio: !call.muted, video: true });
-}
-
-async function toggleTorch() {
-  const call = state.call;
-  try {
-    await setTorch(state.stream, !call.torch);
-    call.torch = !call.torch;
-    $("torch").dataset.i18n = call.torch ? "torch_off" : "torch_on";
-    $("torch").setAttribute("aria-pressed", String(call.torch));
-    applyI18n($("call-view"));
-  } catch {
-    $("torch").hidden = true;
-  }
-}
-
-function shareLocation() {
-  const call = state.call;
-  if (!call || !navigator.geolocation) return void ($("location-status").textContent = t("location_denied"));
-  const send = () => {
-    if (!call.lastFix) return;
-    const { latitude, longitude, accuracy } = call.lastFix.coords;
-    call.signaling.send({ type: "location", latitude, longitude, accuracy_m: accuracy });
-  };
-  call.watch = navigator.geolocation.watchPosition(
-    (fix) => {
-      const first = !call.lastFix;
-      call.lastFix = fix;
-      $("location-status").textContent = t("location_on", { m: Math.round(fix.coords.accuracy) });
-      if (first) send();
-    },
-    () => ($("location-status").textContent = t("location_denied")),
-    { enableHighAccuracy: true, maximumAge: 10000 },
-  );
-  call.locationTimer = setInterval(send, LOCATION_EVERY_MS);
-  $("share-location").disabled = true;
 }
 
 // --- messages -------------------------------------------------------------------------------
@@ -433,8 +319,7 @@ function setLargeText(on) {
 function rerender() {
   if (state.case) renderCase();
   renderAppointment();
-  if (state.callStatus && state.call) setCallStatus(state.callStatus);
-  if (state.call) showCurrentItem($("current-item").hidden ? null : $("current-item").dataset.itemId);
+  rerenderCall();
   if (bannerKey) showBanner(bannerKey.kind, bannerKey.keyOrError, bannerKey.params);
   if (state.caseId) loadFeed();
   renderFollowup();
@@ -448,12 +333,7 @@ function wire() {
   $("open-guide").addEventListener("click", openGuide);
   $("download-pdf").addEventListener("click", downloadPdf);
   $("start-check").addEventListener("click", runCheck);
-  $("join-call").addEventListener("click", joinCall);
-  $("leave-call").addEventListener("click", () => endCall(true));
-  $("switch-camera").addEventListener("click", () => switchCamera().catch((e) => showBanner("error", cameraAdvice(e))));
-  $("mute").addEventListener("click", toggleMute);
-  $("torch").addEventListener("click", toggleTorch);
-  $("share-location").addEventListener("click", shareLocation);
+  wireCall({ state, showBanner, clearBanner, linkInvalid, cameraAdvice, ensureCamera, onEnded: renderCase });
   window.addEventListener("offline", () => showBanner("warn", "offline"));
   window.addEventListener("online", () => bannerKey && bannerKey.keyOrError === "offline" && clearBanner());
   onLangChange(rerender);

@@ -3,6 +3,7 @@ import { getToken } from "../shared/api.js";
 import { Signaling } from "../shared/signaling.js";
 import { openMic, Peer, setMuted, staffTransceivers } from "../shared/webrtc.js";
 import { pick, t } from "../shared/i18n.js";
+import { toPicture } from "../shared/picture.js";
 import { h, section } from "./ui.js";
 
 
@@ -102,6 +103,12 @@ export function callPanel(kase, ctx, checklist) {
     join.hidden = true;
     join.disabled = false;
     leave.hidden = mute.hidden = snap.hidden = false;
+  });
+  // "Show me here": a click on the phone's picture marks the same spot on the phone's screen.
+  video.style.cursor = "crosshair";
+  video.addEventListener("click", (event) => {
+    const spot = signaling && video.videoWidth ? toPicture(video, event.clientX, event.clientY) : null;
+    if (spot) signaling.send({ type: "point", x: spot.x, y: spot.y });
   });
   leave.addEventListener("click", () => {
     stop();

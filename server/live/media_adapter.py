@@ -93,6 +93,11 @@ class _Room:
         registry: Registry = self._app.state.live
         return registry.existing_room(self.case_id)
 
+    def recording(self) -> bool:
+        """Whether the room's rule (``Room.recording``) wants the call recorded right now."""
+        room = self._room()
+        return room is not None and room.recording
+
     def close_connections(self, reason: str) -> int:
         """Close every participant's socket with 1011: their clients rejoin by themselves."""
         registry: Registry = self._app.state.live
@@ -237,6 +242,7 @@ class CaseMedia:
         # worker died, the lost ones kept until their last uploads are done.
         self.peers: PeerSession | RemoteSession | None = None
         self._lost: list[RemoteSession] = []
+        self._recording = self._room.recording()  # then told by the room at each change
         self._closing = False
         self.closed = asyncio.Event()
 
@@ -253,13 +259,17 @@ class CaseMedia:
     def _open(self) -> PeerSession | RemoteSession:
         if self._pool is None:
             return PeerSession(
-                sink=self.sink, directory=self.directory, segment_seconds=self._segment_seconds
+                sink=self.sink,
+                directory=self.directory,
+                segment_seconds=self._segment_seconds,
+                recording=self._recording,
             )
         return self._pool.open_room(
             self.case_id,
             sink=self.sink,
             directory=self.directory,
             segment_seconds=self._segment_seconds,
+            recording=self._recording,
             on_lost=self._worker_lost,
         )
 
@@ -364,6 +374,18 @@ class CaseMedia:
         # connection is replaced or times out meanwhile (the waiting is what gets cancelled).
         await ctx.detached.submit(write, what=f"snapshot {evidence_id} of case {self.case_id}")
         return evidence_id
+
+    async def set_recording(self, on: bool) -> None:
+        """The room's rule changed: record from now on, or stop (a session opened later
+        starts in this state)."""
+        self._recording = on
+        if isinstance(self.peers, RemoteSession):
+            try:
+                await self.peers.set_recording(on)
+            except WorkerError as exc:
+                raise MediaError(str(exc)) from exc
+        elif self.peers is not None:
+            self.peers.set_recording(on)
 
     async def leave(self, participant_id: str) -> None:
         if self.peers is None:

@@ -29,6 +29,7 @@ from server.context import AppContext
 from server.errors import AppError, NotAuthenticated
 from server.evidence.service import locate
 from server.inspection.service import set_current_item
+from server.live.media_adapter import RECORDER
 from server.live.turn import ice_servers
 from server.platform.ratelimits import FloodGuard
 from signaling.admission import AdmissionFactory
@@ -42,6 +43,7 @@ from signaling.room import (
     LocationEvent,
     ParticipantEntered,
     ParticipantExited,
+    RecordingSwitched,
     RoomEvent,
     RoomFacts,
     Site,
@@ -144,6 +146,9 @@ class LiveAdapter:
                 if case is not None:  # distance to the site, flagged when too far (GPS 位置核验)
                     detail |= locate(case, lat, lng, accuracy).detail()
                 await self._audit(session, event, "live.location", detail)
+            case RecordingSwitched(case_id=case_id, on=on):
+                action = "live.recording_started" if on else "live.recording_stopped"
+                await append(session, RECORDER, action, case_id=case_id, detail={"at": stamp})
 
     @staticmethod
     async def _audit(
@@ -197,6 +202,9 @@ class _MediaNotInstalled:
         self, requested_by: str, requester_name: str, item_id: str | None
     ) -> _NoSnapshot:
         raise MediaError("media side not installed")
+
+    async def set_recording(self, on: bool) -> None:
+        return None
 
     async def leave(self, participant_id: str) -> None:
         return None

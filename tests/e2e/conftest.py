@@ -115,11 +115,16 @@ async def strict_browser(playwright: Playwright) -> AsyncIterator[Browser]:
 
 
 async def phone_context(
-    browser: Browser, *, permissions: list[str] | None = None, **options: Any
+    browser: Browser,
+    *,
+    permissions: list[str] | None = None,
+    viewport: dict[str, int] | None = None,
+    **options: Any,
 ) -> BrowserContext:
-    """A phone-sized context; camera, microphone and location allowed unless told otherwise."""
+    """A phone-sized context (portrait unless ``viewport`` says otherwise); camera, microphone
+    and location allowed unless told otherwise."""
     context = await browser.new_context(
-        viewport=PHONE,
+        viewport=viewport or PHONE,
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,

@@ -50,6 +50,11 @@ async def test_applicant_books_reads_guide_and_passes_check(
     await expect(page.locator("#check-results li[data-key^=network_]").last).to_be_visible()
     advice = page.locator("#check-results li[data-key$=_good], #check-results li[data-key$=_fair]")
     await expect(advice.or_(page.locator("[data-key=network_weak]"))).to_have_count(1)
+    # the upload speed, measured against what a call needs, in words with the figures
+    uplink = page.locator("#check-results li[data-key^=uplink_]")
+    await expect(uplink).to_have_count(1)
+    await expect(uplink).to_contain_text("kbit/s")
+    await expect(uplink).to_contain_text("500 kbit/s")
     await no_horizontal_scroll(page)
     await shots(page, "checked")
 
@@ -119,12 +124,14 @@ async def test_call_shows_the_item_being_inspected(
     page = await phone.new_page()
     await page.goto(link_url(base_url, journey))
     await page.locator("#join-call").click()
-    await expect(page.locator("#call-status")).to_have_text("已连线，请按踏勘人员的指示拍摄。")
+    await expect(page.locator("#call-status")).to_have_text("等待踏勘人员加入")
 
     ws_url = base_url.replace("http://", "ws://") + f"/ws/cases/{journey.case_id}"
     async with joined(ws_url, lead["Authorization"].removeprefix("Bearer ")) as (ws, _):
+        await expect(page.locator("#call-status")).to_have_text("已连线，请按踏勘人员的指示拍摄。")
         await send(ws, type="current_item", item_id=item["id"])
         await expect(page.locator("#current-item")).to_contain_text(item["title"])
+        await expect(page.locator("#current-item .item-guidance")).to_have_text(item["guidance"])
     await page.wait_for_function(
         "() => { const v = document.getElementById('call-preview');"
         " return v.readyState >= 2 && v.videoWidth > 0; }"
@@ -133,3 +140,28 @@ async def test_call_shows_the_item_being_inspected(
     await shots(page, "in_call")
     await page.locator("#leave-call").click()
     await expect(page.locator("#call-view")).to_be_hidden()
+
+
+async def test_a_slow_upload_is_named_with_what_a_call_needs(
+    e2e_api: Api, base_url: str, phone: BrowserContext, shots: Shots
+) -> None:
+    journey, _ = await offered_case(e2e_api)
+    page = await phone.new_page()
+    await page.goto(link_url(base_url, journey))
+    cdp = await phone.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    await cdp.send(  # a weak 4G uplink: 200 kbit/s up, 2 Mbit/s down, 80 ms
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 80,
+            "uploadThroughput": 200_000 / 8,
+            "downloadThroughput": 2_000_000 / 8,
+        },
+    )
+    await page.locator("#start-check").click()
+    slow = page.locator("#check-results li.warn[data-key^=uplink_]")
+    await expect(slow).to_contain_text("低于视频通话所需的 500 kbit/s", timeout=40_000)
+    await expect(slow).to_contain_text("Wi-Fi")
+    await expect(page.locator("[data-key=network_weak]")).to_be_visible()
+    await shots(page, "slow_uplink")

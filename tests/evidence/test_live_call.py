@@ -148,6 +148,7 @@ async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppC
         await second.wait("current_item_changed")
         await wait_for_audit(ctx, journey.case_id, "inspection.current_item")
         await wait_for_audit(ctx, journey.case_id, "live.location")
+        await wait_for_audit(ctx, journey.case_id, "live.recording_started")
 
         start = len(lead.messages)
         await lead.send(type="snapshot_request", request_id="r1")
@@ -159,6 +160,7 @@ async def test_a_call_leaves_complete_evidence(app: FastAPI, api: Api, ctx: AppC
         await camera.close()
         await phone.close()
         await lead.wait("participant_left", where=lambda m: m["participant_id"] != "")
+        await wait_for_audit(ctx, journey.case_id, "live.recording_stopped")  # no phone, no film
         phone, camera = await phone_streams(url, journey)
         seen = len(frames_of(views[0]))
         await wait_until(lambda: len(frames_of(views[0])) >= seen + 30, within=15)
@@ -366,7 +368,9 @@ async def test_shutdown_stores_the_segment_in_progress_then_stops_the_workers(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             journey, _ = await started_case(Api(client, ctx))
         async with running(app) as base:
-            phone, camera = await phone_streams(f"{base}/ws/cases/{journey.case_id}", journey)
+            url = f"{base}/ws/cases/{journey.case_id}"
+            lead = await join(url, token(journey.inspector_headers(0)))  # recorded with them in
+            phone, camera = await phone_streams(url, journey)
             media: CaseMedia = factory.open[journey.case_id]
 
             async def recording() -> bool:
@@ -379,6 +383,7 @@ async def test_shutdown_stores_the_segment_in_progress_then_stops_the_workers(
             await lifespan.__aexit__(None, None, None)  # the app stops mid-call
             await camera.close()
             await phone.close()
+            await lead.close()
     finally:
         if not shut_down:
             await lifespan.__aexit__(None, None, None)

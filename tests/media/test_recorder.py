@@ -92,6 +92,40 @@ async def test_segments_cover_every_received_frame_and_a_rejoin_leaves_a_gap(
         assert sum(1 for _ in container.decode(audio=0)) > 10
 
 
+async def test_nothing_is_recorded_until_told_and_a_pause_leaves_a_gap(tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    sink = MemorySink(kept)
+    session = PeerSession(sink=sink, directory=tmp_path, segment_seconds=1.0, recording=False)
+    phone = await connect(lambda s: session.handle_offer("p", "applicant", s), role="applicant")
+    try:
+        relay = session.relays["applicant.video"]
+        await wait_until(lambda: relay.packets_in >= 45)  # the phone is sending
+        recorder = session.recorders["applicant.video"]
+        assert recorder.received > 0
+        assert recorder.recorded == 0
+        assert not sink.segments
+        for _ in range(2):  # an inspector comes, goes, comes back
+            session.set_recording(True)
+            target = recorder.recorded + 45
+            await wait_until(lambda t=target: recorder.recorded >= t)
+            session.set_recording(False)
+            stopped_at = recorder.recorded
+            target = relay.packets_in + 30
+            await wait_until(lambda t=target: relay.packets_in >= t)
+            assert recorder.recorded == stopped_at  # paused: nothing more is written
+    finally:
+        await phone.close()
+        await session.close()
+    video = sorted((s for s in sink.segments if s.kind == "video"), key=lambda s: s.seq)
+    assert video
+    assert all(s.keyframe_started for s in video)
+    assert sum(s.frame_count for s in video) == recorder.recorded
+    (gap,) = [g for g in sink.gaps if g.kind == "video"]  # the pause between the two runs
+    assert gap.started_at < gap.ended_at
+    assert gap.after_seq < max(s.seq for s in video)
+
+
 def encode_pattern(frames: int) -> list[bytes]:
     """The numbered test pattern as VP8 at `PACED_FPS`, a keyframe at least every second."""
     codec = av.CodecContext.create("libvpx", "w")

@@ -25,6 +25,7 @@ class FakeRoomMedia:
     fail_offers: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
     closed: bool = False
+    recording: list[bool] = field(default_factory=list)  # each set_recording, in order
 
     async def handle_offer(self, participant_id: str, kind: str, sdp: str) -> str:
         self.calls.append(("offer", participant_id))
@@ -53,6 +54,9 @@ class FakeRoomMedia:
     ) -> FakeSnapshot:
         self.calls.append(("snapshot", requested_by))
         return FakeSnapshot(ok=True, snapshot_id=f"snap-{len(self.calls)}")
+
+    async def set_recording(self, on: bool) -> None:
+        self.recording.append(on)
 
     async def leave(self, participant_id: str) -> None:
         self.calls.append(("leave", participant_id))

@@ -252,3 +252,37 @@ async def test_silent_participant_is_dropped_and_others_told(start: Start) -> No
             await send(lead, type="ping")
             await next_of(lead, "pong")
     assert ParticipantExited("case1", "link1", "applicant", "timeout") in live.events
+
+
+async def test_recording_starts_only_when_an_inspector_joins_the_applicant(live: Harness) -> None:
+    async with joined(live.url(), "tok-app") as (app, replay):
+        assert replay["recording"] is False
+        await send(app, type="offer", sdp="v=0\r\n")
+        await next_of(app, "answer")  # the media side exists and records nothing yet
+        assert live.media.sessions["case1"].recording == []
+        async with joined(live.url(), "tok-lead") as (_, lead_replay):
+            assert lead_replay["recording"] is True
+            assert (await next_of(app, "recording"))["on"] is True
+        assert (await next_of(app, "recording"))["on"] is False
+    assert live.media.sessions["case1"].recording == [True, False]
+
+
+async def test_point_reaches_the_applicant_and_bad_points_get_clear_errors(live: Harness) -> None:
+    async with (
+        joined(live.url(), "tok-lead") as (lead, _),
+        joined(live.url(), "tok-app") as (app, _),
+    ):
+        await send(app, type="point", x=0.5, y=0.5)
+        error = await next_of(app, "error")
+        assert (error["code"], error["about"]) == ("forbidden", "point")
+        assert "您的身份" in error["message_zh"]
+        assert error["message_en"]
+        await send(lead, type="point", x=1.2, y=0.5)
+        error = await next_of(lead, "error")
+        assert error["code"] == "invalid"
+        assert "x" in error["detail"]
+        await lead.send('{"type": "point", "x": 0.5, ')
+        assert (await next_of(lead, "error"))["code"] == "bad_json"
+        await send(lead, type="point", x=0.25, y=0.75)
+        pointed = await next_of(app, "point")
+        assert pointed == {"type": "point", "x": 0.25, "y": 0.75, "by": "i1"}

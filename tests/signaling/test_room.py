@@ -26,6 +26,7 @@ from signaling.messages import (
     ParticipantJoined,
     ParticipantLeft,
     Ping,
+    RecordingChanged,
     ServerPong,
     SnapshotRequest,
     SnapshotResultMessage,
@@ -136,9 +137,10 @@ def test_joiner_gets_replay_and_others_are_told() -> None:
     by_id = {p.participant_id: p for p in replay.participants}
     assert set(by_id) == {"i1", "link1"}
     assert by_id["i1"].audio is False
-    (told,) = sent_to(effects, "c-lead")
+    told, recording = sent_to(effects, "c-lead")
     assert isinstance(told, ParticipantJoined)
     assert told.participant.participant_id == "link1"
+    assert recording == RecordingChanged(on=True)  # the applicant and an inspector are in
     assert Emit(ParticipantEntered("case1", "link1", "applicant")) in effects
 
 

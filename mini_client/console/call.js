@@ -1,5 +1,6 @@
 // The live call beside the checklist: the phone's picture and voice, our microphone, snapshots.
-import { getToken } from "../shared/api.js";
+import { api, getToken } from "../shared/api.js";
+import { qualityPrompt } from "../shared/quality.js";
 import { Signaling } from "../shared/signaling.js";
 import { openMic, Peer, setMuted, staffTransceivers } from "../shared/webrtc.js";
 import { pick, t } from "../shared/i18n.js";
@@ -19,6 +20,7 @@ export function callPanel(kase, ctx, checklist) {
   let signaling = null;
   let peer = null;
   let mic = null;
+  let myId = null; // my participant id in the room: the snapshots I asked for are mine to judge
   const participants = new Map();
 
   const say = (key, params) => (status.textContent = t(key, params));
@@ -41,6 +43,7 @@ export function callPanel(kase, ctx, checklist) {
   async function onMessage(message) {
     switch (message.type) {
       case "joined":
+        myId = message.participant_id;
         for (const p of message.participants) participants.set(p.participant_id, p);
         renderPeople();
         if (message.current_item) checklist.setCurrent(message.current_item);
@@ -75,6 +78,7 @@ export function callPanel(kase, ctx, checklist) {
           h("div", { class: `banner ${message.ok ? "ok" : "error"}` }, message.ok ? t("snapshot_filed", { item: message.item_id || t("no_item") }) : t("snapshot_failed", { error: message.error || "" })),
         );
         snap.disabled = false;
+        if (message.ok && message.requested_by === myId) showQuality(message.snapshot_id);
         break;
       case "error":
         snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, pick(message.message_zh, message.message_en)));
@@ -83,6 +87,14 @@ export function callPanel(kase, ctx, checklist) {
       default:
         if (peer) await peer.handle(message).catch(() => say("call_state", { state: "negotiation error" }));
     }
+  }
+
+  /** A snapshot I took that the server flagged (blurred, dark, overexposed): keep or retake. */
+  async function showQuality(snapshotId) {
+    const rows = await api(`/api/v1/cases/${kase.id}/evidence?kind=snapshot`).catch(() => []);
+    const row = rows.find((r) => r.id === snapshotId);
+    const prompt = row && qualityPrompt(kase.id, row, { onRetake: () => snap.click() });
+    if (prompt) snapOut.append(prompt);
   }
 
   join.addEventListener("click", async () => {

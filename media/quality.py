@@ -79,12 +79,24 @@ def reduced_grey(picture: NDArray[Any]) -> NDArray[np.uint8]:
     return grey
 
 
-def sharpness(grey: NDArray[np.uint8]) -> float:
+def _stretch_table(histogram: NDArray[np.float64]) -> NDArray[np.uint8]:
+    """A lookup table taking the 1st..99th percentile of ``histogram`` to 0..255."""
+    cumulative = np.cumsum(histogram) / max(float(histogram.sum()), 1.0)
+    low = int(np.searchsorted(cumulative, 0.01))
+    high = int(np.searchsorted(cumulative, 0.99))
+    span = max(high - low, 1)
+    levels = (np.arange(256, dtype=np.float64) - low) * (255.0 / span)
+    table: NDArray[np.uint8] = np.clip(levels, 0, 255).astype(np.uint8)
+    return table
+
+
+def sharpness(grey: NDArray[np.uint8], histogram: NDArray[np.float64] | None = None) -> float:
     """Variance of the Laplacian after stretching the 1st..99th percentile to 0..255."""
-    low, high = np.percentile(grey, (1, 99))
-    span = max(float(high - low), 1.0)
-    stretched = np.clip((grey.astype(np.float32) - float(low)) * (255.0 / span), 0, 255)
-    return float(cv2.Laplacian(stretched, cv2.CV_32F).var())
+    if histogram is None:
+        histogram = np.bincount(grey.ravel(), minlength=256).astype(np.float64)
+    stretched = cv2.LUT(grey, _stretch_table(histogram))
+    _, deviation = cv2.meanStdDev(cv2.Laplacian(stretched, cv2.CV_16S))
+    return float(deviation[0][0]) ** 2
 
 
 def flags_for(sharp: float, mean: float, dark_share: float, white_share: float) -> tuple[str, ...]:
@@ -108,7 +120,7 @@ def assess(picture: NDArray[Any]) -> PhotoQuality:
     mean = float((histogram * np.arange(256)).sum() / total)
     dark = float(histogram[: NEAR_BLACK + 1].sum() / total)
     white = float(histogram[NEAR_WHITE:].sum() / total)
-    sharp = sharpness(grey)
+    sharp = sharpness(grey, histogram)
     return PhotoQuality(sharp, mean, dark, white, flags_for(sharp, mean, dark, white))
 
 

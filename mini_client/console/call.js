@@ -13,6 +13,7 @@ export function callPanel(kase, ctx, checklist) {
   const status = h("p", { id: "call-status", role: "status" }, t("call_idle"));
   const people = h("ul", { id: "call-people", class: "muted small" });
   const snapOut = h("div", { id: "snapshot-out", "aria-live": "polite" });
+  const snapQuality = h("div", { id: "snapshot-quality" }); // my last snapshot, if flagged
   const join = h("button", { type: "button", id: "join-call" }, t("join_call"));
   const leave = h("button", { type: "button", id: "leave-call", class: "secondary", hidden: true }, t("leave_call"));
   const mute = h("button", { type: "button", id: "mute", class: "secondary", hidden: true, "aria-pressed": "false" }, t("mute"));
@@ -94,7 +95,7 @@ export function callPanel(kase, ctx, checklist) {
     const rows = await api(`/api/v1/cases/${kase.id}/evidence?kind=snapshot`).catch(() => []);
     const row = rows.find((r) => r.id === snapshotId);
     const prompt = row && qualityPrompt(kase.id, row, { onRetake: () => snap.click() });
-    if (prompt) snapOut.append(prompt);
+    snapQuality.replaceChildren(...(prompt ? [prompt] : []));
   }
 
   join.addEventListener("click", async () => {
@@ -138,6 +139,6 @@ export function callPanel(kase, ctx, checklist) {
   ctx.onCleanup(stop);
   return section(
     "live_call",
-    h("div", { class: "call" }, video, audio, status, people, h("div", { class: "row" }, join, mute, snap, leave), snapOut),
+    h("div", { class: "call" }, video, audio, status, people, h("div", { class: "row" }, join, mute, snap, leave), snapOut, snapQuality),
   );
 }

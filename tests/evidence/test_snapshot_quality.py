@@ -1,6 +1,8 @@
 """A snapshot of a dark or burnt-out picture is flagged as it is taken: a real call (aiortc
 peers, signaling over WebSockets, SeaweedFS), the inspector reads the flag and its reason from
-the evidence list and keeps the snapshot as a recorded decision."""
+the evidence list and keeps the snapshot as a recorded decision. One kind is taken with media
+in the web process, the other in a media worker process (the measure travels back with the
+snapshot)."""
 
 from __future__ import annotations
 
@@ -30,11 +32,18 @@ SCENES = {
     "too_dark": lambda: darkened(scene(21, (640, 480)), 0.15),
     "overexposed": lambda: overexposed(scene(22, (640, 480)), 3.0),
 }
+WORKERS = {"too_dark": 0, "overexposed": 1}
+
+
+@pytest.fixture(params=list(SCENES))
+def flag(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings, media_worker_setup=loopback_only)
+async def app(settings: Settings, flag: str) -> AsyncIterator[FastAPI]:
+    workers = settings.model_copy(update={"media_workers": WORKERS[flag]})
+    app = create_app(workers, media_worker_setup=loopback_only)
     async with app.router.lifespan_context(app):
         install(app, media_factory(app))
         yield app
@@ -63,7 +72,6 @@ async def snapshot_of(app: FastAPI, journey: Journey, picture: np.ndarray) -> di
             await lead.close()
 
 
-@pytest.mark.parametrize("flag", list(SCENES))
 async def test_a_bad_snapshot_is_flagged_with_the_reason(app: FastAPI, api: Api, flag: str) -> None:
     journey = await start_journey(api)
     await start_inspection(journey)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import append
@@ -67,6 +68,17 @@ async def decisions_for(
     return {row.evidence_id: row for row in rows}
 
 
+def _decided(decision: str | None) -> Conflict:
+    """The photo has its decision (``decision``, when known) already."""
+    return Conflict(
+        "已经对这张照片作出过决定，不能更改；如需更好的照片请重新拍摄。",
+        "A decision was already recorded for this photo and cannot be changed; take "
+        "another photo if a better one is needed.",
+        reason="already_decided",
+        decision=decision,
+    )
+
+
 def _may_decide(principal: Principal, evidence: Evidence) -> None:
     """Staff who see the case decide on any photo; the applicant only on their own photos."""
     if principal.is_staff:
@@ -92,13 +104,7 @@ async def decide(
         )
     existing = (await decisions_for(session, evidence.case_id, [evidence.id])).get(evidence.id)
     if existing is not None:
-        raise Conflict(
-            "已经对这张照片作出过决定，不能更改；如需更好的照片请重新拍摄。",
-            "A decision was already recorded for this photo and cannot be changed; take "
-            "another photo if a better one is needed.",
-            reason="already_decided",
-            decision=existing.decision,
-        )
+        raise _decided(existing.decision)
     row = QualityDecision(
         evidence_id=evidence.id,
         case_id=evidence.case_id,
@@ -107,7 +113,10 @@ async def decide(
         decided_at=utcnow(),
     )
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent decision on the same photo won
+        raise _decided(None) from exc
     detail: dict[str, Any] = {"evidence_id": evidence.id, "decision": decision, "flags": flags}
     record = await append(
         session,

@@ -3,6 +3,8 @@
 The relay keeps the packets since the last keyframe; a snapshot decodes them with its own
 decoder in a worker thread (never in the event loop, never touching the forwarding path) and
 stamps case number, time (Beijing time, as the caller writes it), inspector and GPS onto the JPEG.
+Its quality (blurred, too dark, overexposed: ``media.quality``) is measured on the decoded
+picture before the watermark, whose sharp text would otherwise count as detail.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from media.passthrough import copy_packet
+from media.quality import PhotoQuality, assess
 
 DECODERS = {"vp8": "libvpx", "h264": "h264"}
 
@@ -54,6 +58,7 @@ class Snapshot:
     height: int
     sha256: str
     taken_at: datetime
+    quality: PhotoQuality | None = None
 
 
 def decode_last_picture(packets: Sequence[av.Packet[Any]], codec_name: str) -> Image.Image:
@@ -98,8 +103,10 @@ def apply_watermark(image: Image.Image, watermark: Watermark) -> Image.Image:
 def render_snapshot(
     packets: Sequence[av.Packet[Any]], codec_name: str, watermark: Watermark, quality: int = 92
 ) -> Snapshot:
-    """Decode, watermark and JPEG-encode. Blocking: run it in a thread."""
-    picture = apply_watermark(decode_last_picture(packets, codec_name), watermark)
+    """Decode, measure, watermark and JPEG-encode. Blocking: run it in a thread."""
+    decoded = decode_last_picture(packets, codec_name)
+    measured = assess(np.asarray(decoded.convert("RGB")))
+    picture = apply_watermark(decoded, watermark)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=quality)
     jpeg = buffer.getvalue()
@@ -109,6 +116,7 @@ def render_snapshot(
         height=picture.height,
         sha256=hashlib.sha256(jpeg).hexdigest(),
         taken_at=watermark.taken_at.astimezone(UTC),
+        quality=measured,
     )
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
+from server.apidocs import install as install_api_docs
 from server.appointments.router import router as appointments_router
 from server.assignment.router import router as assignment_router
 from server.auth import passwords
@@ -137,7 +138,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package by server/apidocs.py (no CDN)
         redoc_url=None,
     )
     app.state.settings = settings
@@ -172,5 +173,6 @@ def create_app(
         app.include_router(router)
     install_live(app, media_factory(app))
     install_openapi(app)
+    install_api_docs(app)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

@@ -234,17 +234,13 @@ async def start_inspection(journey: Journey) -> dict[str, Any]:
 
 
 async def upload_photo(
-    api: Api, case_id: str, headers: dict[str, str], item_ids: list[str]
+    api: Api, case_id: str, headers: Headers, item_ids: list[str], data: bytes | None = None
 ) -> httpx.Response:
-    """The phone's three steps (announce, POST to the store, finalize); the finalize answer."""
-    data = jpeg((320, 240))
-    body = {
-        "idempotency_key": secrets.token_hex(8),
-        "content_type": "image/jpeg",
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "item_ids": item_ids,
-    }
+    """The phone's three steps (announce, POST to the store, finalize) for ``data`` (a sharp
+    camera-like JPEG when None); the finalize answer."""
+    data = jpeg((320, 240)) if data is None else data
+    body = {"idempotency_key": secrets.token_hex(8), "content_type": "image/jpeg"}
+    body |= {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "item_ids": item_ids}
     base = f"/api/v1/cases/{case_id}/uploads"
     announced = await api.client.post(base, json=body, headers=headers)
     if announced.status_code != 201:
@@ -257,12 +253,18 @@ async def upload_photo(
     return await api.client.post(f"{base}/{announced.json()['id']}/finalize", headers=headers)
 
 
-async def photo(journey: Journey, headers: dict[str, str], item_id: str) -> str:
-    """A photo of ``item_id`` uploaded to the journey's case; returns its evidence id."""
-    done = await upload_photo(journey.api, journey.case_id, headers, [item_id])
+async def photo(journey: Journey, headers: Headers, item_id: str, data: bytes | None = None) -> str:
+    """A photo of ``item_id`` (``data``, else a sharp one) to the case; its evidence id."""
+    done = await upload_photo(journey.api, journey.case_id, headers, [item_id], data)
     assert done.status_code == 200, done.text
     journey.made |= {str(done.json()["id"]), str(done.json()["evidence"]["id"])}
     return str(done.json()["evidence"]["id"])
+
+
+async def decide_on_photo(journey: Journey, headers: Headers, evidence: str, decision: str) -> Any:
+    """The photo's taker keeps a flagged photo or sets it aside to retake (the answer)."""
+    path = f"/api/v1/cases/{journey.case_id}/evidence/{evidence}/quality-decision"
+    return await journey.api.client.post(path, json={"decision": decision}, headers=headers)
 
 
 async def api_client_key(journey: Journey, scopes: list[str]) -> dict[str, str]:

@@ -6,7 +6,10 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
+from typing import Any
 
+import cv2
+import numpy as np
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
@@ -117,3 +120,72 @@ HOSTILE: list[tuple[str, Callable[[], bytes], str, str]] = [
     ("garbage_after_jpeg_header", lambda: b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x13" * 500,
      "image/jpeg", "truncated"),
 ]  # fmt: skip
+
+
+# --- scenes for photo quality (media/quality.py, bench/photo_quality.py) -----------------------
+
+SCENE_SIZE = (1600, 1200)
+QUALITY_CLASSES = ("sharp", "blurred", "too_dark", "overexposed")
+
+
+def scene(seed: int, size: tuple[int, int] = SCENE_SIZE) -> np.ndarray[Any, Any]:
+    """A sharp textured RGB scene (a shop wall: shapes, lines, labels, sensor noise)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    base = 90 + 70 * xs / width + 30 * ys / height
+    picture = np.dstack([base, base * 0.95, base * 0.9]).astype(np.uint8)
+    for _ in range(40):
+        colour = tuple(int(c) for c in rng.integers(20, 235, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        w, h = int(rng.integers(40, width // 4)), int(rng.integers(40, height // 4))
+        match int(rng.integers(0, 3)):
+            case 0:
+                cv2.rectangle(picture, (x, y), (x + w, y + h), colour, -1)
+            case 1:
+                cv2.circle(picture, (x, y), w // 3, colour, int(rng.integers(2, 8)))
+            case _:
+                cv2.line(picture, (x, y), (x + w, y + h), colour, int(rng.integers(1, 5)))
+    for _ in range(12):
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        where = (int(rng.integers(0, width - 300)), int(rng.integers(40, height)))
+        cv2.putText(picture, f"NO.{seed}-{where[0]}", where, 0, 1.5, colour, 3)
+    noise = rng.normal(0, 3, picture.shape)
+    return np.clip(picture + noise, 0, 255).astype(np.uint8)
+
+
+def blurred(picture: np.ndarray[Any, Any], sigma: float = 3.0) -> np.ndarray[Any, Any]:
+    """Out of focus or a shaking hand: a Gaussian blur of ``sigma`` pixels."""
+    return cv2.GaussianBlur(picture, (0, 0), sigma)
+
+
+def darkened(picture: np.ndarray[Any, Any], gain: float = 0.2) -> np.ndarray[Any, Any]:
+    """Underexposed: the light scaled by ``gain``, then the sensor's noise on top."""
+    noise = np.random.default_rng(1).normal(0, 2, picture.shape)
+    return np.clip(picture * gain + noise, 0, 255).astype(np.uint8)
+
+
+def overexposed(picture: np.ndarray[Any, Any], gain: float = 2.5) -> np.ndarray[Any, Any]:
+    """Burnt out: the light scaled by ``gain`` and an offset, clipped at white."""
+    return np.clip(picture.astype(np.float64) * gain + 60, 0, 255).astype(np.uint8)
+
+
+def encoded(picture: np.ndarray[Any, Any], fmt: str = "JPEG", quality: int = 90) -> bytes:
+    """The RGB array as a JPEG (or PNG) file, as a phone would upload it."""
+    out = io.BytesIO()
+    Image.fromarray(picture).save(out, fmt, quality=quality)
+    return out.getvalue()
+
+
+def quality_set(
+    seeds: range = range(8),
+) -> list[tuple[str, str, np.ndarray[Any, Any]]]:
+    """(class, variant, picture) for each seed: sharp, blurred, too dark and overexposed kinds."""
+    out: list[tuple[str, str, np.ndarray[Any, Any]]] = []
+    for seed in seeds:
+        sharp = scene(seed)
+        out.append(("sharp", "sharp", sharp))
+        out += [("blurred", f"sigma={s}", blurred(sharp, s)) for s in (2.0, 3.0, 5.0)]
+        out += [("too_dark", f"gain={g}", darkened(sharp, g)) for g in (0.12, 0.2, 0.3)]
+        out += [("overexposed", f"gain={g}", overexposed(sharp, g)) for g in (2.2, 2.5, 3.0)]
+    return out

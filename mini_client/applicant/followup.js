@@ -2,6 +2,7 @@
 // Its texts are the page's (applicant/texts.js).
 import { api, ApiError } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, pick, t } from "../shared/i18n.js";
+import { qualityPrompt } from "../shared/quality.js";
 import { randomHex, refusal, sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
 import { loadAftercare, renderAftercare, wireAftercare } from "./aftercare.js";
 
@@ -55,6 +56,7 @@ async function uploadPhoto(itemId, file) {
   const round = fs.round;
   try {
     setItem(itemId, { state: "hashing", pct: 0, message: "" });
+    showQuality(itemId, null);
     const sha256 = await sha256Hex(file);
     const announcement = {
       idempotency_key: idempotencyKey(itemId, sha256),
@@ -70,11 +72,28 @@ async function uploadPhoto(itemId, file) {
       wanted: () => fs.round === round,
     });
     if (done) setItem(itemId, { state: "done", pct: 100 });
+    if (done) showQuality(itemId, done.evidence);
   } catch (error) {
     // A refusal (now or before) or any other answer: the server's words; else the network.
     const message = error instanceof ApiError ? error.text(getLang()) : t("rect_network");
     setItem(itemId, { state: "failed", message });
   }
+}
+
+function itemBox(itemId) {
+  return document.querySelector(`#rect-items [data-item-id="${CSS.escape(itemId)}"]`);
+}
+
+/** A photo the server flagged (blurred, too dark, overexposed): keep it, or retake it. */
+function showQuality(itemId, evidence) {
+  const slot = itemBox(itemId)?.querySelector(".rect-quality");
+  if (!slot) return;
+  const retake = () => {
+    setItem(itemId, { state: "todo", pct: 0 }); // set aside: this item needs another photo
+    itemBox(itemId)?.querySelector("input[type=file]")?.click();
+  };
+  const prompt = evidence ? qualityPrompt(fs.caseId, evidence, { onRetake: retake }) : null;
+  slot.replaceChildren(...(prompt ? [prompt] : []));
 }
 
 function itemStateText(item) {
@@ -137,6 +156,7 @@ function renderRound() {
         input,
         el("progress", { max: 100, value: 0, hidden: true }),
         el("p", { className: "rect-status", role: "status" }),
+        el("div", { className: "rect-quality" }),
       );
       return box;
     }),

@@ -1,5 +1,6 @@
 // The live call beside the checklist: the phone's picture and voice, our microphone, snapshots.
-import { getToken } from "../shared/api.js";
+import { api, getToken } from "../shared/api.js";
+import { qualityPrompt } from "../shared/quality.js";
 import { Signaling } from "../shared/signaling.js";
 import { openMic, Peer, setMuted, staffTransceivers } from "../shared/webrtc.js";
 import { pick, t } from "../shared/i18n.js";
@@ -13,6 +14,7 @@ export function callPanel(kase, ctx, checklist) {
   const status = h("p", { id: "call-status", role: "status" }, t("call_idle"));
   const people = h("ul", { id: "call-people", class: "muted small" });
   const snapOut = h("div", { id: "snapshot-out", "aria-live": "polite" });
+  const snapQuality = h("div", { id: "snapshot-quality" }); // my last snapshot, if flagged
   const join = h("button", { type: "button", id: "join-call" }, t("join_call"));
   const leave = h("button", { type: "button", id: "leave-call", class: "secondary", hidden: true }, t("leave_call"));
   const mute = h("button", { type: "button", id: "mute", class: "secondary", hidden: true, "aria-pressed": "false" }, t("mute"));
@@ -20,6 +22,7 @@ export function callPanel(kase, ctx, checklist) {
   let signaling = null;
   let peer = null;
   let mic = null;
+  let myId = null; // my participant id in the room: the snapshots I asked for are mine to judge
   const participants = new Map();
 
   const say = (key, params) => (status.textContent = t(key, params));
@@ -42,6 +45,7 @@ export function callPanel(kase, ctx, checklist) {
   async function onMessage(message) {
     switch (message.type) {
       case "joined":
+        myId = message.participant_id;
         for (const p of message.participants) participants.set(p.participant_id, p);
         renderPeople();
         if (message.current_item) checklist.setCurrent(message.current_item);
@@ -76,6 +80,7 @@ export function callPanel(kase, ctx, checklist) {
           h("div", { class: `banner ${message.ok ? "ok" : "error"}` }, message.ok ? t("snapshot_filed", { item: message.item_id || t("no_item") }) : t("snapshot_failed", { error: message.error || "" })),
         );
         snap.disabled = false;
+        if (message.ok && message.requested_by === myId) showQuality(message.snapshot_id);
         break;
       case "error":
         snapOut.replaceChildren(h("div", { class: "banner error", role: "alert" }, pick(message.message_zh, message.message_en)));
@@ -84,6 +89,14 @@ export function callPanel(kase, ctx, checklist) {
       default:
         if (peer) await peer.handle(message).catch(() => say("call_state", { state: "negotiation error" }));
     }
+  }
+
+  /** A snapshot I took that the server flagged (blurred, dark, overexposed): keep or retake. */
+  async function showQuality(snapshotId) {
+    const rows = await api(`/api/v1/cases/${kase.id}/evidence?kind=snapshot`).catch(() => []);
+    const row = rows.find((r) => r.id === snapshotId);
+    const prompt = row && qualityPrompt(kase.id, row, { onRetake: () => snap.click() });
+    snapQuality.replaceChildren(...(prompt ? [prompt] : []));
   }
 
   join.addEventListener("click", async () => {
@@ -133,6 +146,6 @@ export function callPanel(kase, ctx, checklist) {
   ctx.onCleanup(stop);
   return section(
     "live_call",
-    h("div", { class: "call" }, video, audio, status, people, h("div", { class: "row" }, join, mute, snap, leave), snapOut),
+    h("div", { class: "call" }, video, audio, status, people, h("div", { class: "row" }, join, mute, snap, leave), snapOut, snapQuality),
   );
 }

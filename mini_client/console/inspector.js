@@ -3,6 +3,7 @@ import { api } from "../shared/api.js";
 import { callPanel } from "./call.js";
 import { caseTable } from "./case-table.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
+import { qualityNote } from "../shared/quality.js";
 import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
 import { opinionSection, reopenedItems } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
@@ -210,9 +211,12 @@ class Checklist {
       return this.evidence; // keep what we knew: the checklist itself still loads
     }
     const byItem = new Map();
+    this.flagged = new Map(); // item id → notes on its photos flagged at capture
     for (const row of rows) {
       if (row.meta && row.meta.purpose === "rectification") continue; // the applicant's, not ours
       for (const itemId of row.item_ids) byItem.set(itemId, [...(byItem.get(itemId) || []), row.id]);
+      const note = qualityNote(row);
+      for (const itemId of note ? row.item_ids : []) this.flagged.set(itemId, [...(this.flagged.get(itemId) || []), note]);
     }
     return byItem;
   }
@@ -274,6 +278,7 @@ class Checklist {
     const otherWho = t(this.isLead ? "second" : "lead");
     const disputed = item.disagreement && !item.resolution;
     const photos = (this.evidence.get(item.id) || []).length;
+    const flagged = (this.flagged && this.flagged.get(item.id)) || [];
     const li = h(
       "li",
       {
@@ -286,6 +291,7 @@ class Checklist {
       item.standard ? h("p", { class: "muted small" }, t("standard"), "：", item.standard) : null,
       h("p", { class: "verdicts" }, verdictLine(mine, t("me")), " · ", verdictLine(other, otherWho)),
       photos ? h("p", { class: "photo-count muted small" }, t("photos_filed", { n: photos })) : null,
+      flagged.length ? h("p", { class: "quality-note warn-text small" }, t("photos_flagged", { n: flagged.length }), flagged.join("；")) : null,
       disputed ? h("p", { class: "banner warn disagreement-note", role: "status" }, t("disagreement_note")) : null,
       item.resolution ? h("p", { class: "resolution" }, t("resolved_as", { value: valueLabel(item.resolution.value), reason: item.resolution.reason })) : null,
       item.settled ? h("p", { class: "settled" }, t("settled_as"), " ", h("strong", {}, valueLabel(item.settled))) : null,

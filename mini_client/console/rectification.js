@@ -1,6 +1,7 @@
 // Ending the inspection and rectification (补齐补正): conclude, the request, the rounds, the review.
 import { api } from "../shared/api.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
+import { qualityNote } from "../shared/quality.js";
 import { banner, busy, errorText, h, section, stateLabel } from "./ui.js";
 
 const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
@@ -162,7 +163,8 @@ class Photos {
     const row = this.rows.get(id);
     if (!row) return "";
     const where = row.position && row.position.distance_m != null ? ` · ${t("distance_m", { m: Math.round(row.position.distance_m) })}` : "";
-    return `${formatDateTime(row.captured_at)}${where}`;
+    const flag = qualityNote(row) ? ` · ${qualityNote(row)}` : "";
+    return `${formatDateTime(row.captured_at)}${where}${flag}`;
   }
 
   view(id, altKey) {

@@ -342,6 +342,7 @@ addTexts({
   choose_item_first: ["请先在清单中点“向申请人展示此项”选择当前检查项。", "First pick the current item with “Show this item to the applicant”."],
   snapshot_taking: ["正在为 {item} 拍照…", "Taking a snapshot for {item}…"],
   snapshot_filed: ["照片已归入 {item}。", "Photo filed under {item}."],
+  photos_flagged: ["{n} 张照片被标记质量问题：", "{n} photo(s) flagged for quality: "],
   snapshot_failed: ["拍照失败：{error}。请确认申请人画面已连通后重试。", "The snapshot failed: {error}. Check the applicant's picture is live and retry."],
   no_item: ["（未选检查项）", "(no item)"],
   kind_inspector: ["踏勘人员", "inspector"],

@@ -12,6 +12,13 @@ const TEXTS = {
   call_connecting: ["正在连接…", "Connecting…"],
   mute: ["静音", "Mute"],
   unmute: ["取消静音", "Unmute"],
+  // photo quality flagged at capture (shared/quality.js)
+  quality_flagged: ["照片质量提示：", "Photo quality: "],
+  quality_keep: ["保留这张", "Keep this photo"],
+  quality_retake: ["重拍", "Retake"],
+  quality_keep_done: ["已决定保留", "kept as it is"],
+  quality_retake_done: ["已决定重拍", "set aside for a retake"],
+  quality_network: ["网络异常，决定未保存，请重试。", "Network problem: the choice was not saved; try again."],
 };
 
 /** Merge a page's texts (`key: [zh, en]`) into the dictionary; a page's wording wins. */

@@ -2,7 +2,9 @@
 
 A row says what it is, which case and checklist items it documents, who captured it, when and
 where (GPS and the distance to the site), the SHA-256 of the stored object, and the ``seq`` of
-the ``evidence.write`` audit record that vouches for it. Rows are never updated or deleted.
+the ``evidence.write`` audit record that vouches for it, and the photo quality measured at
+capture (``media/quality.py``). Rows are never updated or deleted: keeping or retaking a
+flagged photo is a ``QualityDecision`` of its own.
 """
 
 from __future__ import annotations
@@ -56,4 +58,26 @@ class Evidence(IdMixin, Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     content_type: Mapped[str] = mapped_column(String(100), default="")
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
+    # blurred / too dark / overexposed with the numbers, for snapshots and photos; else None
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+QUALITY_DECISIONS = ("keep", "retake")
+
+
+class QualityDecision(IdMixin, Base):
+    """What the person who took a flagged photo decided: keep it as it is, or retake it.
+
+    One per evidence row; a photo set aside for a retake is left out of a rectification round.
+    """
+
+    __tablename__ = "evidence_quality_decisions"
+    __table_args__ = (CheckConstraint("decision IN ('keep', 'retake')", name="decision"),)
+
+    evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str] = mapped_column(String(80))  # actor "kind:id"
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     audit_seq: Mapped[int | None] = mapped_column(Integer)

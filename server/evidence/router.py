@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from server.auth.principal import Principal
 from server.deps import PrincipalDep, SessionDep, StoreDep, VisibleCaseDep
 from server.errors import Forbidden
-from server.evidence import originals, service
+from server.evidence import originals, quality, service
 from server.evidence.schemas import (
     EntryOut,
     EvidenceOut,
+    QualityDecisionIn,
     RecordingsOut,
     TrackOut,
     UrlOut,
@@ -62,7 +63,26 @@ async def list_evidence(
     if not principal.is_staff:
         return []
     rows = await service.list_for_case(session, view.case.id, kinds=kind)
-    return [evidence_out(row) for row in rows]
+    decided = await quality.decisions_for(session, view.case.id, [r.id for r in rows if r.quality])
+    return [evidence_out(row, decided.get(row.id)) for row in rows]
+
+
+@router.post("/evidence/{evidence_id}/quality-decision")
+async def decide_on_quality(
+    evidence_id: EvidenceId,
+    body: QualityDecisionIn,
+    view: VisibleCaseDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+) -> EvidenceOut:
+    """Keep a photo flagged as blurred, too dark or overexposed, or set it aside to retake it.
+
+    The photo itself is not changed: the decision is recorded beside it (once, audited). A photo
+    set aside is left out of the rectification round it was uploaded for.
+    """
+    row = await service.get_for_case(session, view.case.id, evidence_id)
+    decision = await quality.decide(session, principal, row, body.decision)
+    return evidence_out(row, decision)
 
 
 @router.get("/evidence/{evidence_id}/url")

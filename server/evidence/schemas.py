@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from server.evidence.models import Evidence
+from server.evidence import quality
+from server.evidence.models import Evidence, QualityDecision
 
 
 class PositionOut(BaseModel):
@@ -16,6 +17,36 @@ class PositionOut(BaseModel):
     accuracy_m: float | None
     distance_m: float | None
     off_site: bool
+
+
+class QualityIssueOut(BaseModel):
+    flag: str  # blurred | too_dark | overexposed
+    message_zh: str
+    message_en: str
+
+
+class QualityDecisionOut(BaseModel):
+    decision: str  # keep | retake
+    decided_by: str
+    decided_at: datetime
+
+
+class QualityOut(BaseModel):
+    """Photo quality measured at capture; ``issues`` empty when the photo is fine."""
+
+    flagged: bool
+    issues: list[QualityIssueOut]
+    sharpness: float
+    mean: float
+    dark_share: float
+    white_share: float
+    decision: QualityDecisionOut | None = None
+
+
+class QualityDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["keep", "retake"]
 
 
 class EvidenceOut(BaseModel):
@@ -30,6 +61,7 @@ class EvidenceOut(BaseModel):
     content_type: str
     meta: dict[str, Any]
     audit_seq: int | None
+    quality: QualityOut | None = None  # snapshots and photos measured at capture
 
 
 class UrlOut(BaseModel):
@@ -70,7 +102,29 @@ class RecordingsOut(BaseModel):
     tracks: list[TrackOut]
 
 
-def evidence_out(row: Evidence) -> EvidenceOut:
+def quality_out(row: Evidence, decision: QualityDecision | None = None) -> QualityOut | None:
+    """The quality recorded with ``row`` in words, with the decision taken on it if any."""
+    if row.quality is None:
+        return None
+    flags = quality.flags_of(row)
+    return QualityOut(
+        flagged=bool(flags),
+        issues=[QualityIssueOut(**issue) for issue in quality.reasons(flags)],
+        sharpness=float(row.quality.get("sharpness", 0.0)),
+        mean=float(row.quality.get("mean", 0.0)),
+        dark_share=float(row.quality.get("dark_share", 0.0)),
+        white_share=float(row.quality.get("white_share", 0.0)),
+        decision=None
+        if decision is None
+        else QualityDecisionOut(
+            decision=decision.decision,
+            decided_by=decision.decided_by,
+            decided_at=decision.decided_at,
+        ),
+    )
+
+
+def evidence_out(row: Evidence, decision: QualityDecision | None = None) -> EvidenceOut:
     position = None
     if row.lat is not None and row.lng is not None:
         position = PositionOut(
@@ -92,4 +146,5 @@ def evidence_out(row: Evidence) -> EvidenceOut:
         content_type=row.content_type,
         meta=row.meta,
         audit_seq=row.audit_seq,
+        quality=quality_out(row, decision),
     )

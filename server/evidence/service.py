@@ -92,8 +92,12 @@ async def record_evidence(
     position: Position | None = None,
     meta: Mapping[str, Any] | None = None,
     evidence_id: str | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> Evidence:
-    """Add one evidence row and its ``evidence.write`` audit record (seq kept on the row)."""
+    """Add one evidence row and its ``evidence.write`` audit record (seq kept on the row).
+
+    ``quality`` is what ``media.quality`` measured on a photo as it was taken.
+    """
     evidence = Evidence(
         id=evidence_id or new_id(),
         case_id=case_id,
@@ -108,6 +112,7 @@ async def record_evidence(
         content_type=content_type,
         meta=dict(meta or {}),
         off_site=False,
+        quality=None if quality is None else dict(quality),
     )
     if position is not None:
         evidence.lat, evidence.lng = position.lat, position.lng
@@ -127,6 +132,8 @@ async def record_evidence(
     }
     if position is not None:
         detail["position"] = position.detail()
+    if quality is not None:
+        detail["quality"] = evidence.quality
     record = await append(session, actor, "evidence.write", case_id=case_id, detail=detail)
     evidence.audit_seq = record.seq
     await session.flush()

@@ -368,6 +368,7 @@ class CaseMedia:
                 item_ids=[i for i in items if i],
                 position=position,
                 meta={"width": shot.width, "height": shot.height, "inspector": watermark.inspector},
+                quality=shot.quality.as_dict() if shot.quality is not None else None,
             )
 
         # The photo is stored: its row and audit record must follow even if the requester's

@@ -36,6 +36,7 @@ from server.cases.workflow import transition
 from server.config import Settings
 from server.db import utcnow
 from server.errors import BadInput, Conflict, InvalidState, not_found
+from server.evidence import quality
 from server.evidence import repository as evidence_repository
 from server.evidence import service as evidence
 from server.inspection import service as inspection
@@ -278,11 +279,14 @@ async def request(
 async def _rectification_photos(
     session: AsyncSession, case_id: str, since: datetime
 ) -> dict[str, list[str]]:
-    """Rectification photo ids per item, uploaded since ``since``."""
+    """Rectification photo ids per item, uploaded since ``since``; a flagged photo its taker
+    set aside to retake is left out."""
     rows = await evidence_repository.photos_since(session, case_id, since)
+    decided = await quality.decisions_for(session, case_id, [r.id for r in rows if r.quality])
+    set_aside = {e for e, d in decided.items() if d.decision == "retake"}
     found: dict[str, list[str]] = {}
     for row in rows:
-        if row.meta.get("purpose") == "rectification":
+        if row.meta.get("purpose") == "rectification" and row.id not in set_aside:
             for item_id in row.item_ids:
                 found.setdefault(item_id, []).append(row.id)
     return found

@@ -82,6 +82,7 @@ class _Derived:
     captured_at: datetime | None
     meta: dict[str, Any]
     served_sha256: str = ""  # hashed in the pipeline's thread: a clip's copy is megabytes
+    quality: dict[str, Any] | None = None  # a photo's, measured in the pipeline's thread
 
 
 def _run_pipeline(upload: Upload, data: bytes) -> _Derived:
@@ -114,6 +115,7 @@ def _derive(upload: Upload, data: bytes) -> _Derived:
         photo.gps,
         photo.captured_at,
         {"width": photo.width, "height": photo.height, "had_exif": photo.had_exif},
+        quality=photo.quality.as_dict(),
     )
 
 
@@ -207,6 +209,7 @@ async def finalize(
         item_ids=upload.item_ids,
         position=position,
         meta=_evidence_meta(upload, derived, sealed_key, source, time_source),
+        quality=derived.quality,
     )
     await repository.link_evidence(session, upload.id, evidence.id)
     await session.refresh(upload)

@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from media.quality import PhotoQuality, assess_encoded
 from server.errors import BadInput
 from server.platform.time import CHINA_TZ
 
@@ -94,6 +95,7 @@ class ProcessedPhoto:
     had_exif: bool
     display: bytes  # JPEG, longest side <= DISPLAY_SIDE, no metadata
     thumbnail: bytes  # JPEG, longest side <= THUMBNAIL_SIDE, no metadata
+    quality: PhotoQuality  # measured on the display copy: what the inspectors will look at
 
 
 # --- sniffing ------------------------------------------------------------------------------
@@ -456,4 +458,5 @@ def process_photo(data: bytes, declared: str, *, now: datetime | None = None) ->
         had_exif=had_exif,
         display=display,
         thumbnail=thumbnail,
+        quality=assess_encoded(display),
     )

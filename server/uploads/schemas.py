@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.evidence.models import Evidence
+from server.evidence.schemas import QualityOut, quality_out
 from server.timeinputs import BeijingDateTime
 from server.uploads import device
 from server.uploads.models import Upload
@@ -69,6 +70,8 @@ class FinalizedEvidenceOut(BaseModel):
     sha256: str
     position_source: str | None = None  # "exif", "device" (the phone's fix) or None
     captured_at_source: str | None = None  # "exif", "device" (the phone's clock) or "server"
+    # a photo's: blurred / too dark / overexposed, in words (not read from the row's raw JSON)
+    quality: QualityOut | None = Field(default=None, validation_alias="quality_out")
 
 
 class RejectionOut(BaseModel):
@@ -98,6 +101,7 @@ def _evidence_out(evidence: Evidence | None) -> FinalizedEvidenceOut | None:
     out = FinalizedEvidenceOut.model_validate(evidence, from_attributes=True)
     out.position_source = evidence.meta.get("position_source")
     out.captured_at_source = evidence.meta.get("captured_at_source")
+    out.quality = quality_out(evidence)
     return out
 
 

@@ -82,6 +82,7 @@ class World:
                 "items": [{"item_id": "SH-01", "instruction": "请整改"}],
             },
             "review": lambda: {"accepted": True},
+            "quality_decision": lambda: {"decision": "keep"},
             "decision": decision_body,
             "measures": lambda: {"measures": "已约谈主办人员"},
             "procedure": lambda: {
@@ -313,6 +314,13 @@ ENDPOINTS = [
         f"{CASE}/evidence/{{evidence_id}}/original/url",
         {},
         others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404},
+    ),
+    Endpoint(  # keep or retake a flagged photo: whoever sees the case finds no such photo
+        "POST",
+        f"{CASE}/evidence/{{evidence_id}}/quality-decision",
+        {},
+        "quality_decision",
+        others={**NOT_VISIBLE, "admin": 404, "dispatcher": 404, "inspector": 404, "applicant": 404},
     ),
     Endpoint(
         "GET",

@@ -79,6 +79,20 @@ class PatternTrack(VideoStreamTrack):  # type: ignore[misc]
         return frame
 
 
+class StillTrack(VideoStreamTrack):  # type: ignore[misc]
+    """The same RGB picture at 30 fps: a phone held still on one scene."""
+
+    def __init__(self, picture: np.ndarray) -> None:
+        super().__init__()
+        self._picture = picture
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame.from_ndarray(self._picture, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
 class ToneTrack(AudioStreamTrack):  # type: ignore[misc]
     """A 440 Hz tone, 20 ms frames."""
 
@@ -145,7 +159,7 @@ class Client:
     pc: RTCPeerConnection
     received: list[Received] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    video: PatternTrack | None = None
+    video: VideoStreamTrack | None = None
 
     async def close(self) -> None:
         await self.pc.close()
@@ -153,12 +167,15 @@ class Client:
             task.cancel()
 
 
-async def connect(answer: Callable[[str], Awaitable[str]], *, role: str) -> Client:
-    """Phone: sends video+tone, receives 2 audio. Inspector: sends tone, receives 3 tracks."""
+async def connect(
+    answer: Callable[[str], Awaitable[str]], *, role: str, video: VideoStreamTrack | None = None
+) -> Client:
+    """Phone: sends video (``video``, else the counter pattern) + tone, receives 2 audio.
+    Inspector: sends tone, receives 3 tracks."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     client = Client(pc)
     if role == "applicant":
-        client.video = PatternTrack()
+        client.video = video or PatternTrack()
         pc.addTransceiver(client.video, direction="sendonly")
         pc.addTransceiver(ToneTrack(), direction="sendrecv")
         pc.addTransceiver("audio", direction="recvonly")

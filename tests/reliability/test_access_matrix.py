@@ -48,7 +48,8 @@ PUBLIC = {  # anyone, by design (their own tests: test_ops, test_openapi, opinio
     ("GET", "/verify/{code}.html"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
-    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/api/docs/oauth2-redirect"),
+    ("GET", "/api/redoc"),
 }
 NOT_SENT = {("POST", "/api/v1/auth/logout")}  # ends the caller's login: reliability #23
 GLOBAL = {  # no case in the path: refused by role, and must not carry a case one cannot see

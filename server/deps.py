@@ -19,6 +19,8 @@ from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.auth.tokens import CLIENT_PREFIX, STAFF_PREFIX
 from server.cases.access import CaseView, load_visible_case
+from server.cases.permissions import Party, require_party
+from server.cases.states import CaseAction
 from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope
@@ -170,3 +172,17 @@ async def get_case_applicant(principal: PrincipalDep, view: VisibleCaseDep) -> P
 
 
 CaseApplicantDep = Annotated[Principal, Depends(get_case_applicant)]
+
+
+def may_take(
+    action: CaseAction, *, side: frozenset[Party] | None = None
+) -> Callable[[Principal, CaseView], Coroutine[Any, Any, Principal]]:
+    """A dependency that admits a caller whose party may take ``action`` on the visible case
+    (``server.cases.permissions``, the one table); ``side`` narrows it where one action has two
+    halves (the inspectors offer slots, the applicant books one: both ``schedule``)."""
+
+    async def check(principal: PrincipalDep, view: VisibleCaseDep) -> Principal:
+        require_party(principal, view, action, among=side)
+        return principal
+
+    return check

@@ -45,7 +45,7 @@ async def intake(
     )
     if not created:
         response.status_code = 200
-    return case_out(CaseView(case, await current_inspectors(session, case.id)))
+    return case_out(CaseView(case, await current_inspectors(session, case.id)), principal)
 
 
 @router.get("")
@@ -56,13 +56,15 @@ async def list_cases(principal: PrincipalDep, session: SessionDep) -> list[CaseO
             select(Case).where(visible_to(principal)).order_by(Case.created_at.desc()).limit(500)
         )
     ).all()
-    return [case_out(CaseView(c, await current_inspectors(session, c.id))) for c in cases]
+    return [
+        case_out(CaseView(c, await current_inspectors(session, c.id)), principal) for c in cases
+    ]
 
 
 @router.get("/{case_id}")
-async def get_case(view: VisibleCaseDep) -> CaseOut:
-    """One case."""
-    return case_out(view)
+async def get_case(view: VisibleCaseDep, principal: PrincipalDep) -> CaseOut:
+    """One case, with the actions the caller may take on it now."""
+    return case_out(view, principal)
 
 
 @router.post("/{case_id}/links", status_code=201)

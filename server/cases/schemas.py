@@ -7,8 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from server.auth.principal import Principal
 from server.cases.access import CaseView
 from server.cases.links import IssuedLink
+from server.cases.permissions import actions_for
+from server.cases.states import STATE_LABELS, CaseState
 
 MATTER_CODE = r"^[A-Za-z][A-Za-z0-9_]{1,40}$"
 
@@ -76,6 +79,11 @@ class CaseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     inspector_ids: list[str] = Field(default_factory=list)
+    state_zh: str = ""  # the state in words (状态名称), for people
+    state_en: str = ""
+    # What the calling user may do on the case now (``server.cases.permissions``): the pages
+    # show a case action's button only when it is listed here.
+    actions: list[str] = Field(default_factory=list)
 
 
 class LinkOut(BaseModel):
@@ -113,7 +121,11 @@ def link_out(issued: IssuedLink) -> LinkOut:
     return LinkOut(id=link.id, token=issued.token, url=issued.url, expires_at=link.expires_at)
 
 
-def case_out(view: CaseView) -> CaseOut:
+def case_out(view: CaseView, caller: Principal) -> CaseOut:
+    """The case as ``caller`` sees it, with the actions they may take on it now."""
     out = CaseOut.model_validate(view.case)
     out.inspector_ids = list(view.inspector_ids)
+    label = STATE_LABELS[CaseState(view.case.state)]
+    out.state_zh, out.state_en = label.zh, label.en
+    out.actions = [a.value for a in actions_for(caller, view)]
     return out

@@ -14,7 +14,7 @@ from server.auth.client_address import client_address
 from server.auth.clients import admit as admit_client
 from server.auth.clients import resolve_client
 from server.auth.lookup_limit import admit_lookup, note_failed_lookup
-from server.auth.models import Role
+from server.auth.models import ROLE_LABELS, Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.auth.tokens import CLIENT_PREFIX, STAFF_PREFIX
@@ -122,15 +122,16 @@ def require_roles(
 ) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that admits only staff with one of ``roles``; with ``clients=True`` also
     API clients (which scope they need here is listed in ``auth.clients.CLIENT_ENDPOINTS``)."""
-    names = "、".join(r.value for r in roles)
+    names_zh = "、".join(ROLE_LABELS[r][0] for r in roles)
+    names_en = ", ".join(ROLE_LABELS[r][1] for r in roles)
 
     async def check(principal: PrincipalDep) -> Principal:
         if clients and principal.kind == "client":
             return principal
         if not principal.is_staff or principal.role not in roles:
             raise Forbidden(
-                f"您的角色无权执行此操作（需要：{names}）。",
-                f"Your role may not do this (requires: {', '.join(r.value for r in roles)}).",
+                f"您的角色无权执行此操作（需要：{names_zh}）。",
+                f"Your role may not do this (requires: {names_en}).",
             )
         return principal
 

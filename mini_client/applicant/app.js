@@ -1,6 +1,6 @@
 // The applicant's phone page: case status, appointment, guide, pre-call check, live call.
 import "./texts.js"; // first: the page's texts are in the dictionary before anything shows
-import { api, ApiError, getToken, loadToken } from "../shared/api.js";
+import { api, ApiError, can, getToken, loadToken } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { Signaling } from "../shared/signaling.js";
 import { openCamera, Peer, phoneTransceivers, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
@@ -106,7 +106,7 @@ function renderAppointment() {
   $("appointment-current").textContent = a.appointment
     ? t("appointment_at", { when: formatTime(a.appointment.starts_at) })
     : a.open_slots.length ? "" : t("no_slots");
-  $("slot-form").hidden = a.open_slots.length === 0;
+  $("slot-form").hidden = a.open_slots.length === 0 || !can(state.case, "schedule");
   $("slots").replaceChildren(
     ...a.open_slots.map((slot) => {
       const label = document.createElement("label");
@@ -119,7 +119,7 @@ function renderAppointment() {
       return label;
     }),
   );
-  $("reschedule-form").hidden = !a.appointment || a.state !== "scheduled";
+  $("reschedule-form").hidden = !a.appointment || !can(state.case, "request_reschedule");
 }
 
 async function loadAppointment() {

@@ -25,6 +25,7 @@ __all__ = [
     "APPLICANT_SIDE",
     "BUREAU_SIDE",
     "JOB_MOVES",
+    "ONSITE_MODE",
     "PARTY_LABELS",
     "Party",
     "actions_for",
@@ -80,6 +81,8 @@ ACTIONS_BY_PARTY: Mapping[Party, frozenset[CaseAction]] = MappingProxyType(
     }
 )
 """The one table: which party may take which case action (in any state that allows it)."""
+
+ONSITE_MODE = "offline_onsite"  # a case inspected on site is not switched on site again
 
 # Moves only the scheduled jobs make: a rectification deadline passing concludes the case;
 # an applicant missing the appointment is recorded by the no-show job.
@@ -142,7 +145,12 @@ def actions_for(principal: Principal, view: CaseView) -> list[CaseAction]:
     """What the caller may do on the case now: their party's actions the state allows."""
     parties = parties_of(principal, view)
     state = CaseState(view.case.state)
-    return [a for a in allowed_actions(state) if _may(parties, a) and (state, a) not in JOB_MOVES]
+    ruled_out = {A.switch_offline} if view.case.mode == ONSITE_MODE else set()
+    return [
+        a
+        for a in allowed_actions(state)
+        if _may(parties, a) and (state, a) not in JOB_MOVES and a not in ruled_out
+    ]
 
 
 def _who(action: CaseAction, among: frozenset[Party] | None = None) -> Label:

@@ -18,6 +18,7 @@ from server.audit.service import Actor
 from server.auth.principal import Principal
 from server.cases.access import CaseView
 from server.cases.models import Case
+from server.cases.permissions import ONSITE_MODE
 from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_actions
 from server.cases.workflow import transition
 from server.config import Settings
@@ -26,7 +27,6 @@ from server.notifications import events
 from server.sla import service as sla
 from server.sla.clock import SlaPolicy
 
-ONSITE_MODE = "offline_onsite"
 ONSITE_PHASE = "onsite"
 ONSITE_CLASS = "complex"  # on site: the complex class (3 working days)
 

@@ -87,6 +87,7 @@ function renderCase() {
 async function loadCase() {
   state.case = await api(`/api/v1/cases/${state.caseId}`);
   renderCase();
+  if (state.appointment) renderAppointment(); // its buttons follow the case's listed actions
 }
 
 /** Rectification, opinion and rating, as the case's state calls for; errors go to the banner. */

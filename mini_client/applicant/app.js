@@ -479,7 +479,8 @@ async function main() {
   try {
     const me = await api("/api/v1/auth/me");
     state.caseId = me.case_id;
-    await Promise.all([loadCase(), loadAppointment()]);
+    await loadCase(); // first: the booking buttons follow the actions it lists
+    await loadAppointment();
   } catch (error) {
     $("loading").hidden = true;
     return showError(error);

@@ -14,11 +14,13 @@ from server.auth.client_address import client_address
 from server.auth.clients import admit as admit_client
 from server.auth.clients import resolve_client
 from server.auth.lookup_limit import admit_lookup, note_failed_lookup
-from server.auth.models import Role
+from server.auth.models import ROLE_LABELS, Role
 from server.auth.principal import Principal
 from server.auth.service import resolve_token
 from server.auth.tokens import CLIENT_PREFIX, STAFF_PREFIX
 from server.cases.access import CaseView, load_visible_case
+from server.cases.permissions import Party, require_party
+from server.cases.states import CaseAction
 from server.config import Settings
 from server.context import AppContext
 from server.db import session_scope
@@ -120,15 +122,16 @@ def require_roles(
 ) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that admits only staff with one of ``roles``; with ``clients=True`` also
     API clients (which scope they need here is listed in ``auth.clients.CLIENT_ENDPOINTS``)."""
-    names = "、".join(r.value for r in roles)
+    names_zh = "、".join(ROLE_LABELS[r][0] for r in roles)
+    names_en = ", ".join(ROLE_LABELS[r][1] for r in roles)
 
     async def check(principal: PrincipalDep) -> Principal:
         if clients and principal.kind == "client":
             return principal
         if not principal.is_staff or principal.role not in roles:
             raise Forbidden(
-                f"您的角色无权执行此操作（需要：{names}）。",
-                f"Your role may not do this (requires: {', '.join(r.value for r in roles)}).",
+                f"您的角色无权执行此操作（需要：{names_zh}）。",
+                f"Your role may not do this (requires: {names_en}).",
             )
         return principal
 
@@ -170,3 +173,17 @@ async def get_case_applicant(principal: PrincipalDep, view: VisibleCaseDep) -> P
 
 
 CaseApplicantDep = Annotated[Principal, Depends(get_case_applicant)]
+
+
+def may_take(
+    action: CaseAction, *, side: frozenset[Party] | None = None
+) -> Callable[[Principal, CaseView], Coroutine[Any, Any, Principal]]:
+    """A dependency that admits a caller whose party may take ``action`` on the visible case
+    (``server.cases.permissions``, the one table); ``side`` narrows it where one action has two
+    halves (the inspectors offer slots, the applicant books one: both ``schedule``)."""
+
+    async def check(principal: PrincipalDep, view: VisibleCaseDep) -> Principal:
+        require_party(principal, view, action, among=side)
+        return principal
+
+    return check

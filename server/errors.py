@@ -7,7 +7,7 @@
     ├── Forbidden                 403  authenticated, but this role/assignment may not do it
     ├── NotFound                  404  no such thing (or not visible to the caller)
     ├── Conflict                  409  clashes with what is stored (duplicate, replay mismatch)
-    │   └── InvalidState          409  illegal state transition; names current and allowed states
+    │   └── InvalidState          409  illegal state transition; says in words what is allowed
     ├── TooManyRequests           429  throttled; carries retry_after seconds
     └── Unavailable               503  a dependency (database, object store) is down
         └── NotStored             503  the request's commit failed: nothing of it is stored
@@ -83,14 +83,23 @@ class Conflict(AppError):
 
 
 class InvalidState(Conflict):
+    """The message is in words (``server.cases.states.refusal`` builds it); the identifiers
+    ride along for programs only, in ``current``, ``attempted`` and ``allowed``."""
+
     code = "invalid_state"
 
-    def __init__(self, *, current: str, attempted: str, allowed: Sequence[str]) -> None:
-        allowed_text = "、".join(allowed) or "无"
+    def __init__(
+        self,
+        message_zh: str,
+        message_en: str,
+        *,
+        current: str,
+        attempted: str,
+        allowed: Sequence[str],
+    ) -> None:
         super().__init__(
-            f"当前状态为“{current}”，不能执行“{attempted}”。可执行的下一步：{allowed_text}",
-            f"The case is '{current}'; '{attempted}' is not allowed. "
-            f"Allowed next steps: {', '.join(allowed) or 'none'}",
+            message_zh,
+            message_en,
             current=current,
             attempted=attempted,
             allowed=list(allowed),

@@ -1,6 +1,6 @@
 // The applicant's phone page: case status, appointment, guide, pre-call check, live call.
 import "./texts.js"; // first: the page's texts are in the dictionary before anything shows
-import { api, ApiError, getToken, loadToken, toError } from "../shared/api.js";
+import { api, ApiError, can, getToken, loadToken, toError } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../shared/i18n.js";
 import { openCamera } from "../shared/webrtc.js";
 import { rerenderCall, wireCall } from "./call.js";
@@ -92,6 +92,7 @@ function renderCase() {
 async function loadCase() {
   state.case = await api(`/api/v1/cases/${state.caseId}`);
   renderCase();
+  if (state.appointment) renderAppointment(); // its buttons follow the case's listed actions
 }
 
 /** Rectification, opinion and rating, as the case's state calls for; errors go to the banner. */
@@ -111,7 +112,7 @@ function renderAppointment() {
   $("appointment-current").textContent = a.appointment
     ? t("appointment_at", { when: formatTime(a.appointment.starts_at) })
     : a.open_slots.length ? "" : t("no_slots");
-  $("slot-form").hidden = a.open_slots.length === 0;
+  $("slot-form").hidden = a.open_slots.length === 0 || !can(state.case, "schedule");
   $("slots").replaceChildren(
     ...a.open_slots.map((slot) => {
       const label = document.createElement("label");
@@ -124,7 +125,7 @@ function renderAppointment() {
       return label;
     }),
   );
-  $("reschedule-form").hidden = !a.appointment || a.state !== "scheduled";
+  $("reschedule-form").hidden = !a.appointment || !can(state.case, "request_reschedule");
 }
 
 async function loadAppointment() {
@@ -358,7 +359,8 @@ async function main() {
   try {
     const me = await api("/api/v1/auth/me");
     state.caseId = me.case_id;
-    await Promise.all([loadCase(), loadAppointment()]);
+    await loadCase(); // first: the booking buttons follow the actions it lists
+    await loadAppointment();
   } catch (error) {
     $("loading").hidden = true;
     return showError(error);

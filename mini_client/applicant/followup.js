@@ -1,6 +1,6 @@
 // After the call: rectification (补齐补正) uploads, the issued opinion, and the rating (好差评).
 // Its texts are the page's (applicant/texts.js).
-import { api, ApiError } from "../shared/api.js";
+import { api, ApiError, can } from "../shared/api.js";
 import { applyI18n, formatTime, getLang, pick, t } from "../shared/i18n.js";
 import { qualityPrompt } from "../shared/quality.js";
 import { randomHex, refusal, sha256Hex, takenAt, uploadFile } from "../shared/upload.js";
@@ -313,7 +313,7 @@ export async function loadFollowup(caseData) {
   fs.caseNumber = caseData.number;
   fs.caseState = caseData.state;
   const jobs = [];
-  if (caseData.state === "rectification_requested") jobs.push(loadRound());
+  if (can(caseData, "submit_rectification")) jobs.push(loadRound());
   else fs.round = null;
   $("rect-done").hidden = caseData.state !== "rectification_submitted";
   if (OPINION_STATES.has(caseData.state)) {

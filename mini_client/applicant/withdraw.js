@@ -1,13 +1,8 @@
 // Withdrawing the application (撤回申请) before the opinion is issued: open the form, give a
 // reason, confirm. Its texts are the page's (applicant/texts.js).
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { t } from "../shared/i18n.js";
 
-// States in which the applicant may still withdraw: every open state before the opinion.
-const WITHDRAWABLE = new Set([
-  "received", "assigned", "scheduled", "rescheduling", "in_progress", "offline_pending",
-  "rectification_requested", "rectification_submitted", "drafted", "awaiting_cosign", "under_review",
-]);
 const MIN_REASON = 2;
 
 const $ = (id) => document.getElementById(id);
@@ -53,7 +48,7 @@ export function wireWithdraw({ onError, onChanged }) {
 /** Show the card only while the case can still be withdrawn. */
 export function renderWithdraw(kase) {
   ws.caseId = kase.id;
-  const open = WITHDRAWABLE.has(kase.state);
+  const open = can(kase, "withdraw"); // the API lists it while the case can still be withdrawn
   $("withdraw-card").hidden = !open;
   if (!open) $("withdraw-form").hidden = true;
 }

@@ -1,5 +1,5 @@
 // One case: its facts and SLA clock, then the sections the caller's role works with.
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { dispatcherCaseSections } from "./dispatcher.js";
 import { formatDateTime, t } from "../shared/i18n.js";
 import { inspectorCaseSections } from "./inspector.js";
@@ -17,16 +17,8 @@ const SECTIONS = {
   window: windowCaseSections,
 };
 
-// Where a dispatcher or the lead may send the case on site (server/cases/states.py _OFFLINE_FROM).
-const ONSITE_FROM = ["assigned", "scheduled", "rescheduling", "in_progress", "rectification_submitted", "drafted"];
-
-function maySwitchOnsite(kase, me) {
-  if (kase.mode === "offline_onsite" || !ONSITE_FROM.includes(kase.state)) return false;
-  return ["dispatcher", "admin"].includes(me.role) || (me.role === "inspector" && kase.inspector_ids[0] === me.id);
-}
-
-function onsiteSection(kase, me) {
-  if (!maySwitchOnsite(kase, me)) return null;
+function onsiteSection(kase) {
+  if (!can(kase, "switch_offline")) return null;
   const reason = h("textarea", { rows: 2, required: true, minlength: 2, maxlength: 500, name: "onsite-reason" });
   const out = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "secondary", id: "switch-onsite" }, t("switch_onsite"));
@@ -87,7 +79,7 @@ export async function renderCase(root, ctx, caseId) {
     const parts = await build(kase, ctx);
     root.append(...parts.filter(Boolean));
   }
-  const onsite = onsiteSection(kase, ctx.me);
+  const onsite = onsiteSection(kase);
   if (onsite) root.append(onsite);
   const notices = await caseNoticesSection(kase, ctx);
   if (notices) root.append(notices);

@@ -1,5 +1,5 @@
 // Dispatcher views: incoming cases and intake, the draw, replacement, applicant links, the board.
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { caseList } from "./case-list.js";
 import { loadMatters } from "./matters.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
@@ -167,11 +167,12 @@ function assignmentSection(kase, pool) {
   });
   const current = h("p", { id: "current-pair", class: "muted" }, t("not_assigned"));
   if (kase.inspector_ids.length) showAssigned(current, pool, kase.inspector_ids, { badge: false });
-  return section("assignment", current, h("div", { class: "row" }, drawButton), out, result, history);
+  const drawRow = can(kase, "assign") ? h("div", { class: "row" }, drawButton) : null;
+  return section("assignment", current, drawRow, out, result, history);
 }
 
 function replaceSection(kase, pool) {
-  if (!kase.inspector_ids.length) return null;
+  if (!can(kase, "replace_inspector")) return null;
   const leaving = h("select", { name: "leaving" }, kase.inspector_ids.map((id) => h("option", { value: id }, nameOf(pool, id))));
   const chosen = h(
     "select",
@@ -225,7 +226,7 @@ function showLink(out, link, banner) {
 }
 
 function cancelSection(kase) {
-  if (["issued", "closed", "cancelled"].includes(kase.state)) return null;
+  if (!can(kase, "cancel")) return null;
   const reason = h("textarea", { rows: 2, required: true, minlength: 2 });
   const out = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "danger" }, t("cancel_case"));

@@ -1,5 +1,5 @@
 // Inspector views: my cases and appointments, offering slots, starting, and the checklist.
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { callPanel } from "./call.js";
 import { caseTable } from "./case-table.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
@@ -11,8 +11,6 @@ import { concludeSection, rectificationSection } from "./rectification.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
 const VALUES = ["pass", "fail", "not_applicable"];
-const SLOT_STATES = ["assigned", "rescheduling", "offline_pending"];
-const START_STATES = ["scheduled", "offline_pending", "in_progress"];
 const FROZEN_STATES = ["received", "assigned", "scheduled", "rescheduling", "offline_pending", "cancelled"];
 const ITEM_EVIDENCE = ["snapshot", "photo"]; // what a verdict can cite (recordings are the whole call)
 
@@ -101,15 +99,15 @@ async function appointmentSection(kase, reload) {
       h("p", { class: "muted" }, t("waiting_applicant")),
     );
   }
-  if (SLOT_STATES.includes(kase.state)) body.append(slotsForm(kase, reload));
-  if (kase.state === "scheduled") body.append(rescheduleForm(kase, reload));
+  if (can(kase, "schedule")) body.append(slotsForm(kase, reload));
+  if (can(kase, "reschedule")) body.append(rescheduleForm(kase, reload));
   return section("appointment", body);
 }
 
 // --- start -------------------------------------------------------------------------------------
 
 function startSection(kase, reload) {
-  if (!START_STATES.includes(kase.state)) return null;
+  if (!can(kase, "start_inspection")) return null;
   const out = h("div", { "aria-live": "polite", id: "start-out" });
   const label = kase.state === "in_progress" ? "resume_inspection" : "start_inspection";
   const button = h("button", { type: "button", id: "start-inspection" }, t(label));

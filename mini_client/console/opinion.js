@@ -1,5 +1,5 @@
 // The opinion (踏勘意见书) as each role works with it: draft, sign, co-sign, review, read the PDF.
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { formatDateTime, t } from "../shared/i18n.js";
 import { draftPreview, pickedItems } from "./review-content.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
@@ -119,14 +119,13 @@ function comments(opinion) {
 
 function inspectorActions(kase, me, opinion) {
   const base = `/api/v1/cases/${kase.id}/opinion`;
-  const lead = kase.inspector_ids[0] === me.id;
   const post = (step, body) => api(`${base}/${step}`, { method: "POST", body });
   const parts = [];
-  if (lead && kase.state === "drafted") {
+  if (can(kase, "submit_draft")) {
     parts.push(action(opinion ? "redraft_opinion" : "draft_opinion", "draft-opinion", () => post("draft")));
     if (opinion && opinion.status === "draft") parts.push(action("submit_opinion", "submit-opinion", () => post("submit")));
   }
-  if (!lead && kase.state === "awaiting_cosign") {
+  if (can(kase, "co_sign")) {
     parts.push(draftPreview(kase));
     parts.push(signForm("cosign", "cosign", (password) => post("cosign", { password })));
     parts.push(h("details", {}, h("summary", {}, t("decline")), textAction("decline", "decline_reason", "decline", (reason) => post("decline", { reason }))));
@@ -136,7 +135,7 @@ function inspectorActions(kase, me, opinion) {
 }
 
 function reviewerActions(kase) {
-  if (kase.state !== "under_review") return [];
+  if (!can(kase, "approve")) return [];
   const base = `/api/v1/cases/${kase.id}/opinion`;
   return [
     signForm("approve", "approve", (password) => api(`${base}/approve`, { method: "POST", body: { password } })),

@@ -1,5 +1,5 @@
 // Ending the inspection and rectification (补齐补正): conclude, the request, the rounds, the review.
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { qualityNote } from "../shared/quality.js";
 import { banner, busy, errorText, h, section, stateLabel } from "./ui.js";
@@ -126,7 +126,7 @@ function concludeBody(kase, lead, checklist, out) {
 
 /** Conclude (结束踏勘), or request rectification when only rectifiable items failed. */
 export function concludeSection(kase, ctx, checklist) {
-  const lead = kase.inspector_ids[0] === ctx.me.id;
+  const lead = can(kase, "conclude");
   const body = h("div", { id: "conclude-body" });
   const out = h("div", { "aria-live": "polite", id: "conclude-out" });
   const refresh = h("button", { type: "button", class: "secondary", id: "conclude-refresh" }, t("conclude_refresh"));
@@ -227,7 +227,7 @@ function reviewControls(kase, round, item, redraw) {
 
 /** What the round views share: the case, who is looking, photo links, item titles. */
 function itemView({ kase, ctx, photos, titles }, round, item, redraw) {
-  const reviewing = round.status === "submitted" && kase.state === "rectification_submitted" && kase.inspector_ids.includes(ctx.me.id);
+  const reviewing = round.status === "submitted" && can(kase, "verify_rectification");
   return h(
     "li",
     { class: "rect-item", dataset: { item: item.item_id } },

@@ -1,6 +1,6 @@
 // Window staff: issued opinions, the signed PDF, its public verification, acknowledging receipt,
 // and the licensing decision that closes the case (办结).
-import { api } from "../shared/api.js";
+import { api, can } from "../shared/api.js";
 import { formatDateTime, getLang, t } from "../shared/i18n.js";
 import { bundleButton, opinionSection, pdfButton } from "./opinion.js";
 import { banner, busy, errorText, field, h, section, stateLabel } from "./ui.js";
@@ -158,7 +158,7 @@ function decisionForm(kase, body) {
 /** The licensing decision: a form on an issued case, the recorded decision on a closed one. */
 async function decisionSection(kase) {
   const body = h("div", { id: "decision-body" });
-  if (kase.state === "issued") {
+  if (can(kase, "close")) {
     body.append(h("p", { class: "muted" }, t("decision_hint")), decisionForm(kase, body));
   } else if (kase.state === "closed") {
     try {

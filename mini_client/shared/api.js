@@ -146,3 +146,7 @@ export async function api(path, { method = "GET", body, as = "json", retries = k
   if (kept) keeper.keep(path, answer);
   return answer;
 }
+
+/** May the caller take this case action now? The API lists the caller's actions on each case
+ * (``actions``, server/cases/permissions.py); a page shows an action's button only then. */
+export const can = (kase, action) => Array.isArray(kase?.actions) && kase.actions.includes(action);

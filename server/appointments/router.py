@@ -18,22 +18,25 @@ from server.appointments.schemas import (
 )
 from server.auth.models import Role
 from server.auth.principal import Principal
+from server.cases.permissions import APPLICANT_SIDE, BUREAU_SIDE, require_party
 from server.cases.schemas import CaseOut, LinkOut, ReasonIn, case_out, link_out
-from server.cases.states import CaseState
+from server.cases.states import CaseAction, CaseState
 from server.db import utcnow
 from server.deps import (
-    CaseApplicantDep,
-    CaseInspectorDep,
     ContextDep,
     PrincipalDep,
     SessionDep,
     VisibleCaseDep,
+    may_take,
     require_roles,
 )
-from server.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["appointments"])
-CancelDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+LinkSenderDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+CancelDep = Annotated[Principal, Depends(may_take(CaseAction.cancel))]
+WithdrawerDep = Annotated[Principal, Depends(may_take(CaseAction.withdraw))]
+OffererDep = Annotated[Principal, Depends(may_take(CaseAction.schedule, side=BUREAU_SIDE))]
+BookerDep = Annotated[Principal, Depends(may_take(CaseAction.schedule, side=APPLICANT_SIDE))]
 
 
 @router.post("/cancel", tags=["cases"])
@@ -42,26 +45,26 @@ async def cancel(
 ) -> CaseOut:
     """Cancel the case with a reason (dispatcher or admin); its open slots and appointment end."""
     await ending.cancel_case(session, principal.actor, view.case, body.reason)
-    return case_out(view)
+    return case_out(view, principal)
 
 
 @router.post("/withdraw", tags=["cases"])
 async def withdraw(
     body: WithdrawIn,
     view: VisibleCaseDep,
-    applicant: CaseApplicantDep,
+    applicant: WithdrawerDep,
     session: SessionDep,
     ctx: ContextDep,
 ) -> CaseOut:
     """The applicant withdraws the application (撤回申请) with a reason, before the opinion is
     issued: the case ends, its slots and appointment end and the staff are told."""
     await ending.withdraw_case(session, ctx.settings, applicant.actor, view.case, body.reason)
-    return case_out(view)
+    return case_out(view, applicant)
 
 
 @router.post("/links/resend", status_code=201, tags=["cases"])
 async def resend_link(
-    view: VisibleCaseDep, principal: CancelDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, principal: LinkSenderDep, session: SessionDep, ctx: ContextDep
 ) -> LinkOut:
     """Stop the applicant's links and send a fresh one (dispatcher or admin)."""
     issued = await resend.resend_link(
@@ -89,7 +92,7 @@ async def get_appointment(view: VisibleCaseDep, session: SessionDep) -> Appointm
 async def propose(
     body: SlotsIn,
     view: VisibleCaseDep,
-    inspector: CaseInspectorDep,
+    inspector: OffererDep,
     session: SessionDep,
     ctx: ContextDep,
 ) -> list[SlotOut]:
@@ -109,7 +112,7 @@ async def propose(
 async def accept(
     body: AcceptIn,
     view: VisibleCaseDep,
-    applicant: CaseApplicantDep,
+    applicant: BookerDep,
     session: SessionDep,
     ctx: ContextDep,
 ) -> SlotOut:
@@ -126,11 +129,8 @@ async def reschedule(
 ) -> dict[str, CaseState]:
     """Move the appointment: the applicant asks (clock pauses), or the bureau re-offers slots."""
     by_applicant = principal.kind == "applicant"
-    bureau = principal.role == Role.dispatcher or (
-        principal.role == Role.inspector and principal.id in view.inspector_ids
-    )
-    if not (by_applicant or bureau):
-        raise Forbidden("您无权改约。", "You may not reschedule this case.")
+    action = CaseAction.request_reschedule if by_applicant else CaseAction.reschedule
+    require_party(principal, view, action)
     state = await service.reschedule(
         session, principal.actor, view.case, by_applicant=by_applicant, reason=body.reason
     )

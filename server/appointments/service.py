@@ -18,10 +18,10 @@ from server.appointments.booking_rules import (
 from server.appointments.models import Appointment, Slot
 from server.audit.service import Actor, append
 from server.cases.models import Case
-from server.cases.states import CaseAction, CaseState, allowed_actions
+from server.cases.states import CaseAction, CaseState, allowed_actions, require_allowed
 from server.cases.workflow import transition
 from server.config import Settings
-from server.errors import BadInput, Conflict, InvalidState, not_found
+from server.errors import BadInput, Conflict, not_found
 from server.notifications import events
 
 MAX_SLOTS = 5
@@ -49,11 +49,7 @@ def check_slots(slots: list[tuple[datetime, datetime]], now: datetime) -> None:
 
 
 def _require_action(case: Case, action: CaseAction) -> None:
-    allowed = allowed_actions(CaseState(case.state))
-    if action not in allowed:
-        raise InvalidState(
-            current=case.state, attempted=action.value, allowed=[a.value for a in allowed]
-        )
+    require_allowed(case.state, action)
 
 
 async def propose_slots(

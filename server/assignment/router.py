@@ -10,11 +10,21 @@ from server.assignment import service
 from server.assignment.schemas import ConflictIn, DrawOut, InspectorOut, ProfileIn, ReplaceIn
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, require_roles
+from server.cases.states import CaseAction
+from server.deps import (
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    VisibleCaseDep,
+    may_take,
+    require_roles,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
 DispatchDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatcher))]
+AssignerDep = Annotated[Principal, Depends(may_take(CaseAction.assign))]
+ReplacerDep = Annotated[Principal, Depends(may_take(CaseAction.replace_inspector))]
 StaffIdPath = Annotated[str, Path(max_length=64)]
 
 
@@ -78,7 +88,7 @@ def _draw_out(draw_id: str, record: dict[str, object], seed: str) -> DrawOut:
 
 @router.post("/cases/{case_id}/draw")
 async def draw(
-    view: VisibleCaseDep, dispatcher: DispatchDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, dispatcher: AssignerDep, session: SessionDep, ctx: ContextDep
 ) -> DrawOut:
     """Draw two qualified, unconflicted inspectors at random, weighted towards lighter load."""
     stored = await service.draw_for_case(session, ctx.settings, dispatcher.actor, view.case)
@@ -87,7 +97,7 @@ async def draw(
 
 @router.post("/cases/{case_id}/replace-inspector")
 async def replace(
-    body: ReplaceIn, view: VisibleCaseDep, dispatcher: DispatchDep, session: SessionDep
+    body: ReplaceIn, view: VisibleCaseDep, dispatcher: ReplacerDep, session: SessionDep
 ) -> dict[str, object]:
     """Replace one inspector with a written reason (chosen by the dispatcher, or drawn)."""
     result = await service.replace_inspector(

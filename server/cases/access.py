@@ -2,8 +2,8 @@
 loader every case endpoint goes through and by the case list.
 
 A case the caller may not see answers 404, exactly like a case that does not exist, so ids
-cannot be probed. What a visible case allows (write a verdict, approve…) is checked by role
-dependencies and the services.
+cannot be probed. Which actions a visible case allows its caller is ``server.cases.permissions``
+(checked by the endpoints' dependencies); the state each needs, by the services.
 """
 
 from __future__ import annotations

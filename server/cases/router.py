@@ -49,14 +49,15 @@ async def intake(
     )
     if not created:
         response.status_code = 200
-    return case_out(CaseView(case, await current_inspectors(session, case.id)))
+    return case_out(CaseView(case, await current_inspectors(session, case.id)), principal)
 
 
 @router.get("")
 async def list_cases(principal: PrincipalDep, session: SessionDep) -> list[CaseListItem]:
     """Cases the caller may see, newest first (at most 500; pages: ``GET /cases/page``)."""
     query = CaseQuery(limit=UNPAGED_LIMIT)
-    return [case_list_item(c) for c in await repository.list_cases(session, principal, query)]
+    rows = await repository.list_cases(session, principal, query)
+    return [case_list_item(row, principal) for row in rows]
 
 
 @router.get("/page")
@@ -99,7 +100,7 @@ async def case_page(
     rows = await repository.list_cases(session, principal, query)
     total = await repository.count_cases(session, principal, query)
     return CasePage(
-        items=[case_list_item(r) for r in rows],
+        items=[case_list_item(r, principal) for r in rows],
         total=min(total, repository.COUNT_CAP),
         total_capped=total > repository.COUNT_CAP,
         page=page,
@@ -108,9 +109,9 @@ async def case_page(
 
 
 @router.get("/{case_id}")
-async def get_case(view: VisibleCaseDep) -> CaseOut:
-    """One case."""
-    return case_out(view)
+async def get_case(view: VisibleCaseDep, principal: PrincipalDep) -> CaseOut:
+    """One case, with the actions the caller may take on it now."""
+    return case_out(view, principal)
 
 
 @router.post("/{case_id}/links", status_code=201)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from server.auth.principal import Principal
 from server.cases.access import CaseView
 from server.cases.links import IssuedLink
+from server.cases.permissions import actions_for
 from server.cases.repository import ListedCase
+from server.cases.states import STATE_LABELS, CaseState
+
+Seen = TypeVar("Seen", bound="CaseOut")
 
 MATTER_CODE = r"^[A-Za-z][A-Za-z0-9_]{1,40}$"
 
@@ -77,6 +82,11 @@ class CaseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     inspector_ids: list[str] = Field(default_factory=list)
+    state_zh: str = ""  # the state in words (状态名称), for people
+    state_en: str = ""
+    # What the calling user may do on the case now (``server.cases.permissions``): the pages
+    # show a case action's button only when it is listed here.
+    actions: list[str] = Field(default_factory=list)
 
 
 class CaseListItem(CaseOut):
@@ -131,14 +141,21 @@ def link_out(issued: IssuedLink) -> LinkOut:
     return LinkOut(id=link.id, token=issued.token, url=issued.url, expires_at=link.expires_at)
 
 
-def case_list_item(listed: ListedCase) -> CaseListItem:
-    out = CaseListItem.model_validate(listed.view.case)
-    out.inspector_ids = list(listed.view.inspector_ids)
+def case_list_item(listed: ListedCase, caller: Principal) -> CaseListItem:
+    """A list row as ``caller`` sees it: the case, its clock's due time and card, the actions."""
+    out = _as_seen(CaseListItem.model_validate(listed.view.case), listed.view, caller)
     out.due_at, out.card = listed.due_at, listed.card
     return out
 
 
-def case_out(view: CaseView) -> CaseOut:
-    out = CaseOut.model_validate(view.case)
+def case_out(view: CaseView, caller: Principal) -> CaseOut:
+    """The case as ``caller`` sees it, with the actions they may take on it now."""
+    return _as_seen(CaseOut.model_validate(view.case), view, caller)
+
+
+def _as_seen(out: Seen, view: CaseView, caller: Principal) -> Seen:
     out.inspector_ids = list(view.inspector_ids)
+    label = STATE_LABELS[CaseState(view.case.state)]
+    out.state_zh, out.state_en = label.zh, label.en
+    out.actions = [a.value for a in actions_for(caller, view)]
     return out

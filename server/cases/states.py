@@ -74,6 +74,8 @@ __all__ = [
     "is_joinable",
     "is_terminal",
     "next_state",
+    "refusal",
+    "require_allowed",
     "waits_on_applicant",
 ]
 
@@ -197,9 +199,9 @@ TRANSITIONS: Mapping[tuple[CaseState, CaseAction], CaseState] = _build_transitio
 
 STATE_LABELS: Mapping[CaseState, Label] = MappingProxyType(
     {
-        S.received: Label("已受理", "received"),
-        S.assigned: Label("已分派", "assigned"),
-        S.scheduled: Label("已预约", "scheduled"),
+        S.received: Label("已受理", "application received"),
+        S.assigned: Label("已分派", "inspectors assigned"),
+        S.scheduled: Label("已预约", "inspection booked"),
         S.rescheduling: Label("待申请人改约", "waiting for the applicant to rebook"),
         S.in_progress: Label("踏勘中", "inspection in progress"),
         S.offline_pending: Label("待线下踏勘", "on-site inspection pending"),
@@ -209,8 +211,8 @@ STATE_LABELS: Mapping[CaseState, Label] = MappingProxyType(
         S.awaiting_cosign: Label("待会签", "awaiting co-signature"),
         S.under_review: Label("待审核", "under review"),
         S.issued: Label("已出具意见", "opinion issued"),
-        S.closed: Label("已办结", "closed"),
-        S.cancelled: Label("已撤销", "cancelled"),
+        S.closed: Label("已办结", "case closed"),
+        S.cancelled: Label("已撤销", "cancelled or withdrawn"),
     }
 )
 
@@ -231,11 +233,11 @@ ACTION_LABELS: Mapping[CaseAction, Label] = MappingProxyType(
         A.submit_draft: Label("提交意见书会签", "submit the draft for co-signing"),
         A.co_sign: Label("会签", "co-sign"),
         A.decline_cosign: Label("退回起草人", "return to the drafter"),
-        A.approve: Label("审核通过", "approve"),
+        A.approve: Label("审核通过", "approve the opinion"),
         A.send_back: Label("退回修改", "send back for changes"),
-        A.close: Label("办结", "close"),
+        A.close: Label("办结", "close the case"),
         A.replace_inspector: Label("更换踏勘人员", "replace an inspector"),
-        A.cancel: Label("撤销", "cancel"),
+        A.cancel: Label("撤销", "cancel the case"),
         A.withdraw: Label("申请人撤回申请", "the applicant withdraws the application"),
     }
 )
@@ -246,16 +248,36 @@ def allowed_actions(current: CaseState) -> tuple[CaseAction, ...]:
     return tuple(a for a in CaseAction if (current, a) in TRANSITIONS)
 
 
+def refusal(current: CaseState, action: CaseAction) -> InvalidState:
+    """The 409 for ``action`` in ``current``, in words: the state, the step and what can be
+    done now (the identifiers only in the machine-readable fields)."""
+    allowed = allowed_actions(current)
+    state, step = STATE_LABELS[current], ACTION_LABELS[action]
+    now_zh = "、".join(f"“{ACTION_LABELS[a].zh}”" for a in allowed) or "无（案件已结束）"
+    now_en = (
+        ", ".join(f"'{ACTION_LABELS[a].en}'" for a in allowed) or "nothing (the case has ended)"
+    )
+    return InvalidState(
+        f"本案当前为“{state.zh}”，不能办理“{step.zh}”。此时可以办理：{now_zh}。",
+        f"The case is at the stage '{state.en}', so '{step.en}' cannot be done now. "
+        f"What can be done now: {now_en}.",
+        current=current.value,
+        attempted=action.value,
+        allowed=[a.value for a in allowed],
+    )
+
+
+def require_allowed(current: CaseState | str, action: CaseAction) -> None:
+    """Refuse (409, in words) an action the state machine does not allow from ``current``."""
+    next_state(CaseState(current), action)
+
+
 def next_state(current: CaseState, action: CaseAction) -> CaseState:
-    """The state ``action`` leads to, or ``InvalidState`` (409) naming what is allowed."""
+    """The state ``action`` leads to, or ``InvalidState`` (409) saying in words what is allowed."""
     try:
         return TRANSITIONS[(current, action)]
     except KeyError:
-        raise InvalidState(
-            current=current.value,
-            attempted=action.value,
-            allowed=[a.value for a in allowed_actions(current)],
-        ) from None
+        raise refusal(current, action) from None
 
 
 def is_terminal(state: CaseState) -> bool:

@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from server.auth.models import Role
 from server.auth.principal import Principal
+from server.cases.states import CaseAction
 from server.closure import service
 from server.closure.schemas import DecisionIn, DecisionOut, decision_out
-from server.deps import SessionDep, SettingsDep, VisibleCaseDep, require_roles
+from server.deps import SessionDep, SettingsDep, VisibleCaseDep, may_take
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["closure"])
 # Window staff, or the approval system with its own key (scope decisions:write).
-RecorderDep = Annotated[Principal, Depends(require_roles(Role.window, clients=True))]
+RecorderDep = Annotated[Principal, Depends(may_take(CaseAction.close))]
 
 
 @router.post("/decision", status_code=201)

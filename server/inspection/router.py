@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
+from server.auth.principal import Principal
 from server.cases.schemas import CaseOut, ReasonIn, case_out
+from server.cases.states import CaseAction
 from server.db import utcnow
-from server.deps import CaseInspectorDep, ContextDep, PrincipalDep, SessionDep, VisibleCaseDep
-from server.errors import Forbidden
+from server.deps import (
+    CaseInspectorDep,
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    VisibleCaseDep,
+    may_take,
+)
 from server.inspection import guide, onsite, service, visibility
 from server.inspection.schemas import (
     ChecklistOut,
@@ -33,11 +41,14 @@ router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["inspection"])
 ItemPath = Annotated[str, Path(max_length=16)]
 Lang = Annotated[Literal["zh", "en"], Query(description="zh (default) or en")]
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+StarterDep = Annotated[Principal, Depends(may_take(CaseAction.start_inspection))]
+ConcluderDep = Annotated[Principal, Depends(may_take(CaseAction.conclude))]
+SwitcherDep = Annotated[Principal, Depends(may_take(CaseAction.switch_offline))]
 
 
 @router.post("/inspection/start")
 async def start(
-    view: VisibleCaseDep, inspector: CaseInspectorDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, inspector: StarterDep, session: SessionDep, ctx: ContextDep
 ) -> StartOut:
     """Start the inspection: freeze the checklist (first start only) and go in progress."""
     result = await service.start_inspection(session, inspector.actor, view.case, ctx.catalogue)
@@ -56,11 +67,9 @@ async def start(
 
 @router.post("/inspection/conclude")
 async def conclude(
-    view: VisibleCaseDep, inspector: CaseInspectorDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, inspector: ConcluderDep, session: SessionDep, ctx: ContextDep
 ) -> ConcludedOut:
-    """End the video inspection: on to drafting the opinion, or to an on-site visit."""
-    if inspector.id != view.lead_id:
-        raise Forbidden("由主办踏勘人员结束踏勘。", "The lead inspector concludes the inspection.")
+    """End the video inspection (the lead): on to drafting the opinion, or to an on-site visit."""
     done = await service.conclude_inspection(
         session,
         inspector.actor,
@@ -81,7 +90,7 @@ async def conclude(
 async def switch_onsite(
     body: ReasonIn,
     view: VisibleCaseDep,
-    principal: PrincipalDep,
+    principal: SwitcherDep,
     session: SessionDep,
     ctx: ContextDep,
 ) -> CaseOut:
@@ -96,7 +105,7 @@ async def switch_onsite(
         now=utcnow(),
         policy=session_policy(session),
     )
-    return case_out(view)
+    return case_out(view, principal)
 
 
 @router.get("/checklist")

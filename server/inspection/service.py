@@ -20,10 +20,15 @@ from checklists.schema import Catalogue, SelectionError
 from server.audit.service import Actor, append
 from server.cases.access import CaseView
 from server.cases.models import Case
-from server.cases.states import STATE_LABELS, CaseAction, CaseState, allowed_actions
+from server.cases.states import (
+    STATE_LABELS,
+    CaseAction,
+    CaseState,
+    require_allowed,
+)
 from server.cases.workflow import transition
 from server.db import utcnow
-from server.errors import AppError, Conflict, Forbidden, InvalidState, not_found
+from server.errors import AppError, Conflict, Forbidden, not_found
 from server.evidence.service import require_refs_of_case
 from server.inspection import replay, repository
 from server.inspection.models import CaseChecklist, ResolutionRow, VerdictRow
@@ -41,7 +46,7 @@ class NotInspecting(Conflict):
         label = STATE_LABELS[CaseState(case.state)]
         super().__init__(
             f"案件当前状态为“{label.zh}”，只有踏勘进行中才能{doing_zh}。",
-            f"The case is '{case.state}'; {doing_en} only while the inspection is in progress.",
+            f"The case is {label.en}; {doing_en} only while the inspection is in progress.",
             current=case.state,
             required=CaseState.in_progress.value,
         )
@@ -183,11 +188,7 @@ async def standing(session: AsyncSession, catalogue: Catalogue, view: CaseView) 
 
 
 def _require_action(case: Case, action: CaseAction) -> None:
-    allowed = allowed_actions(CaseState(case.state))
-    if action not in allowed:
-        raise InvalidState(
-            current=case.state, attempted=action.value, allowed=[a.value for a in allowed]
-        )
+    require_allowed(case.state, action)
 
 
 async def _freeze(

@@ -11,6 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.db import Base, IdMixin, utcnow
 
 OPINION_STATUSES = ("draft", "awaiting_cosign", "under_review", "issued", "superseded")
+# The statuses in words, for messages people read (zh, en).
+OPINION_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "draft": ("起草中", "being drafted"),
+    "awaiting_cosign": ("待会签", "awaiting co-signature"),
+    "under_review": ("待审核", "under review"),
+    "issued": ("已出具", "issued"),
+    "superseded": ("已被更正版本取代", "replaced by a corrected version"),
+}
 _STATUS_CHECK = "status IN ('draft', 'awaiting_cosign', 'under_review', 'issued', 'superseded')"
 
 

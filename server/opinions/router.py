@@ -17,12 +17,14 @@ from fastapi.responses import HTMLResponse
 from server.auth.client_address import client_address
 from server.auth.models import Role
 from server.auth.principal import Principal
+from server.cases.states import CaseAction
 from server.deps import (
     ContextDep,
     PrincipalDep,
     SessionDep,
     StoreDep,
     VisibleCaseDep,
+    may_take,
     require_roles,
 )
 from server.opinions import preview, reads, records, service
@@ -45,7 +47,12 @@ from server.timeinputs import BeijingDateTime
 
 router = APIRouter(tags=["opinions"])
 CASE = "/api/v1/cases/{case_id}/opinion"
-Reviewer = Annotated[Principal, Depends(require_roles(Role.reviewer))]
+# Who takes each step: ``server.cases.permissions`` (drafting is the lead's, like submitting).
+Drafter = Annotated[Principal, Depends(may_take(CaseAction.submit_draft))]
+CoSigner = Annotated[Principal, Depends(may_take(CaseAction.co_sign))]
+Decliner = Annotated[Principal, Depends(may_take(CaseAction.decline_cosign))]
+Approver = Annotated[Principal, Depends(may_take(CaseAction.approve))]
+SenderBack = Annotated[Principal, Depends(may_take(CaseAction.send_back))]
 Window = Annotated[Principal, Depends(require_roles(Role.window))]
 WindowOrAdmin = Annotated[Principal, Depends(require_roles(Role.window, Role.admin))]
 Code = Annotated[str, Path(max_length=32)]
@@ -64,7 +71,7 @@ def _out(opinion: Opinion) -> OpinionOut:
 
 @router.post(f"{CASE}/draft")
 async def draft(
-    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, principal: Drafter, session: SessionDep, ctx: ContextDep
 ) -> OpinionOut:
     """The lead inspector drafts (or redrafts) the opinion from the case's checklist."""
     return _out(await service.draft(session, ctx, principal.actor, view))
@@ -72,7 +79,7 @@ async def draft(
 
 @router.post(f"{CASE}/submit")
 async def submit(
-    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, principal: Drafter, session: SessionDep, ctx: ContextDep
 ) -> OpinionOut:
     """The lead inspector signs the draft and sends it for co-signing."""
     return _out(await service.submit(session, ctx.settings, principal.actor, view))
@@ -92,7 +99,7 @@ async def cosign(
     body: SignIn,
     request: Request,
     view: VisibleCaseDep,
-    principal: PrincipalDep,
+    principal: CoSigner,
     session: SessionDep,
     ctx: ContextDep,
 ) -> OpinionOut:
@@ -103,7 +110,7 @@ async def cosign(
 
 @router.post(f"{CASE}/decline")
 async def decline(
-    body: OpinionReasonIn, view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep
+    body: OpinionReasonIn, view: VisibleCaseDep, principal: Decliner, session: SessionDep
 ) -> OpinionOut:
     """The second inspector returns the draft to the lead with a reason."""
     return _out(await service.decline(session, principal.actor, view, body.reason))
@@ -114,7 +121,7 @@ async def approve(
     body: SignIn,
     request: Request,
     view: VisibleCaseDep,
-    reviewer: Reviewer,
+    reviewer: Approver,
     session: SessionDep,
     ctx: ContextDep,
 ) -> OpinionOut:
@@ -128,7 +135,11 @@ async def approve(
 
 @router.post(f"{CASE}/send-back")
 async def send_back(
-    body: SendBackIn, view: VisibleCaseDep, reviewer: Reviewer, session: SessionDep, ctx: ContextDep
+    body: SendBackIn,
+    view: VisibleCaseDep,
+    reviewer: SenderBack,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> OpinionOut:
     """The reviewer sends the draft back with comments, naming the checklist items to redo:
     exactly those reopen for the lead."""

@@ -21,7 +21,7 @@ from server.auth.models import Role, Staff
 from server.auth.principal import Principal
 from server.cases.access import CaseView
 from server.cases.models import Case
-from server.cases.states import CaseAction, CaseState, next_state
+from server.cases.states import STATE_LABELS, CaseAction, CaseState, next_state
 from server.cases.workflow import transition
 from server.config import Settings
 from server.context import AppContext
@@ -35,7 +35,7 @@ from server.opinions.confirm import Confirmation, confirm_signer, record_confirm
 from server.opinions.content import Inspector, OpinionContent, Reviewer, new_verification_code
 from server.opinions.issue import deliver, issue
 from server.opinions.issue import signing_material as signing_material
-from server.opinions.models import Opinion
+from server.opinions.models import OPINION_STATUS_LABELS, Opinion
 from server.opinions.records import (
     ISSUED,
     audit,
@@ -46,24 +46,7 @@ from server.opinions.records import (
 )
 from server.opinions.records import require_issued as require_issued
 
-# --- who may do what ---------------------------------------------------------------------------
-
-
-def require_lead(actor: Actor, view: CaseView) -> None:
-    if actor.kind != "staff" or actor.id != view.lead_id:
-        raise Forbidden(
-            "只有本案的主踏勘人可以起草、提交意见书。",
-            "Only the case's lead inspector may draft and submit the opinion.",
-        )
-
-
-def require_second(actor: Actor, view: CaseView) -> None:
-    second = view.inspector_ids[1] if len(view.inspector_ids) > 1 else None
-    if actor.kind != "staff" or actor.id != second:
-        raise Forbidden(
-            "只有本案的协同踏勘人（第二名踏勘人员）可以会签或退回。",
-            "Only the case's second inspector may co-sign or return the draft.",
-        )
+# --- the state each step needs (who takes it: ``server.cases.permissions``, at the endpoint) ---
 
 
 def _require_state(case: Case, action: CaseAction) -> None:
@@ -72,9 +55,13 @@ def _require_state(case: Case, action: CaseAction) -> None:
 
 def _require_status(opinion: Opinion, status: str) -> None:
     if opinion.status != status:
+        (now_zh, now_en), (need_zh, need_en) = (
+            OPINION_STATUS_LABELS[opinion.status],
+            OPINION_STATUS_LABELS[status],
+        )
         raise Conflict(
-            f"意见书当前状态为“{opinion.status}”，需要“{status}”。",
-            f"The opinion is '{opinion.status}'; this needs '{status}'.",
+            f"意见书当前为“{now_zh}”，这一步需要意见书处于“{need_zh}”。",
+            f"The opinion is {now_en}; this step needs it {need_en}.",
             current=opinion.status,
             required=status,
         )
@@ -85,11 +72,11 @@ def _require_status(opinion: Opinion, status: str) -> None:
 
 async def draft(session: AsyncSession, ctx: AppContext, actor: Actor, view: CaseView) -> Opinion:
     """Create or refresh the draft from the stored case; refused while the checklist is open."""
-    require_lead(actor, view)
     if view.case.state != CaseState.drafted:
+        label = STATE_LABELS[CaseState(view.case.state)]
         raise Conflict(
-            f"案件当前状态为“{view.case.state}”，只有“drafted”（意见起草）时可以起草意见书。",
-            f"The case is '{view.case.state}'; the opinion is drafted only in 'drafted'.",
+            f"案件当前状态为“{label.zh}”，只有在“意见起草”阶段可以起草意见书。",
+            f"The case is {label.en}; the opinion is drafted only while it is being drafted.",
             current=view.case.state,
             required=CaseState.drafted.value,
         )
@@ -147,7 +134,6 @@ async def submit(
     session: AsyncSession, settings: Settings, actor: Actor, view: CaseView
 ) -> Opinion:
     """The lead signs the draft and hands it to the second inspector (提交会签), who is told."""
-    require_lead(actor, view)
     _require_state(view.case, CaseAction.submit_draft)
     opinion = await require_current(session, view.case.id)
     _require_status(opinion, "draft")
@@ -167,7 +153,6 @@ async def cosign(
     session: AsyncSession, ctx: AppContext, actor: Actor, view: CaseView, signer: Confirmation
 ) -> Opinion:
     """The second inspector co-signs (会签), confirmed by their password; reviewers are told."""
-    require_second(actor, view)
     _require_state(view.case, CaseAction.co_sign)
     opinion = await require_current(session, view.case.id)
     _require_status(opinion, "awaiting_cosign")
@@ -224,7 +209,6 @@ async def _return_to_draft(
 
 async def decline(session: AsyncSession, actor: Actor, view: CaseView, reason: str) -> Opinion:
     """The second inspector returns the draft to the lead with a reason (退回起草人)."""
-    require_second(actor, view)
     return await _return_to_draft(
         session,
         actor,
@@ -339,9 +323,10 @@ async def correct(
     audited as ``opinion.corrected`` and delivered like the first issue.
     """
     if view.case.state != CaseState.issued:
+        label = STATE_LABELS[CaseState(view.case.state)]
         raise Conflict(
-            f"案件当前状态为“{view.case.state}”，只有已出具意见的案件可以更正意见书。",
-            f"The case is '{view.case.state}'; only an issued opinion can be corrected.",
+            f"案件当前状态为“{label.zh}”，只有已出具意见的案件可以更正意见书。",
+            f"The case is {label.en}; only an issued opinion can be corrected.",
             current=view.case.state,
             required=CaseState.issued.value,
         )

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 
 from server.auth.principal import Principal
+from server.cases.states import CaseAction
 from server.db import utcnow
-from server.deps import (
-    CaseApplicantDep,
-    CaseInspectorDep,
-    ContextDep,
-    PrincipalDep,
-    SessionDep,
-    VisibleCaseDep,
-)
+from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, may_take
 from server.rectification import service
 from server.rectification.schemas import RequestIn, ReviewIn, RoundOut, round_out
 from server.rectification.service import ItemRequest
@@ -23,6 +17,10 @@ from server.rectification.service import ItemRequest
 router = APIRouter(prefix="/api/v1/cases/{case_id}/rectification", tags=["rectification"])
 
 ItemPath = Annotated[str, Path(min_length=1, max_length=16)]
+RequesterDep = Annotated[Principal, Depends(may_take(CaseAction.request_rectification))]
+SubmitterDep = Annotated[Principal, Depends(may_take(CaseAction.submit_rectification))]
+# Whoever may accept a rectification may reject it too (the table gives both the same party).
+ReviewerDep = Annotated[Principal, Depends(may_take(CaseAction.verify_rectification))]
 
 
 def _is_applicant(principal: Principal) -> bool:
@@ -32,7 +30,7 @@ def _is_applicant(principal: Principal) -> bool:
 @router.post("", status_code=201)
 async def request_rectification(
     body: RequestIn,
-    inspector: CaseInspectorDep,
+    inspector: RequesterDep,
     view: VisibleCaseDep,
     session: SessionDep,
     ctx: ContextDep,
@@ -66,7 +64,7 @@ async def list_rounds(
 
 @router.post("/submit")
 async def submit_rectification(
-    view: VisibleCaseDep, applicant: CaseApplicantDep, session: SessionDep, ctx: ContextDep
+    view: VisibleCaseDep, applicant: SubmitterDep, session: SessionDep, ctx: ContextDep
 ) -> RoundOut:
     """The applicant hands in the photos of every item; the re-inspection clock starts and the
     inspectors are told."""
@@ -84,7 +82,7 @@ async def submit_rectification(
 async def review_item(
     item_id: ItemPath,
     body: ReviewIn,
-    inspector: CaseInspectorDep,
+    inspector: ReviewerDep,
     view: VisibleCaseDep,
     session: SessionDep,
     ctx: ContextDep,

@@ -31,11 +31,11 @@ from server.audit.service import Actor, append
 from server.auth.principal import Principal
 from server.cases.access import CaseView
 from server.cases.models import Case
-from server.cases.states import CaseAction, CaseState, allowed_actions
+from server.cases.states import CaseAction, require_allowed
 from server.cases.workflow import transition
 from server.config import Settings
 from server.db import utcnow
-from server.errors import BadInput, Conflict, InvalidState, not_found
+from server.errors import BadInput, Conflict, not_found
 from server.evidence import quality
 from server.evidence import repository as evidence_repository
 from server.evidence import service as evidence
@@ -70,11 +70,7 @@ def actor_ref(actor: Actor) -> str:
 
 
 def _require(case: Case, action: CaseAction) -> None:
-    allowed = allowed_actions(CaseState(case.state))
-    if action not in allowed:
-        raise InvalidState(
-            current=case.state, attempted=action.value, allowed=[a.value for a in allowed]
-        )
+    require_allowed(case.state, action)
 
 
 # --- reading -----------------------------------------------------------------------------------

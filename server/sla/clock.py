@@ -119,13 +119,25 @@ def start_clock(sla_class: SlaClass, policy: SlaPolicy, started_at: datetime) ->
 def pause(clock: ClockState, at: datetime, reason: str = "") -> ClockState:
     """Stop the clock while the case waits on the applicant, or for ``reason``."""
     if clock.paused:
-        raise InvalidState(current="paused", attempted="pause", allowed=["resume"])
+        raise InvalidState(
+            "时限计时已经暂停，不能再次暂停。",
+            "The time limit clock is already paused.",
+            current="paused",
+            attempted="pause",
+            allowed=["resume"],
+        )
     return replace(clock, pauses=(*clock.pauses, Pause(at, reason=reason)))
 
 
 def resume(clock: ClockState, at: datetime) -> ClockState:
     if not clock.paused:
-        raise InvalidState(current="running", attempted="resume", allowed=["pause"])
+        raise InvalidState(
+            "时限计时没有暂停，无需恢复。",
+            "The time limit clock is running; there is nothing to resume.",
+            current="running",
+            attempted="resume",
+            allowed=["pause"],
+        )
     last = replace(clock.pauses[-1], resumed_at=at)
     return replace(clock, pauses=(*clock.pauses[:-1], last))
 

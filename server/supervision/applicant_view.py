@@ -7,7 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.auth.principal import Principal
 from server.cases.access import CaseView
+from server.cases.permissions import Party as P
+from server.cases.permissions import actions_for, parties_of
 from server.cases.states import CaseState, Label
 from server.closure.models import OUTCOME_LABELS, Outcome
 from server.closure.service import decision_of
@@ -115,8 +118,17 @@ async def _inspectors(session: AsyncSession, ids: tuple[str, ...]) -> list[Inspe
     ]
 
 
+def caller_actions(caller: Principal, view: CaseView, *, can_rate: bool) -> list[str]:
+    """The case actions the caller may take now (``server.cases.permissions``) and, for the
+    applicant, the feedback they may give: a complaint at any time, a rating once, after it."""
+    actions = [a.value for a in actions_for(caller, view)]
+    if P.applicant not in parties_of(caller, view):
+        return actions
+    return [*actions, *(["rate"] if can_rate else []), "complain"]
+
+
 async def applicant_view(
-    session: AsyncSession, view: CaseView, settings: Settings
+    session: AsyncSession, view: CaseView, settings: Settings, caller: Principal
 ) -> ApplicantView:
     case = view.case
     rounds = await rectification_rounds(session, case.id)
@@ -149,4 +161,5 @@ async def applicant_view(
         can_rate=rating.can_rate,
         rated=rating.rated,
         complaints=await list_complaints(session, case),
+        actions=caller_actions(caller, view, can_rate=rating.can_rate),
     )

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Query
 
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.deps import CaseApplicantDep, SessionDep, SettingsDep, VisibleCaseDep, require_roles
+from server.deps import (
+    CaseApplicantDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    VisibleCaseDep,
+    require_roles,
+)
 from server.supervision import feedback
 from server.supervision.applicant_view import applicant_view
 from server.supervision.feedback_schemas import (
@@ -26,11 +33,12 @@ CallerDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.dispatch
 
 @router.get("/cases/{case_id}/progress")
 async def get_progress(
-    view: VisibleCaseDep, session: SessionDep, settings: SettingsDep
+    view: VisibleCaseDep, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> ApplicantView:
-    """What the applicant sees: progress in words, the inspectors and whom to call, and after
-    closure the result, the opinion's download and whether they can rate."""
-    return await applicant_view(session, view, settings)
+    """What the applicant sees: progress in words, the inspectors and whom to call, after
+    closure the result, the opinion's download and whether they can rate, and the actions the
+    caller may take now (book, reschedule, withdraw, rate…)."""
+    return await applicant_view(session, view, settings, principal)
 
 
 @router.post("/cases/{case_id}/complaints", status_code=201)

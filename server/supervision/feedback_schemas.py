@@ -140,3 +140,6 @@ class ApplicantView(BaseModel):
     can_rate: bool
     rated: bool
     complaints: list[ComplaintOut]
+    # What the caller may do now: case actions (``schedule`` = book a time, ``withdraw``…) and
+    # the applicant's ``rate`` and ``complain``; the phone shows only these buttons.
+    actions: list[str] = Field(default_factory=list)

@@ -59,8 +59,8 @@ class UploadNotNow(Conflict):
         what_zh, what_en = _PURPOSE_LABELS[purpose]
         super().__init__(
             f"案件当前状态为“{label.zh}”，只有在“{needed.zh}”时才能上传{what_zh}。",
-            f"The case is '{case.state}'; {what_en} files may only be uploaded while it is "
-            f"'{required.value}'.",
+            f"The case is {label.en}; {what_en} files may only be uploaded while it is "
+            f"{needed.en}.",
             current=case.state,
             required=required.value,
             purpose=purpose,
@@ -76,7 +76,7 @@ class UploadCaseEnded(Conflict):
         label = STATE_LABELS[CaseState(case.state)]
         super().__init__(
             f"案件当前状态为“{label.zh}”，不能再完成上传。",
-            f"The case is '{case.state}'; uploads can no longer be completed.",
+            f"The case is {label.en}; uploads can no longer be completed.",
             current=case.state,
         )
 

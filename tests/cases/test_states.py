@@ -56,7 +56,7 @@ def test_every_legal_transition_leads_to_its_target(
         (S.in_progress, A.replace_inspector),
     ],
 )
-def test_illegal_transition_names_current_state_and_allowed_steps(
+def test_illegal_transition_says_in_words_the_state_and_allowed_steps(
     current: CaseState, action: CaseAction
 ) -> None:
     with pytest.raises(InvalidState) as caught:
@@ -66,7 +66,10 @@ def test_illegal_transition_names_current_state_and_allowed_steps(
     assert error.extra["current"] == current.value
     assert error.extra["attempted"] == action.value
     assert error.extra["allowed"] == [a.value for a in allowed_actions(current)]
-    assert current.value in error.message_zh
+    assert STATE_LABELS[current].zh in error.message_zh  # in words, not the identifier
+    assert ACTION_LABELS[action].zh in error.message_zh
+    assert current.value not in error.message_zh
+    assert action.value not in error.message_zh
 
 
 def test_every_pair_outside_the_table_is_refused() -> None:

@@ -170,7 +170,8 @@ async def test_a_case_not_yet_issued_cannot_be_closed(api: Api) -> None:
     assert response.status_code == 409, response.text
     problem = response.json()
     assert (problem["code"], problem["current"]) == ("invalid_state", "in_progress")
-    assert "in_progress" in problem["detail"]
+    assert "踏勘中" in problem["detail"]  # the state in words, never its internal name
+    assert "in_progress" not in problem["detail"]
     # Window staff and a deciding-only client see issued cases only: not this one.
     _, window = await api.staff_headers(Role.window)
     assert (await api.client.post(url, json=body, headers=window)).status_code == 404

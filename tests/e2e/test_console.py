@@ -403,3 +403,31 @@ async def test_reviewer_sends_back_ticked_items_and_keeps_the_case(
     await expect(items.first).to_be_visible()
     await expect(lead.locator(f"li.item[data-item='{item_id}'] button.mark-pass")).to_be_visible()
     await expect(items.locator("button.mark-pass")).to_have_count(1)
+
+
+async def test_each_desk_shows_only_the_buttons_of_the_actions_the_case_lists(
+    e2e_api: Api, desk: Desk
+) -> None:
+    journey = await start_journey(e2e_api)
+    await schedule(journey)
+    lead, second = lead_and_second(journey)
+    dispatcher = await e2e_api.create_staff(Role.dispatcher)
+
+    page = await desk.login(dispatcher.username)
+    await case_page(page, journey.case_id)
+    await expect(page.locator("#switch-onsite-form")).to_be_attached()  # rendered last
+    await expect(page.locator("#current-pair")).to_be_visible()
+    for inspectors_only in ("#start-inspection", "#slots-form", "#draw"):  # drawn already
+        await expect(page.locator(inspectors_only)).to_have_count(0)
+
+    page = await desk.login(second.username)
+    await case_page(page, journey.case_id)
+    await expect(page.locator("#start-inspection")).to_be_visible()
+    for not_the_second in ("#switch-onsite-form", "#draw", "#current-pair"):
+        await expect(page.locator(not_the_second)).to_have_count(0)
+
+    page = await desk.login(lead.username)
+    await case_page(page, journey.case_id)
+    await expect(page.locator("#start-inspection")).to_be_visible()
+    await expect(page.locator("#switch-onsite-form")).to_be_attached()
+    await expect(page.locator("#current-pair")).to_have_count(0)

@@ -184,7 +184,7 @@ def test_overdue_lists_running_clocks_past_due_the_longest_overdue_first() -> No
     assert [c.overdue_minutes for c in late] == [510, 150, 0]
     assert late[0].due_at_local is not None
     assert late[0].due_at_local.isoformat() == "2026-03-06T17:00:00+08:00"
-    assert (late[0].state_zh, late[0].state_en) == ("已预约", "scheduled")
+    assert (late[0].state_zh, late[0].state_en) == ("已预约", "inspection booked")
     assert (late[2].paused, late[2].due_at_local) == (True, None)
 
 
@@ -210,7 +210,7 @@ def test_counts_list_every_state_with_cards_and_totals() -> None:
     assert (by_state["received"].total, by_state["received"].none) == (3, 3)
     scheduled = by_state["scheduled"]
     assert (scheduled.total, scheduled.yellow, scheduled.red) == (3, 2, 1)
-    assert (scheduled.label_zh, scheduled.label_en) == ("已预约", "scheduled")
+    assert (scheduled.label_zh, scheduled.label_en) == ("已预约", "inspection booked")
     assert by_state["cancelled"].total == 0
     assert (cards.none, cards.yellow, cards.red) == (7, 2, 2)
 

@@ -236,7 +236,8 @@ async def test_applicant_may_not_upload_on_a_scheduled_case(scheduled: Journey) 
     assert problem["current"] == "scheduled"
     assert problem["required"] == "rectification_requested"
     assert "已预约" in problem["detail"]
-    assert "'scheduled'" in problem["detail_en"]
+    assert "inspection booked" in problem["detail_en"]  # in words, not the state's name
+    assert "scheduled" not in problem["detail_en"]
     assert await count(scheduled, Upload) == 0
 
 

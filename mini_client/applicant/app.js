@@ -292,6 +292,8 @@ function onSignal(call, message) {
     startPeer(call, message.ice_servers);
   } else if (message.type === "current_item_changed") {
     showCurrentItem(message.item_id);
+  } else if (message.type === "rectification_requested") {
+    showRectificationRequest(message);
   } else if (message.type === "error") {
     const key = message.code === "media_error" ? "media_error" : null;
     if (key) showBanner("warn", key);
@@ -300,6 +302,20 @@ function onSignal(call, message) {
     call.peer.handle(message).catch(() => showBanner("warn", "media_error"));
   }
 }
+
+/** Pushed by the room during the call: say so at once and show what to put right below. */
+async function showRectificationRequest(message) {
+  const key = message.call_ends ? "rect_pushed_call_ends" : "rect_pushed";
+  showBanner("warn", key, { n: message.items.length, when: formatTime(message.deadline) });
+  try {
+    await loadCase();
+  } catch {
+    return; // the banner stands; a reload shows the items
+  }
+  await loadAfterCall();
+}
+
+const CALL_ENDED = 4010; // the lead ended the call for everyone: the banner already says why
 
 const FATAL_KEYS = { 4001: "call_replaced", 4003: "call_not_joinable", 4401: "link_invalid", 1008: "link_invalid" };
 
@@ -323,6 +339,7 @@ async function joinCall() {
   signaling.addEventListener("fatal", ({ detail }) => {
     const key = FATAL_KEYS[detail.code] || "call_ended";
     if (detail.code === 4401) return linkInvalid();
+    if (detail.code === CALL_ENDED) return endCall(false);
     showBanner("error", key);
     endCall(false);
   });

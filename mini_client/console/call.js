@@ -62,9 +62,10 @@ class Call {
     this.leave.addEventListener("click", () => this.stop("call_left"));
     this.mute.addEventListener("click", () => this.toggleMute());
     this.snap.addEventListener("click", () => this.snapshot());
-    const facts = h("div", { class: "call-facts" }, this.recording.el, this.gps.el, this.quality.el);
     const controls = h("div", { class: "row" }, this.join, this.mute, this.snap, this.leave);
-    const body = h("div", { class: "call" }, this.stage, this.audio, this.status, controls, this.notice, this.snapOut, facts, this.people);
+    // Pinned while the checklist scrolls (console.css): the picture and what the call needs.
+    const pinned = h("div", { class: "call-pinned" }, this.stage, this.status, controls, this.notice, this.snapOut, this.recording.el, this.gps.el);
+    const body = h("div", { class: "call" }, pinned, this.audio, this.quality.el, this.people);
     this.panel = section("live_call", body);
     this.panel.classList.add("call-card");
   }

@@ -5,6 +5,7 @@ import { applyI18n, formatTime, getLang, onLangChange, setLang, t } from "../sha
 import { Signaling } from "../shared/signaling.js";
 import { openCamera, Peer, phoneTransceivers, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
 import { hideFollowup, loadFollowup, renderFollowup, wireFollowup } from "./followup.js";
+import { rectificationPushed } from "./rect-push.js";
 import { renderWithdraw, wireWithdraw } from "./withdraw.js";
 
 const $ = (id) => document.getElementById(id);
@@ -293,7 +294,7 @@ function onSignal(call, message) {
   } else if (message.type === "current_item_changed") {
     showCurrentItem(message.item_id);
   } else if (message.type === "rectification_requested") {
-    showRectificationRequest(message);
+    rectificationPushed(message, showBanner, () => loadCase().then(loadAfterCall));
   } else if (message.type === "error") {
     const key = message.code === "media_error" ? "media_error" : null;
     if (key) showBanner("warn", key);
@@ -302,20 +303,6 @@ function onSignal(call, message) {
     call.peer.handle(message).catch(() => showBanner("warn", "media_error"));
   }
 }
-
-/** Pushed by the room during the call: say so at once and show what to put right below. */
-async function showRectificationRequest(message) {
-  const key = message.call_ends ? "rect_pushed_call_ends" : "rect_pushed";
-  showBanner("warn", key, { n: message.items.length, when: formatTime(message.deadline) });
-  try {
-    await loadCase();
-  } catch {
-    return; // the banner stands; a reload shows the items
-  }
-  await loadAfterCall();
-}
-
-const CALL_ENDED = 4010; // the lead ended the call for everyone: the banner already says why
 
 const FATAL_KEYS = { 4001: "call_replaced", 4003: "call_not_joinable", 4401: "link_invalid", 1008: "link_invalid" };
 
@@ -339,7 +326,7 @@ async function joinCall() {
   signaling.addEventListener("fatal", ({ detail }) => {
     const key = FATAL_KEYS[detail.code] || "call_ended";
     if (detail.code === 4401) return linkInvalid();
-    if (detail.code === CALL_ENDED) return endCall(false);
+    if (detail.code === 4010) return endCall(false); // ended for all: the banner says why
     showBanner("error", key);
     endCall(false);
   });

@@ -302,6 +302,8 @@ class Checklist {
   showSaving(itemId) {
     const li = this.list.querySelector(`li.item[data-item="${itemId}"]`);
     if (!li) return;
+    // "Kept on this device" holds again only once this click is kept (showQueued).
+    if (this.writes.states.get(itemId)?.state === "saving") li.classList.remove("queued");
     const pending = this.writes.pendingValue(itemId);
     if (pending !== undefined) for (const b of li.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b.dataset.value === pending));
     const line = li.querySelector(".save-state");

@@ -293,19 +293,19 @@ class Checklist {
     this.soon = setTimeout(() => this.load().catch(() => {}), 150);
   }
 
-  /** The room pushed a stored verdict (mine or the other inspector's): show where it stands. */
-  remoteVerdict() {
-    if (this.root.isConnected) this.reloadSoon();
+  /** The room pushed a stored verdict: the other inspector's is shown (mine reload by mark). */
+  remoteVerdict(message) {
+    if (this.root.isConnected && message.inspector_id !== this.me.id) this.reloadSoon();
   }
 
-  /** An item's save state changed: its line, and its buttons pressed as last clicked. */
+  /** An item's save state changed: its line, and the button of a click on its way. */
   showSaving(itemId) {
     const li = this.list.querySelector(`li.item[data-item="${itemId}"]`);
     if (!li) return;
     // "Kept on this device" holds again only once this click is kept (showQueued).
     if (this.writes.states.get(itemId)?.state === "saving") li.classList.remove("queued");
     const pending = this.writes.pendingValue(itemId);
-    if (pending !== undefined) for (const b of li.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b.dataset.value === pending));
+    for (const b of li.querySelectorAll("button.mark")) b.classList.toggle("pending", b.dataset.value === pending);
     const line = li.querySelector(".save-state");
     if (line) line.replaceWith(this.writes.view(itemId));
   }
@@ -342,9 +342,9 @@ class Checklist {
     const note = h("textarea", { rows: 2, class: "note", "aria-label": t("note_for", { item: item.id }) });
     note.value = this.notes.has(item.id) ? this.notes.get(item.id) : (mine && mine.note) || "";
     note.addEventListener("input", () => this.notes.set(item.id, note.value));
-    const pressed = this.writes.pendingValue(item.id) ?? (mine && mine.value);
+    const pending = this.writes.pendingValue(item.id);
     const buttons = VALUES.map((value) => {
-      const button = h("button", { type: "button", class: `mark mark-${value}`, dataset: { value }, "aria-pressed": String(pressed === value) }, valueLabel(value));
+      const button = h("button", { type: "button", class: `mark mark-${value}${value === pending ? " pending" : ""}`, dataset: { value }, "aria-pressed": String(Boolean(mine && mine.value === value)) }, valueLabel(value));
       button.addEventListener("click", () => this.mark(item, value, note.value));
       return button;
     });

@@ -1,7 +1,8 @@
 // Each verdict click is saved or visibly fails, never lost: the writes of one item go one after
 // another (a later click waits for the earlier one, so the server stores them in click order),
 // through the offline outbox (offline.js). Each item shows 保存中 / 已保存 / 保存失败 (with a
-// retry) or, without a network, "saved on this device" until the outbox sends it.
+// retry) or, without a network, "saved on this device" until the outbox sends it. A button is
+// pressed (aria-pressed) for the stored or kept value only; a click on its way is "pending".
 import { queueVerdict } from "./offline.js";
 import { t } from "../shared/i18n.js";
 import { errorText, h } from "./ui.js";
@@ -48,10 +49,10 @@ export class VerdictWrites {
     this.changed(itemId);
   }
 
-  /** What the item shows while a click is not yet saved: the value clicked, else undefined. */
+  /** The value of a click being saved or refused (shown as pending, not yet pressed). */
   pendingValue(itemId) {
     const state = this.states.get(itemId);
-    return state && state.state !== "saved" ? state.body.value : undefined;
+    return state && (state.state === "saving" || state.state === "failed") ? state.body.value : undefined;
   }
 
   /** The item's save line (empty when nothing was clicked on this page). */

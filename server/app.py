@@ -33,6 +33,7 @@ from server.evidence.playback import sweep_stale_work
 from server.evidence.router import router as evidence_router
 from server.inspection.router import router as inspection_router
 from server.live.media_adapter import media_factory, start_media_pool
+from server.live.news import room_news
 from server.live.uplink import router as uplink_router
 from server.live.wiring import end_live_access
 from server.live.wiring import install as install_live
@@ -110,6 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = ctx
         integrity.wire(store, ctx.detached)  # a refused evidence read is audited
         ctx.access_ended.append(end_live_access(app))  # logout, disable… close live sockets
+        ctx.room_news.append(room_news(app))  # a stored verdict… pushed to the call
         # Live events still being written are waited for before the engine goes.
         stack.push_async_callback(ctx.detached.drain)
         # Unwound first on shutdown: live calls store their last segment before storage goes.

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from server.auth.lookup_limit import FailureAllowance
     from server.cases.service import MatterLookup
     from server.opinions.signature_check import CachedCheck
+    from server.platform.news import RoomNewsHook
     from server.platform.ratelimits import TokenBucket
     from server.platform.seaweed import SeaweedProcess
     from server.platform.storage import ObjectStore
@@ -46,6 +47,9 @@ class AppContext:
     # Told (after the commit) when a login or an applicant link ends, so that parts holding
     # live connections (the WebSocket rooms) can close them; wired at start-up.
     access_ended: list[Callable[[AccessEnded], None]] = field(default_factory=list)
+    # Told (after the commit) of a stored verdict or rectification request, so the case's
+    # live room pushes it to the people in the call; wired at start-up (server.live.news).
+    room_news: list[RoomNewsHook] = field(default_factory=list)
     # Writes from live code that no cancellation may cut short (audit of joins and leaves).
     detached: DetachedWriter = field(init=False)
 

@@ -31,6 +31,7 @@ class CloseCode(IntEnum):
     replaced = 4001  # the same participant joined again from a newer connection
     not_joinable = 4003  # the case is not scheduled or in progress
     timeout = 4008  # no join in time, or silent for too long
+    call_ended = 4010  # the lead ended the call for everyone (a rectification request)
     bad_token = 4401  # the token is unknown, expired or revoked
 
 
@@ -298,6 +299,34 @@ class Pointed(_Message):
     by: str
 
 
+VerdictValueName = Literal["pass", "fail", "not_applicable", "unclear"]
+
+
+class VerdictStored(_Message):
+    """An inspector's verdict was stored (committed): the consoles in the call show it at once.
+
+    Sent by the server only, to staff; a client that sends it gets ``unknown_type``.
+    """
+
+    type: Literal["verdict_stored"] = "verdict_stored"
+    item_id: Annotated[str, Field(min_length=1, max_length=16)]
+    inspector_id: Id
+    value: VerdictValueName
+
+
+class RectificationRequested(_Message):
+    """The lead asked the applicant to rectify ``items`` by ``deadline`` (补齐补正), stored.
+
+    ``call_ends``: the lead ended the call for everyone with this message (each connection is
+    then closed with ``CloseCode.call_ended``); otherwise the call stays open.
+    """
+
+    type: Literal["rectification_requested"] = "rectification_requested"
+    items: Annotated[list[Annotated[str, Field(min_length=1, max_length=16)]], Field(min_length=1)]
+    deadline: str  # ISO 8601 with offset; the pages show it in Beijing time
+    call_ends: bool
+
+
 class ServerOffer(_Message):
     """An offer from the media side (renegotiation: a new track to receive)."""
 
@@ -353,6 +382,8 @@ ServerMessage = (
     | LocationReported
     | RecordingChanged
     | Pointed
+    | VerdictStored
+    | RectificationRequested
     | ServerOffer
     | ServerAnswer
     | ServerCandidate

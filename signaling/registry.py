@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from signaling.bus import Bus, LocalBus
 from signaling.media import MediaFactory, RoomMedia
 from signaling.messages import CloseCode, ServerCandidate, ServerOffer
-from signaling.room import Identity, Room
+from signaling.room import Close, Effect, Identity, Room, Send
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,25 @@ class Registry:
             and e.credential in (None, identity.credential)
             for e in self._ended
         )
+
+    def announce(self, case_id: str, decide: Callable[[Room], list[Effect]]) -> int:
+        """Carry out what the case's live room decides about news from the server (a stored
+        verdict, a rectification request); no room, nothing to do. Returns the messages sent.
+
+        Only sends and closes: a closed socket's own clean-up leaves the room and the media.
+        """
+        room = self._rooms.get(case_id)
+        if room is None:
+            return 0
+        sent = 0
+        for effect in decide(room):
+            match effect:
+                case Send(conn, message):
+                    self.bus.deliver(conn, message)
+                    sent += 1
+                case Close(conn, code, reason):
+                    self.bus.close(conn, code, reason)
+        return sent
 
     @property
     def rooms(self) -> dict[str, Room]:

@@ -34,10 +34,13 @@ from signaling.messages import (
     Point,
     Pointed,
     RecordingChanged,
+    RectificationRequested,
     ServerMessage,
     ServerPong,
     SnapshotRequest,
     SnapshotResultMessage,
+    VerdictStored,
+    VerdictValueName,
     error,
 )
 
@@ -450,3 +453,23 @@ class Room:
             error=failure,
         )
         return self.send_to(result, INSPECTORS_ONLY)
+
+    # news from the server (stored, committed) ------------------------------------------------
+
+    def verdict_stored(
+        self, item_id: str, inspector_id: str, value: VerdictValueName
+    ) -> list[Effect]:
+        """A verdict was stored: every staff member in the call sees it (not the applicant)."""
+        stored = VerdictStored(item_id=item_id, inspector_id=inspector_id, value=value)
+        return self.send_to(stored, STAFF_KINDS)
+
+    def rectification_requested(
+        self, items: list[str], deadline: str, *, end_call: bool
+    ) -> list[Effect]:
+        """A rectification request was stored: everyone is told at once; with ``end_call`` the
+        call then ends for all (their sockets close after the message, so none reconnects)."""
+        told = RectificationRequested(items=items, deadline=deadline, call_ends=end_call)
+        effects = self.send_to(told)
+        if end_call:
+            effects += [Close(c, CloseCode.call_ended, "call ended") for c in self.conns()]
+        return effects

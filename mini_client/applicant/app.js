@@ -334,7 +334,8 @@ function wire() {
   $("open-guide").addEventListener("click", openGuide);
   $("download-pdf").addEventListener("click", downloadPdf);
   $("start-check").addEventListener("click", runCheck);
-  wireCall({ state, showBanner, clearBanner, linkInvalid, cameraAdvice, ensureCamera, onEnded: renderCase });
+  const onRectification = () => loadCase().then(loadAfterCall);
+  wireCall({ state, showBanner, clearBanner, linkInvalid, cameraAdvice, ensureCamera, onEnded: renderCase, onRectification });
   window.addEventListener("offline", () => showBanner("warn", "offline"));
   window.addEventListener("online", () => bannerKey && bannerKey.keyOrError === "offline" && clearBanner());
   onLangChange(rerender);

@@ -6,6 +6,7 @@ import { api, getToken } from "../shared/api.js";
 import { applyI18n, getLang, t } from "../shared/i18n.js";
 import { fromPicture } from "../shared/picture.js";
 import { Signaling } from "../shared/signaling.js";
+import { rectificationPushed } from "./rect-push.js";
 import { Peer, phoneTransceivers, setMuted, setTorch, torchSupported } from "../shared/webrtc.js";
 
 const $ = (id) => document.getElementById(id);
@@ -167,6 +168,8 @@ function onSignal(message) {
       return showPoint(message.x, message.y);
     case "current_item_changed":
       return showCurrentItem(message.item_id);
+    case "rectification_requested":
+      return rectificationPushed(message, page.showBanner, page.onRectification);
     case "error":
       if (message.code === "media_error") return page.showBanner("warn", "media_error");
       return page.showBanner("warn", "server_error", { message: getLang() === "en" ? message.message_en : message.message_zh });
@@ -209,6 +212,7 @@ export async function joinCall() {
       endCall(false);
       return page.linkInvalid();
     }
+    if (detail.code === 4010) return endCall(false); // ended for all: the banner says why
     page.showBanner("error", FATAL_KEYS[detail.code] || "call_ended");
     endCall(false);
   });
@@ -300,7 +304,8 @@ export function rerenderCall() {
 }
 
 /**
- * `deps`: { state, showBanner, clearBanner, linkInvalid, cameraAdvice, ensureCamera, onEnded }
+ * `deps`: { state, showBanner, clearBanner, linkInvalid, cameraAdvice, ensureCamera, onEnded,
+ *   onRectification }
  * from the page, which keeps the case, the camera stream and the banner.
  */
 export function wireCall(deps) {

@@ -97,6 +97,8 @@ addTexts({
   call_replaced: ["您已在另一台设备上进入通话，本页面已断开。", "You joined the call on another device; this page was disconnected."],
   call_not_joinable: ["现在还不能进入通话：案件尚未到预约或踏勘阶段。", "You cannot join yet: the case is not booked or in progress."],
   call_ended: ["通话已结束。", "The call has ended."],
+  rect_pushed: ["踏勘人员要求补齐补正 {n} 项（截止 {when}），请看下方要求；通话继续。", "The inspectors ask you to put right {n} items (by {when}); see below. The call goes on."],
+  rect_pushed_call_ends: ["踏勘人员要求补齐补正 {n} 项（截止 {when}），本次通话已结束，请按下方要求上传照片。", "The inspectors ask you to put right {n} items (by {when}); the call has ended. Upload the photos asked for below."],
   media_error: [
     "音视频服务暂时不可用，踏勘人员暂时看不到画面。请保持本页打开，或稍后重新进入。通话前检测仍可使用。",
     "The video service is unavailable right now, so the inspectors cannot see you yet. Keep this page open or rejoin later. The pre-call check still works.",

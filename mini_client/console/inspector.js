@@ -1,13 +1,14 @@
 // Inspector views: my cases and appointments, offering slots, starting, and the checklist.
 import { api, can } from "../shared/api.js";
-import { callPanel } from "./call.js";
+import { callPanel, liveCall } from "./call.js";
 import { caseTable } from "./case-table.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { qualityNote } from "../shared/quality.js";
-import { flush, position, queuePhoto, queueVerdict } from "./offline.js";
+import { flush, position, queuePhoto } from "./offline.js";
 import { opinionSection, reopenedItems } from "./opinion.js";
 import { recordingsSection } from "./recordings.js";
 import { concludeSection, rectificationSection } from "./rectification.js";
+import { VerdictWrites } from "./saving.js";
 import { banner, busy, errorText, field, h, section } from "./ui.js";
 
 const VALUES = ["pass", "fail", "not_applicable"];
@@ -149,6 +150,8 @@ class Checklist {
     this.evidence = new Map(); // item id → ids of the snapshots and photos filed under it
     this.listeners = [];
     this.citing = []; // items whose offline photo arrived: my verdict there may now cite it
+    this.writes = new VerdictWrites(me.id, kase.id, (itemId) => this.showSaving(itemId));
+    this.loads = 0; // only the newest load may render: answers can arrive out of order
     // Work replayed from the offline outbox: show the server's view again (debounced). A photo
     // taken offline could not be cited by the verdict queued with it: cite it now (see attach).
     const onSent = (event) => {
@@ -188,7 +191,9 @@ class Checklist {
   }
 
   async load() {
+    const mine = ++this.loads;
     const [data, evidence] = await Promise.all([api(`/api/v1/cases/${this.kase.id}/checklist`), this.loadEvidence()]);
+    if (mine !== this.loads) return; // a newer load is on its way with a fresher answer
     this.data = data;
     this.evidence = evidence;
     // An item picked here (or pushed by the room) is saved by the room a moment later: until an
@@ -266,8 +271,45 @@ class Checklist {
       conclusion && conclusion.reasons.length ? h("ul", { class: "muted small" }, conclusion.reasons.map((r) => h("li", {}, pick(r.message_zh, r.message_en)))) : null,
     ];
     this.summary.replaceChildren(...parts.filter(Boolean)); // replaceChildren would print "null"
-    this.list.replaceChildren(...this.data.items.map((item) => this.itemView(item)));
+    this.renderItems();
     for (const fn of this.listeners) fn(this.data);
+  }
+
+  /** Replace only the items that changed, so a note being typed elsewhere keeps its focus. */
+  renderItems() {
+    const shown = new Map([...this.list.children].map((li) => [li.dataset.item, li]));
+    for (const item of this.data.items) {
+      const key = JSON.stringify([item, item.id === this.current, this.evidence.get(item.id) || [], this.canMark(item), this.writes.pendingValue(item.id)]);
+      const old = shown.get(item.id);
+      if (old && old.dataset.key === key) continue;
+      const li = this.itemView(item);
+      li.dataset.key = key;
+      if (old) old.replaceWith(li);
+      else this.list.append(li);
+    }
+  }
+
+  /** Reload soon (several pushes or clicks in a row make one request). */
+  reloadSoon() {
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => this.load().catch(() => {}), 150);
+  }
+
+  /** The room pushed a stored verdict: the other inspector's is shown (mine reload by mark). */
+  remoteVerdict(message) {
+    if (this.root.isConnected && message.inspector_id !== this.me.id) this.reloadSoon();
+  }
+
+  /** An item's save state changed: its line, and the button of a click on its way. */
+  showSaving(itemId) {
+    const li = this.list.querySelector(`li.item[data-item="${itemId}"]`);
+    if (!li) return;
+    // "Kept on this device" holds again only once this click is kept (showQueued).
+    if (this.writes.states.get(itemId)?.state === "saving") li.classList.remove("queued");
+    const pending = this.writes.pendingValue(itemId);
+    for (const b of li.querySelectorAll("button.mark")) b.classList.toggle("pending", b.dataset.value === pending);
+    const line = li.querySelector(".save-state");
+    if (line) line.replaceWith(this.writes.view(itemId));
   }
 
   itemView(item) {
@@ -295,7 +337,7 @@ class Checklist {
       item.settled ? h("p", { class: "settled" }, t("settled_as"), " ", h("strong", {}, valueLabel(item.settled))) : null,
       item.evidence_violation ? h("p", { class: "banner warn evidence-problem" }, t(`evidence_${item.evidence_violation}`)) : null,
     );
-    if (this.canMark(item) && !item.record_only) li.append(this.markControls(item, mine));
+    if (this.canMark(item) && !item.record_only) li.append(this.markControls(item, mine), this.writes.view(item.id));
     if (this.canMark(item) && this.isLead && disputed) li.append(this.resolutionForm(item));
     return li;
   }
@@ -304,9 +346,10 @@ class Checklist {
     const note = h("textarea", { rows: 2, class: "note", "aria-label": t("note_for", { item: item.id }) });
     note.value = this.notes.has(item.id) ? this.notes.get(item.id) : (mine && mine.note) || "";
     note.addEventListener("input", () => this.notes.set(item.id, note.value));
+    const pending = this.writes.pendingValue(item.id);
     const buttons = VALUES.map((value) => {
-      const button = h("button", { type: "button", class: `mark mark-${value}`, dataset: { value }, "aria-pressed": String(Boolean(mine && mine.value === value)) }, valueLabel(value));
-      button.addEventListener("click", () => this.mark(item, value, note.value, button));
+      const button = h("button", { type: "button", class: `mark mark-${value}${value === pending ? " pending" : ""}`, dataset: { value }, "aria-pressed": String(Boolean(mine && mine.value === value)) }, valueLabel(value));
+      button.addEventListener("click", () => this.mark(item, value, note.value));
       return button;
     });
     const group = h("div", { class: "row", role: "group", "aria-label": t("my_verdict") }, buttons);
@@ -340,18 +383,15 @@ class Checklist {
     return form;
   }
 
-  async mark(item, value, note, button) {
+  /** Queued behind the item's earlier clicks (saving.js): saved, visibly failed, or kept. */
+  async mark(item, value, note) {
     const mine = item.verdicts.find((v) => v.inspector_id === this.me.id);
     const refs = this.refsFor(item.id, mine);
-    // Through the offline outbox: sent now when the network allows, else kept on the device.
-    button.disabled = true;
-    const result = await queueVerdict(this.me.id, this.kase.id, item.id, { value, note, evidence_refs: refs }).catch((error) => error);
-    button.disabled = false;
+    const result = await this.writes.save(item.id, { value, note, evidence_refs: refs });
     if (result === "queued") return this.showQueued(item.id, value);
-    if (result !== "sent") return banner(this.out, "error", errorText(result));
-    this.notes.delete(item.id);
-    this.out.replaceChildren();
-    await this.load().catch(() => {});
+    if (result !== "sent") return;
+    if (this.notes.get(item.id) === note) this.notes.delete(item.id);
+    this.reloadSoon();
   }
 
   /** A verdict saved on the device only: pressed at once, marked as waiting to upload. */
@@ -422,7 +462,8 @@ export async function inspectorCaseSections(kase, ctx) {
     await checklist.load();
     flush(); // work queued offline on this device goes now (its badge shows the progress)
     const workspace = h("div", { class: "workspace" });
-    if (kase.state === "in_progress") workspace.append(callPanel(kase, ctx, checklist));
+    // A call joined before the case moved on (a rectification request keeping it open) stays.
+    if (kase.state === "in_progress" || liveCall(kase.id)) workspace.append(callPanel(kase, ctx, checklist));
     workspace.append(section("checklist", checklist.root));
     parts.push(workspace);
     if (kase.state === "in_progress") parts.push(concludeSection(kase, ctx, checklist));

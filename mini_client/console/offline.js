@@ -108,7 +108,11 @@ async function submit(record) {
   record.seq = nextSeq();
   await save(record);
   used = true;
-  await flush();
+  // A replay already under way may have read the queue before this record was saved, and end
+  // without it: wait for the pass that sends it (or for a network failure: then it waits here).
+  for (let pass = 0; pass < 3 && !results.has(record.id); pass += 1) {
+    if (!(await flush())) break;
+  }
   const result = results.get(record.id);
   return result === undefined ? "queued" : result;
 }

@@ -2,6 +2,7 @@
 import { api, can } from "../shared/api.js";
 import { formatDateTime, pick, t } from "../shared/i18n.js";
 import { qualityNote } from "../shared/quality.js";
+import "./texts-workspace.js";
 import { banner, busy, errorText, h, section, stateLabel } from "./ui.js";
 
 const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
@@ -77,7 +78,14 @@ function readRequest(form) {
   if (blank) return { problem: t("rect_instruction_missing", { item: blank.item_id }) };
   const local = form.querySelector("#rect-deadline").value;
   if (!local) return { problem: t("rect_deadline_missing") };
-  return { body: { deadline: withShanghaiOffset(local), items } };
+  const endCall = form.querySelector("input[name=rect-call]:checked")?.value === "end";
+  return { body: { deadline: withShanghaiOffset(local), items, end_call: endCall } };
+}
+
+/** The lead's choice for the live call: keep it open (default) or end it for everyone. */
+function callChoice() {
+  const option = (value, key, checked) => h("label", { class: "choice" }, h("input", { type: "radio", name: "rect-call", value, id: `rect-call-${value}`, checked }), " ", t(key));
+  return h("fieldset", { class: "rect-call-choice" }, h("legend", {}, t("rect_call_choice")), option("keep", "rect_call_keep", true), option("end", "rect_call_end", false));
 }
 
 function requestForm(kase, checklist, itemIds) {
@@ -92,6 +100,7 @@ function requestForm(kase, checklist, itemIds) {
     h("label", { for: "rect-deadline" }, t("rect_deadline")),
     deadline,
     h("small", { class: "muted" }, t("rect_deadline_hint")),
+    callChoice(),
     out,
     h("div", { class: "row" }, submit),
   );

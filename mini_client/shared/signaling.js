@@ -1,6 +1,7 @@
 // WebSocket client for /ws/cases/{id}: join, answer pings, reconnect with backoff.
 // Events: "joined", "message" (detail = message), "reconnecting", "fatal" (detail = {code}).
-const FATAL = new Set([1008, 4001, 4003, 4401]);
+// 4010: the lead ended the call for everyone (a rectification request); no reconnecting.
+const FATAL = new Set([1008, 4001, 4003, 4010, 4401]);
 const MAX_BACKOFF_MS = 8000;
 
 export class Signaling extends EventTarget {

@@ -34,6 +34,7 @@ from server.inspection.schemas import (
     open_items_out,
     verdict_saved,
 )
+from server.platform.news import VerdictNews, announce_after_commit
 from server.platform.storage import attachment_disposition
 from server.sla.policy import session_policy
 
@@ -147,6 +148,8 @@ async def put_verdict(
         note=body.note,
         evidence_refs=body.evidence_refs,
     )
+    news = VerdictNews(view.case.id, item_id, inspector.id, body.value.value)
+    announce_after_commit(session, ctx.room_news, news)  # the other console updates live
     return verdict_saved(standing, item_id, view.inspector_ids)
 
 

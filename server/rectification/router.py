@@ -10,6 +10,7 @@ from server.auth.principal import Principal
 from server.cases.states import CaseAction
 from server.db import utcnow
 from server.deps import ContextDep, PrincipalDep, SessionDep, VisibleCaseDep, may_take
+from server.platform.news import RectificationNews, announce_after_commit
 from server.rectification import service
 from server.rectification.schemas import RequestIn, ReviewIn, RoundOut, round_out
 from server.rectification.service import ItemRequest
@@ -35,7 +36,8 @@ async def request_rectification(
     session: SessionDep,
     ctx: ContextDep,
 ) -> RoundOut:
-    """Ask the applicant to rectify failed, rectifiable items by a deadline (补齐补正)."""
+    """Ask the applicant to rectify failed, rectifiable items by a deadline (补齐补正); the
+    phone in the call sees it at once, and with ``end_call`` the call ends for everyone."""
     opened = await service.request(
         session,
         principal=inspector,
@@ -46,6 +48,9 @@ async def request_rectification(
         items=[ItemRequest(i.item_id, i.instruction) for i in body.items],
         now=utcnow(),
     )
+    items = tuple(i.item_id for i in body.items)
+    news = RectificationNews(view.case.id, items, body.deadline, body.end_call)
+    announce_after_commit(session, ctx.room_news, news)  # the phone shows it at once
     return round_out(opened, staff=True)
 
 

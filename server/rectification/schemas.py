@@ -26,6 +26,8 @@ class RequestIn(BaseModel):
 
     deadline: BeijingDateTime
     items: list[ItemIn] = Field(min_length=1, max_length=100)
+    # The lead's choice for a live call: end it for everyone with the request, or keep it open.
+    end_call: bool = False
 
 
 class ReviewIn(BaseModel):

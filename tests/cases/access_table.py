@@ -73,6 +73,7 @@ class World:
             "close_note": lambda: {"note": "已电话回访"},
             "answer": lambda: {"answer": "已约谈踏勘人员", "answered_by": "审批科"},
             "complaint": lambda: {"text": f"第 {n} 条投诉：预约没人联系"},
+            "probe": lambda: {"filler": "0" * 4096},  # the upload probe counts and drops bytes
             "call": lambda: {"reached": False},
             "comments": lambda: {"comments": "请修改"},
             "send_back": lambda: {"comments": "请修改", "items": ["SH-01"]},
@@ -232,6 +233,7 @@ ENDPOINTS = [
     ),
     Endpoint("GET", f"{CASE}/progress", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("POST", f"{CASE}/complaints", {"applicant": 201}, "complaint", others=NOT_VISIBLE),
+    Endpoint("POST", f"{CASE}/uplink-probe", {"applicant": 200}, "probe", others=NOT_VISIBLE),
     Endpoint("GET", f"{CASE}/complaints", dict.fromkeys(VISIBLE, 200), others=NOT_VISIBLE),
     Endpoint("GET", "/api/v1/phone-follow-ups", {"admin": 200, "dispatcher": 200}),
     # The case is only "assigned": supervisors may record a call, but not yet (409).

@@ -64,6 +64,7 @@ GLOBAL = {  # no case in the path: refused by role, and must not carry a case on
     ("POST", "/api/v1/api-clients/{client_id}/rotate"),
     ("PATCH", "/api/v1/api-clients/{client_id}"),
     ("GET", "/api/v1/cases"),
+    ("GET", "/api/v1/cases/page"),
     ("POST", "/api/v1/cases"),
     ("GET", "/api/v1/matters"),
     ("GET", "/api/v1/inspectors"),

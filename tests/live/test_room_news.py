@@ -43,11 +43,15 @@ async def journey(api: Api) -> Journey:
     return journey
 
 
+# Not news: the server's ping, and the recording state the room announces as people join.
+NOT_NEWS = {"ping", "recording"}
+
+
 async def next_frame(ws: ClientConnection) -> dict[str, object]:
-    """The next message that is not the server's ping: nothing else may come before it."""
+    """The next message that is not in ``NOT_NEWS``: nothing else may come before it."""
     while True:
         message = json.loads(await ws.recv())
-        if message["type"] != "ping":
+        if message["type"] not in NOT_NEWS:
             return dict(message)
 
 

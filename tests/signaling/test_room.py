@@ -12,7 +12,6 @@ from signaling.messages import (
     CloseCode,
     CurrentItem,
     CurrentItemChanged,
-    Error,
     ErrorCode,
     IceRestart,
     Join,
@@ -33,7 +32,6 @@ from signaling.messages import (
 )
 from signaling.room import (
     Close,
-    Effect,
     Emit,
     Identity,
     ItemChanged,
@@ -42,42 +40,20 @@ from signaling.room import (
     ParticipantEntered,
     ParticipantExited,
     Room,
-    RoomFacts,
     Send,
     ToMedia,
     admission,
 )
-
-FACTS = RoomFacts(
-    case_id="case1",
-    joinable=True,
-    inspector_ids=frozenset({"i1", "i2"}),
-    applicant_ids=frozenset({"link1"}),
-    observer_ids=frozenset({"o1"}),
+from tests.signaling.rooms import (
+    APPLICANT,
+    FACTS,
+    LEAD,
+    OBSERVER,
+    SECOND,
+    error_code,
+    full_room,
+    sent_to,
 )
-LEAD = Identity("i1", "inspector", "Lead")
-SECOND = Identity("i2", "inspector", "Second")
-APPLICANT = Identity("link1", "applicant", "Shop", case_id="case1")
-OBSERVER = Identity("o1", "observer", "Supervisor")
-
-
-def sent_to(effects: list[Effect], conn: str) -> list[object]:
-    return [e.message for e in effects if isinstance(e, Send) and e.conn == conn]
-
-
-def error_code(effects: list[Effect], conn: str) -> ErrorCode:
-    (message,) = sent_to(effects, conn)
-    assert isinstance(message, Error)
-    return message.code
-
-
-def full_room() -> Room:
-    room = Room("case1")
-    room.join("c-lead", LEAD, FACTS)
-    room.join("c-second", SECOND, FACTS)
-    room.join("c-app", APPLICANT, FACTS)
-    return room
-
 
 # admission ------------------------------------------------------------------------------------
 

@@ -19,37 +19,12 @@ from signaling.room import (
     POINT_INTERVAL,
     Effect,
     Emit,
-    Identity,
     MediaRecording,
     RecordingSwitched,
     Room,
-    RoomFacts,
     Send,
 )
-
-FACTS = RoomFacts(
-    case_id="case1",
-    joinable=True,
-    inspector_ids=frozenset({"i1", "i2"}),
-    applicant_ids=frozenset({"link1"}),
-    observer_ids=frozenset({"o1"}),
-)
-LEAD = Identity("i1", "inspector", "Lead")
-SECOND = Identity("i2", "inspector", "Second")
-APPLICANT = Identity("link1", "applicant", "Shop", case_id="case1")
-OBSERVER = Identity("o1", "observer", "Supervisor")
-
-
-def sent_to(effects: list[Effect], conn: str) -> list[object]:
-    return [e.message for e in effects if isinstance(e, Send) and e.conn == conn]
-
-
-def full_room() -> Room:
-    room = Room("case1")
-    room.join("c-lead", LEAD, FACTS)
-    room.join("c-second", SECOND, FACTS)
-    room.join("c-app", APPLICANT, FACTS)
-    return room
+from tests.signaling.rooms import APPLICANT, FACTS, LEAD, OBSERVER, SECOND, full_room, sent_to
 
 
 def recording_effects(effects: list[Effect]) -> list[Effect]:

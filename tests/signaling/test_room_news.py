@@ -18,32 +18,11 @@ from signaling.messages import (
     parse_client,
 )
 from signaling.registry import Registry
-from signaling.room import Close, Effect, Identity, Room, RoomFacts, Send
+from signaling.room import Close, Room, RoomFacts, Send
 from tests.signaling.fakes import FakeMediaFactory
+from tests.signaling.rooms import FACTS, LEAD, OBSERVER, SECOND, full_room, sent_to
 
 DEADLINE = "2026-12-10T18:00:00+08:00"
-FACTS = RoomFacts(
-    case_id="case1",
-    joinable=True,
-    inspector_ids=frozenset({"i1", "i2"}),
-    observer_ids=frozenset({"o1"}),
-)
-LEAD = Identity("i1", "inspector", "Lead")
-SECOND = Identity("i2", "inspector", "Second")
-APPLICANT = Identity("link1", "applicant", "Shop", case_id="case1")
-OBSERVER = Identity("o1", "observer", "Supervisor")
-
-
-def sent_to(effects: list[Effect], conn: str) -> list[object]:
-    return [e.message for e in effects if isinstance(e, Send) and e.conn == conn]
-
-
-def full_room() -> Room:
-    room = Room("case1")
-    room.join("c-lead", LEAD, FACTS)
-    room.join("c-second", SECOND, FACTS)
-    room.join("c-app", APPLICANT, FACTS)
-    return room
 
 
 def test_a_stored_verdict_goes_to_every_staff_member_but_not_the_applicant() -> None:
